@@ -1,0 +1,20 @@
+{
+  "targets": [
+    {
+      "target_name": "pynwheel",
+      "sources": [
+        "native/addon.cc",
+        "native/args.cc",
+        "native/die.cc",
+        "native/errors.cc",
+        "native/fdops.cc",
+        "native/fdpass.cc",
+        "native/poller.cc",
+        "native/sockets.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra"]
+    }
+  ]
+}

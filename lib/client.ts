@@ -1,0 +1,128 @@
+// One run as seen from the caller: send the request with our fds, pass signals on, and learn
+// how the run ended.
+import * as fs from 'node:fs';
+import { FdChannel, closeQuietly } from './channel';
+import { connectOrStart } from './connect';
+import { PynwheelError } from './errors';
+import type { Interpreter } from './interpreter';
+import { fdCountOf, type RunReply, type RunRequest } from './messages';
+import { MAX_CLIENT_FRAME } from './protocol';
+import { ensureRuntimeDir, runtimeDirFor } from './runtime-dir';
+import { FORWARDED_SIGNALS, signalName } from './signals';
+import { VERSION } from './version';
+
+export interface RunTarget {
+  file?: string;
+  module?: string;
+  args: string[];
+}
+
+export interface ClientOptions {
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  interpreter: Interpreter;
+  /** The fds that become the run's 0, 1 and 2; null for one the caller has closed. */
+  stdio: [number | null, number | null, number | null];
+  /** Pass the signals a terminal or a user sends us on to the run (the CLI does). */
+  forwardSignals: boolean;
+}
+
+export interface RunOutcome {
+  /** Exit status, or null when the run died of a signal. */
+  exitCode: number | null;
+  /** Name of the signal the run died of, or null. */
+  signal: string | null;
+  signo: number | null;
+  core: boolean;
+  pid: number | null;
+}
+
+export async function runThroughDaemon(target: RunTarget, options: ClientOptions): Promise<RunOutcome> {
+  const paths = ensureRuntimeDir(runtimeDirFor(options.env));
+  const env = stringEnv(options.env);
+  const cwdFd = openDirectory(options.cwd);
+  const stdioFds = options.stdio.filter((fd): fd is number => fd !== null);
+  const request: RunRequest = {
+    type: 'run',
+    client: VERSION,
+    ...(target.module !== undefined ? { module: target.module } : { file: target.file }),
+    args: target.args,
+    cwd: options.cwd,
+    env,
+    python: options.interpreter.path,
+    argv0: options.interpreter.argv0,
+    stdio: options.stdio.map((fd) => fd !== null) as [boolean, boolean, boolean],
+    cwdFd: cwdFd !== null,
+  };
+  const fds = cwdFd === null ? stdioFds : [...stdioFds, cwdFd];
+  if (fdCountOf(request) !== fds.length) throw new Error('internal: fd count mismatch');
+  let channel: FdChannel;
+  try {
+    channel = new FdChannel(await connectOrStart(paths, options.env), MAX_CLIENT_FRAME);
+  } catch (err) {
+    if (cwdFd !== null) closeQuietly(cwdFd);
+    throw err;
+  }
+  return new Promise<RunOutcome>((resolve, reject) => {
+    let pid: number | null = null;
+    let settled = false;
+    const forwarders = new Map<NodeJS.Signals, () => void>();
+    const cleanup = (): void => {
+      for (const [signal, handler] of forwarders) process.removeListener(signal, handler);
+      if (cwdFd !== null) closeQuietly(cwdFd);
+    };
+    const settle = (fn: () => void): void => {
+      if (settled) return;
+      settled = true;
+      cleanup();
+      fn();
+    };
+    if (options.forwardSignals) {
+      for (const signal of FORWARDED_SIGNALS) {
+        const handler = (): void => channel.send({ type: 'signal', signal });
+        forwarders.set(signal, handler);
+        process.on(signal, handler);
+      }
+    }
+    channel.on('frame', ({ message, fds: stray }) => {
+      stray.forEach(closeQuietly);
+      const reply = message as unknown as RunReply;
+      if (reply.type === 'started') {
+        pid = reply.pid;
+      } else if (reply.type === 'exit') {
+        const signo = typeof reply.signal === 'number' ? reply.signal : null;
+        settle(() => resolve({
+          exitCode: signo === null ? Number(reply.code ?? 0) : null,
+          signal: signo === null ? null : signalName(signo),
+          signo,
+          core: reply.core === true,
+          pid,
+        }));
+        channel.destroy();
+      } else if (reply.type === 'error') {
+        settle(() => reject(new PynwheelError(reply.code, reply.message)));
+        channel.destroy();
+      }
+    });
+    channel.on('close', (err) => {
+      settle(() => reject(new PynwheelError('EDAEMON',
+        `lost the pynwheel daemon during the run${err ? ` (${err.message})` : ''}`)));
+    });
+    channel.send(request, fds);
+  });
+}
+
+/** An fd of the caller's cwd: the run chdirs by fd, so a renamed or deleted cwd still works. */
+function openDirectory(dir: string): number | null {
+  try {
+    return fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  } catch {
+    return null;
+  }
+}
+
+function stringEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (typeof v === 'string') out[k] = v;
+  return out;
+}

@@ -1,0 +1,75 @@
+// Reaching the daemon: connect to its socket, or start one and wait for it to listen.
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { PynwheelError } from './errors';
+import { native } from './native';
+import type { RuntimePaths } from './runtime-dir';
+
+const DAEMON_MAIN = path.resolve(__dirname, 'daemon-main.js');
+const START_TIMEOUT_MS = 15_000;
+
+/** A connected fd, or null when no daemon listens (no socket, or a stale one). */
+export function tryConnect(paths: RuntimePaths): number | null {
+  try {
+    return native.connect(paths.socket);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ECONNREFUSED') return null;
+    throw new PynwheelError('ECONNECT', `cannot connect to the pynwheel daemon at ${paths.socket}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Connect, starting the daemon first if none is running. */
+export async function connectOrStart(paths: RuntimePaths, env: NodeJS.ProcessEnv): Promise<number> {
+  const fd = tryConnect(paths);
+  if (fd !== null) return fd;
+  const daemon = startDaemon(paths, env);
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
+    await sleep(delay);
+    const connected = tryConnect(paths);
+    if (connected !== null) return connected;
+    // Status 0 means another client's daemon won the race for the lock: keep waiting for it.
+    if (daemon.failed !== null) {
+      throw new PynwheelError('EDAEMON', `the pynwheel daemon failed to start (${daemon.failed}); see ${paths.log}:\n${logTail(paths.log)}`);
+    }
+    if (Date.now() > deadline) {
+      throw new PynwheelError('EDAEMON', `the pynwheel daemon did not start listening within ${START_TIMEOUT_MS} ms; see ${paths.log}`);
+    }
+  }
+}
+
+export function startDaemon(paths: RuntimePaths, env: NodeJS.ProcessEnv): { failed: string | null } {
+  const logFd = fs.openSync(paths.log, 'a', 0o600);
+  const state = { failed: null as string | null };
+  try {
+    const child = spawn(process.execPath, [DAEMON_MAIN], {
+      detached: true, // its own session: it outlives this client and the terminal
+      stdio: ['ignore', logFd, logFd],
+      cwd: '/',
+      env: { ...env, PYNWHEEL_RUNTIME_DIR: paths.dir },
+    });
+    child.on('error', (err) => { state.failed = err.message; });
+    child.on('exit', (code, signal) => {
+      if (signal) state.failed = `killed by ${signal}`;
+      else if (code !== 0) state.failed = `exited with status ${code}`;
+    });
+    child.unref();
+  } finally {
+    fs.closeSync(logFd);
+  }
+  return state;
+}
+
+function logTail(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n').slice(-12).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

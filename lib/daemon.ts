@@ -1,0 +1,308 @@
+// The daemon: accepts clients on the runtime directory's socket, checks who they are, and hands
+// each run to the zygote of its interpreter. It never touches a run's stdio: the caller's fds
+// go straight through to the zygote.
+import * as fs from 'node:fs';
+import { FdChannel, closeQuietly } from './channel';
+import { PynwheelError } from './errors';
+import { boundLog, log } from './log';
+import { checkRunRequest, type RunRequest } from './messages';
+import { native, type Poller } from './native';
+import { MAX_CLIENT_FRAME, type Frame } from './protocol';
+import type { RuntimePaths } from './runtime-dir';
+import { signalNumber } from './signals';
+import { VERSION } from './version';
+import { Zygote, type ZygoteStatus } from './zygote';
+
+/** A connection that has not sent its request by then is dropped. */
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** How often the daemon checks that its socket is still in place. */
+const WATCH_INTERVAL_MS = 2_000;
+/** A zygote that fails a run for being unfit is replaced at most this many times per run. */
+const MAX_UNFIT_RETRIES = 8;
+
+export interface DaemonOptions {
+  /** Exit after this long without runs or clients. */
+  idleMs: number;
+}
+
+interface Run {
+  id: number;
+  conn: FdChannel;
+  request: RunRequest;
+  /** The daemon's copies of the caller's fds, kept until the zygote has forked. */
+  fds: number[];
+  zygote?: Zygote;
+  unfitRetries: number;
+  done: boolean;
+}
+
+export class Daemon {
+  private listenFd = -1;
+  private listenPoller?: Poller;
+  private socketIno = 0;
+  private lockFd = -1;
+  private readonly zygotes = new Map<string, Zygote>();
+  /** Modules each interpreter's zygote must not keep (see Zygote's `unfit`). */
+  private readonly unfitModules = new Map<string, Set<string>>();
+  private readonly connections = new Set<FdChannel>();
+  private readonly runs = new Map<number, Run>();
+  private nextRunId = 1;
+  private runsServed = 0;
+  private readonly startedAt = Date.now();
+  private watchTimer?: NodeJS.Timeout;
+  private idleTimer?: NodeJS.Timeout;
+  private stopping = false;
+
+  constructor(private readonly paths: RuntimePaths, private readonly options: DaemonOptions) {}
+
+  /** False if another daemon already serves this directory. */
+  start(): boolean {
+    this.lockFd = fs.openSync(this.paths.lock, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+    if (!native.tryLockExclusive(this.lockFd)) {
+      fs.closeSync(this.lockFd);
+      return false;
+    }
+    // We hold the lock, so a socket left here belongs to a daemon that died.
+    fs.rmSync(this.paths.socket, { force: true });
+    this.listenFd = native.listen(this.paths.socket, 128);
+    this.socketIno = fs.statSync(this.paths.socket).ino;
+    fs.writeFileSync(`${this.paths.dir}/daemon.pid`, `${process.pid}\n`);
+    this.listenPoller = new native.Poller(this.listenFd, (err) => {
+      if (err) return this.shutdown(`listening socket failed: ${err.message}`);
+      this.acceptAll();
+    });
+    this.listenPoller.start(true, false);
+    this.watchTimer = setInterval(() => this.watch(), WATCH_INTERVAL_MS);
+    this.watchTimer.unref();
+    this.touch();
+    log(`daemon ${VERSION} started on ${this.paths.socket} (node ${process.version})`);
+    return true;
+  }
+
+  shutdown(reason: string): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    log(`daemon stopping: ${reason}`);
+    clearInterval(this.watchTimer);
+    clearTimeout(this.idleTimer);
+    this.listenPoller?.close();
+    if (this.listenFd >= 0) closeQuietly(this.listenFd);
+    if (this.ownsSocket()) {
+      fs.rmSync(this.paths.socket, { force: true });
+      fs.rmSync(`${this.paths.dir}/daemon.pid`, { force: true });
+    }
+    for (const run of [...this.runs.values()]) {
+      releaseFds(run);
+      this.fail(run, 'ESTOPPED', `the pynwheel daemon stopped (${reason})`);
+    }
+    for (const zygote of this.zygotes.values()) zygote.stop();
+    for (const conn of this.connections) conn.end();
+    if (this.lockFd >= 0) closeQuietly(this.lockFd);
+    // Let queued replies go out, then leave even if a peer does not read them.
+    setTimeout(() => process.exit(0), 200).unref();
+  }
+
+  private ownsSocket(): boolean {
+    try {
+      return fs.statSync(this.paths.socket).ino === this.socketIno;
+    } catch {
+      return false;
+    }
+  }
+
+  /** A tmp cleaner or a newer daemon may have taken our socket away: then we are unreachable. */
+  private watch(): void {
+    if (!this.ownsSocket()) return this.shutdown('its socket was removed or replaced');
+    boundLog(this.paths.log);
+  }
+
+  private touch(): void {
+    clearTimeout(this.idleTimer);
+    if (this.runs.size > 0 || this.connections.size > 0) return;
+    this.idleTimer = setTimeout(() => this.shutdown(`idle for ${this.options.idleMs} ms`), this.options.idleMs);
+    this.idleTimer.unref();
+  }
+
+  private acceptAll(): void {
+    for (;;) {
+      let fd: number | null;
+      try {
+        fd = native.accept(this.listenFd);
+      } catch (err) {
+        log(`accept failed: ${(err as Error).message}`);
+        return; // EMFILE and the like: try again on the next wake-up
+      }
+      if (fd === null) return;
+      this.onConnection(fd);
+    }
+  }
+
+  private onConnection(fd: number): void {
+    let peer;
+    try {
+      peer = native.peerCred(fd);
+    } catch (err) {
+      log(`peer credentials unavailable: ${(err as Error).message}`);
+      closeQuietly(fd);
+      return;
+    }
+    const conn = new FdChannel(fd, MAX_CLIENT_FRAME);
+    this.connections.add(conn);
+    clearTimeout(this.idleTimer);
+    const ourUid = process.getuid!();
+    if (peer.uid !== ourUid) {
+      log(`refused a client of uid ${peer.uid} (pid ${peer.pid}): this daemon serves uid ${ourUid} only`);
+      conn.send({ type: 'error', code: 'EPERM', message: `this pynwheel daemon serves uid ${ourUid} only` });
+      conn.end();
+      conn.on('close', () => { this.connections.delete(conn); this.touch(); });
+      return;
+    }
+    const handshake = setTimeout(() => conn.destroy(new PynwheelError('ETIMEDOUT', 'no request')), HANDSHAKE_TIMEOUT_MS);
+    let run: Run | undefined;
+    conn.on('frame', (frame) => {
+      clearTimeout(handshake);
+      if (run) return this.onRunFrame(run, frame);
+      run = this.onRequest(conn, frame);
+    });
+    conn.on('close', (err) => {
+      clearTimeout(handshake);
+      this.connections.delete(conn);
+      if (err && (err as PynwheelError).code === 'EPROTO') log(`dropped a client (pid ${peer.pid}): ${err.message}`);
+      if (run && !run.done) this.abandon(run);
+      this.touch();
+    });
+  }
+
+  /** The first frame of a connection says what it wants. */
+  private onRequest(conn: FdChannel, { message, fds }: Frame): Run | undefined {
+    const refuse = (code: string, text: string): undefined => {
+      fds.forEach(closeQuietly);
+      conn.send({ type: 'error', code, message: text });
+      conn.end();
+      return undefined;
+    };
+    switch (message.type) {
+      case 'run': {
+        let request: RunRequest;
+        try {
+          request = checkRunRequest(message, fds.length);
+        } catch (err) {
+          return refuse((err as PynwheelError).code ?? 'EBADREQUEST', (err as Error).message);
+        }
+        if (request.client !== VERSION) {
+          return refuse('EVERSION', `this daemon is pynwheel ${VERSION}, the client is ${String(request.client)}`);
+        }
+        if (this.stopping) return refuse('ESTOPPED', 'the pynwheel daemon is stopping');
+        const run: Run = { id: this.nextRunId++, conn, request, fds, unfitRetries: 0, done: false };
+        this.runs.set(run.id, run);
+        this.dispatch(run);
+        return run;
+      }
+      case 'status':
+        fds.forEach(closeQuietly);
+        void this.status().then((status) => { conn.send({ type: 'status', ...status }); conn.end(); });
+        return undefined;
+      case 'stop':
+        fds.forEach(closeQuietly);
+        conn.send({ type: 'stopping', pid: process.pid });
+        conn.end();
+        this.shutdown('asked to stop by a client');
+        return undefined;
+      default:
+        return refuse('EBADREQUEST', `unknown request type ${JSON.stringify(message.type)}`);
+    }
+  }
+
+  private onRunFrame(run: Run, { message, fds }: Frame): void {
+    fds.forEach(closeQuietly);
+    if (message.type === 'signal' && typeof message.signal === 'string') {
+      const signo = signalNumber(message.signal);
+      if (signo !== undefined && run.zygote) run.zygote.signal(run.id, signo);
+      return;
+    }
+    run.conn.destroy(new PynwheelError('EPROTO', `unexpected ${JSON.stringify(message.type)} during a run`));
+  }
+
+  private dispatch(run: Run): void {
+    const zygote = this.zygoteFor(run.request);
+    run.zygote = zygote;
+    // The run's fds are released only once the zygote has them (or never will): closing them
+    // while the frame may still be queued would make the zygote's sendmsg fail.
+    void zygote.dispatch(run.id, run.request, run.fds, {
+      started: (pid) => {
+        releaseFds(run);
+        if (!run.done) run.conn.send({ type: 'started', pid });
+      },
+      exited: (outcome) => {
+        this.runsServed++;
+        this.finish(run);
+        run.conn.send({ type: 'exit', ...outcome });
+        run.conn.end();
+      },
+      failed: (code, message) => {
+        releaseFds(run);
+        this.fail(run, code, message);
+      },
+      unfit: (module, reason) => {
+        log(`not keeping ${module} in the zygote of ${run.request.python}: it ${reason}; replacing the zygote`);
+        this.unfitFor(run.request.python).add(module);
+        if (run.done) return releaseFds(run);
+        if (++run.unfitRetries > MAX_UNFIT_RETRIES) {
+          releaseFds(run);
+          return this.fail(run, 'EZYGOTE', 'too many modules unfit for a zygote');
+        }
+        this.dispatch(run);
+      },
+    });
+  }
+
+  private zygoteFor(request: RunRequest): Zygote {
+    const existing = this.zygotes.get(request.python);
+    if (existing && !existing.isDead) return existing;
+    const env = Object.fromEntries(Object.entries(request.env).filter(([k]) => !k.startsWith('PYNWHEEL_')));
+    const zygote = new Zygote(request.python, env, [...this.unfitFor(request.python)]);
+    this.zygotes.set(request.python, zygote);
+    log(`starting a zygote for ${request.python}`);
+    zygote.on('dead', (reason) => {
+      if (this.zygotes.get(request.python) === zygote) this.zygotes.delete(request.python);
+      if (!this.stopping) log(`zygote ${zygote.pid || '(not started)'} for ${request.python} ended: ${reason}`);
+    });
+    return zygote;
+  }
+
+  private unfitFor(python: string): Set<string> {
+    let set = this.unfitModules.get(python);
+    if (!set) this.unfitModules.set(python, (set = new Set()));
+    return set;
+  }
+
+  private fail(run: Run, code: string, message: string): void {
+    if (run.done) return;
+    this.finish(run);
+    log(`run ${run.id} failed: ${message}`);
+    run.conn.send({ type: 'error', code, message });
+    run.conn.end();
+  }
+
+  /** The client went away: no run outlives its client. */
+  private abandon(run: Run): void {
+    this.finish(run);
+    run.zygote?.kill(run.id);
+  }
+
+  private finish(run: Run): void {
+    run.done = true;
+    this.runs.delete(run.id);
+    this.touch();
+  }
+
+  private async status(): Promise<{ pid: number; version: string; startedAt: number; runs: number; active: number; zygotes: ZygoteStatus[] }> {
+    const zygotes = await Promise.all([...this.zygotes.values()].map((z) => z.status()));
+    return { pid: process.pid, version: VERSION, startedAt: this.startedAt, runs: this.runsServed, active: this.runs.size, zygotes };
+  }
+}
+
+function releaseFds(run: Run): void {
+  run.fds.forEach(closeQuietly);
+  run.fds = [];
+}

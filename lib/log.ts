@@ -1,0 +1,25 @@
+// The daemon's log: its stderr is daemon.log (opened by the client that started it).
+import * as fs from 'node:fs';
+
+/** Past this size the log is moved to daemon.log.1 and started again, so it stays bounded. */
+export const LOG_LIMIT_BYTES = 1024 * 1024;
+
+export function log(message: string): void {
+  try {
+    fs.writeSync(2, `${new Date().toISOString()} [${process.pid}] ${message}\n`);
+  } catch {
+    /* nowhere left to complain */
+  }
+}
+
+/** Keep daemon.log under LOG_LIMIT_BYTES; writers use O_APPEND, so they follow the truncation. */
+export function boundLog(file: string): void {
+  try {
+    if (fs.statSync(file).size <= LOG_LIMIT_BYTES) return;
+    fs.copyFileSync(file, `${file}.1`);
+    fs.truncateSync(file, 0);
+    log(`log rotated to ${file}.1`);
+  } catch {
+    /* a missing log is not worth failing for */
+  }
+}

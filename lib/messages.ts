@@ -1,0 +1,58 @@
+// The messages clients and the daemon exchange, and the checks a request must pass before
+// anything is done for it.
+import { PynwheelError } from './errors';
+import type { Message } from './protocol';
+
+/** Client -> daemon: run a script. Carries the caller's present stdio fds, then its cwd fd. */
+export interface RunRequest {
+  type: 'run';
+  /** pynwheel's version, so that a daemon of another version is noticed. */
+  client: string;
+  file?: string;
+  module?: string;
+  args: string[];
+  cwd: string;
+  env: Record<string, string>;
+  /** Absolute path of the interpreter; the zygote's key. */
+  python: string;
+  /** argv[0] as python would have it (what the user typed), for python's own messages. */
+  argv0: string;
+  /** Which of fds 0, 1, 2 the caller has open (a closed one gives python `sys.stdin is None`). */
+  stdio: [boolean, boolean, boolean];
+  /** Whether an fd of the caller's cwd follows the stdio fds (chdir by fd survives renames). */
+  cwdFd: boolean;
+}
+
+/** Daemon -> client. */
+export type RunReply =
+  | { type: 'started'; pid: number }
+  | { type: 'exit'; code?: number; signal?: number; core?: boolean }
+  | { type: 'error'; code: string; message: string };
+
+export const MAX_ARGS = 100_000;
+
+export function fdCountOf(request: Pick<RunRequest, 'stdio' | 'cwdFd'>): number {
+  return request.stdio.filter(Boolean).length + (request.cwdFd ? 1 : 0);
+}
+
+/** Validates a decoded run request; throws PynwheelError('EBADREQUEST') saying what is wrong. */
+export function checkRunRequest(message: Message, fdCount: number): RunRequest {
+  const m = message as Record<string, unknown>;
+  const bad = (what: string): never => { throw new PynwheelError('EBADREQUEST', `bad run request: ${what}`); };
+  if ((typeof m.file === 'string') === (typeof m.module === 'string')) bad('exactly one of "file" and "module" must be a string');
+  if (typeof m.file === 'string' && (m.file.length === 0 || m.file.includes('\0'))) bad('"file" is empty or has a NUL');
+  if (typeof m.module === 'string' && !/^[\p{L}_][\p{L}\p{N}_]*(\.[\p{L}_][\p{L}\p{N}_]*)*$/u.test(m.module)) bad('"module" is not a module name');
+  if (!Array.isArray(m.args) || m.args.length > MAX_ARGS || !m.args.every((a) => typeof a === 'string' && !a.includes('\0'))) bad('"args" must be an array of strings');
+  if (typeof m.cwd !== 'string' || !m.cwd.startsWith('/')) bad('"cwd" must be an absolute path');
+  if (typeof m.env !== 'object' || m.env === null || Array.isArray(m.env)) bad('"env" must be an object');
+  for (const [k, v] of Object.entries(m.env as object)) {
+    if (typeof v !== 'string' || k.length === 0 || k.includes('=') || k.includes('\0') || v.includes('\0')) bad(`environment entry ${JSON.stringify(k)}`);
+  }
+  if (typeof m.python !== 'string' || !m.python.startsWith('/')) bad('"python" must be an absolute path');
+  if (typeof m.argv0 !== 'string') bad('"argv0" must be a string');
+  if (!Array.isArray(m.stdio) || m.stdio.length !== 3 || !m.stdio.every((b) => typeof b === 'boolean')) bad('"stdio" must be three booleans');
+  if (typeof m.cwdFd !== 'boolean') bad('"cwdFd" must be a boolean');
+  const request = m as unknown as RunRequest;
+  if (fdCountOf(request) !== fdCount) bad(`it announces ${fdCountOf(request)} fds but carries ${fdCount}`);
+  return request;
+}

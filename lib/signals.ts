@@ -1,0 +1,19 @@
+// Signal names and numbers as this kernel has them.
+import * as os from 'node:os';
+
+const byName = os.constants.signals as Record<string, number>;
+const byNumber = new Map<number, string>(Object.entries(byName).map(([name, n]) => [n, name]));
+
+export function signalNumber(name: string): number | undefined {
+  return Object.prototype.hasOwnProperty.call(byName, name) ? byName[name] : undefined;
+}
+
+export function signalName(signo: number): string {
+  return byNumber.get(signo) ?? `signal ${signo}`;
+}
+
+/** Signals a client passes on to its run (the terminal's and the user's). */
+export const FORWARDED_SIGNALS: NodeJS.Signals[] = [
+  'SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH',
+  'SIGALRM', 'SIGVTALRM', 'SIGPWR', 'SIGURG', 'SIGIO',
+];

@@ -1,0 +1,180 @@
+// The daemon's handle on one zygote: a python process running python/pynwheel_zygote.py,
+// reached over a socketpair that carries each run's fds.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import * as path from 'node:path';
+import { FdChannel, closeQuietly } from './channel';
+import { native } from './native';
+import { MAX_ZYGOTE_FRAME, type Message } from './protocol';
+import type { RunRequest } from './messages';
+
+export const ZYGOTE_SCRIPT = path.resolve(__dirname, '..', 'python', 'pynwheel_zygote.py');
+const HELLO_TIMEOUT_MS = 60_000;
+const STATUS_TIMEOUT_MS = 5_000;
+const EXIT_REASON_WAIT_MS = 250;
+
+/** What the daemon learns about a run from the zygote. */
+export interface RunListener {
+  started(pid: number): void;
+  exited(outcome: { code?: number; signal?: number; core?: boolean }): void;
+  /** The zygote could not fork it, or died under it. */
+  failed(code: string, message: string): void;
+  /** The zygote imported a module unfit to keep (output, warnings, threads) and is leaving. */
+  unfit(module: string, reason: string): void;
+}
+
+export interface ZygoteStatus {
+  pid: number;
+  python: string;
+  version: string;
+  runs: number;
+  active: number;
+  preloaded: string[];
+  failed: Record<string, string>;
+  skipped: string[];
+  startedAt: number;
+}
+
+export class Zygote extends EventEmitter<{ dead: [string] }> {
+  readonly python: string;
+  readonly startedAt = Date.now();
+  pid = 0;
+  version = '';
+  lastUsed = Date.now();
+  private readonly child: ChildProcess;
+  private readonly channel: FdChannel;
+  private readonly runs = new Map<number, RunListener>();
+  private readonly statusWaiters: Array<(m: Message | null) => void> = [];
+  private readonly ready: Promise<void>;
+  private helloTimer: NodeJS.Timeout;
+  private dead = false;
+
+  constructor(python: string, env: Record<string, string>, readonly skipped: string[]) {
+    super();
+    this.python = python;
+    const [ours, theirs] = native.socketpair();
+    this.channel = new FdChannel(ours, MAX_ZYGOTE_FRAME);
+    this.child = spawn(python, [ZYGOTE_SCRIPT, '3', skipped.join(',')], {
+      // The zygote's own output (never a run's) goes to the daemon's log.
+      stdio: ['ignore', 'inherit', 'inherit', theirs],
+      env,
+      cwd: '/',
+    });
+    closeQuietly(theirs);
+    let helloReceived!: () => void;
+    this.ready = new Promise((resolve) => { helloReceived = resolve; });
+    this.helloTimer = setTimeout(() => this.die(`no hello within ${HELLO_TIMEOUT_MS} ms`), HELLO_TIMEOUT_MS);
+    this.child.on('error', (err) => this.die(`could not start ${python}: ${err.message}`));
+    this.child.on('exit', (code, signal) => this.die(signal ? `killed by ${signal}` : `exited with status ${code}`));
+    this.channel.on('close', (err) => {
+      // EOF usually comes just before the exit status: wait a moment so the message can say
+      // "killed by SIGKILL" rather than only "closed its connection".
+      const reason = err ? `connection failed: ${err.message}` : 'closed its connection';
+      setTimeout(() => this.die(reason), EXIT_REASON_WAIT_MS).unref();
+    });
+    this.channel.on('frame', ({ message, fds }) => {
+      fds.forEach(closeQuietly); // a zygote never sends fds
+      if (message.type === 'hello') {
+        clearTimeout(this.helloTimer);
+        this.pid = Number(message.pid);
+        this.version = String(message.version ?? '');
+        helloReceived();
+      } else {
+        this.onMessage(message);
+      }
+    });
+  }
+
+  get isDead(): boolean {
+    return this.dead;
+  }
+
+  get activeRuns(): number {
+    return this.runs.size;
+  }
+
+  /** Hand a run to the zygote. `fds` stay the caller's to close (after `started`). */
+  async dispatch(id: number, request: RunRequest, fds: number[], listener: RunListener): Promise<void> {
+    this.lastUsed = Date.now();
+    this.runs.set(id, listener);
+    await this.ready;
+    if (this.dead) return; // die() already told the listener
+    const { file, module, args, cwd, env, argv0, stdio, cwdFd } = request;
+    this.channel.send({ type: 'run', id, file, module, args, cwd, env, argv0, stdio, cwdFd }, fds);
+  }
+
+  /** Queued behind the run's own frame (promise callbacks keep order), so it is never lost. */
+  signal(id: number, signo: number): void {
+    if (this.runs.has(id)) void this.ready.then(() => this.channel.send({ type: 'signal', id, signo }));
+  }
+
+  /** The client is gone: end the run and everything in its process group. */
+  kill(id: number): void {
+    if (this.runs.has(id)) void this.ready.then(() => this.channel.send({ type: 'kill', id }));
+  }
+
+  async status(): Promise<ZygoteStatus> {
+    const base = { pid: this.pid, python: this.python, version: this.version, skipped: this.skipped, startedAt: this.startedAt };
+    const reply = this.dead ? null : await new Promise<Message | null>((resolve) => {
+      const timer = setTimeout(() => resolve(null), STATUS_TIMEOUT_MS);
+      this.statusWaiters.push((m) => { clearTimeout(timer); resolve(m); });
+      this.ready.then(() => this.channel.send({ type: 'status' }), () => undefined);
+    });
+    return {
+      ...base,
+      runs: Number(reply?.runs ?? 0),
+      active: Number(reply?.active ?? this.runs.size),
+      preloaded: (reply?.preloaded as string[]) ?? [],
+      failed: (reply?.failed as Record<string, string>) ?? {},
+    };
+  }
+
+  /** Closing the socket makes the zygote end its runs and exit. */
+  stop(): void {
+    this.die('stopped');
+  }
+
+  private onMessage(message: Message): void {
+    if (message.type === 'status') {
+      this.statusWaiters.shift()?.(message);
+      return;
+    }
+    const id = Number(message.id);
+    const listener = this.runs.get(id);
+    if (!listener) return;
+    switch (message.type) {
+      case 'started':
+        listener.started(Number(message.pid));
+        break;
+      case 'exit':
+        this.runs.delete(id);
+        listener.exited({
+          code: typeof message.code === 'number' ? message.code : undefined,
+          signal: typeof message.signal === 'number' ? message.signal : undefined,
+          core: message.core === true,
+        });
+        break;
+      case 'failed':
+        this.runs.delete(id);
+        listener.failed('EFORK', String(message.message));
+        break;
+      case 'unfit':
+        this.runs.delete(id);
+        listener.unfit(String(message.module), String(message.reason));
+        break;
+    }
+  }
+
+  private die(reason: string): void {
+    if (this.dead) return;
+    this.dead = true;
+    clearTimeout(this.helloTimer);
+    this.channel.destroy();
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    for (const waiter of this.statusWaiters.splice(0)) waiter(null);
+    const orphans = [...this.runs.values()];
+    this.runs.clear();
+    for (const listener of orphans) listener.failed('EZYGOTE', `the Python zygote (${this.python}) ${reason}`);
+    this.emit('dead', reason);
+  }
+}

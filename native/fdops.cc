@@ -1,0 +1,81 @@
+// Small per-fd operations: O_NONBLOCK, close, flock, and what kind of file an fd is.
+#include <cerrno>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "args.h"
+#include "errors.h"
+#include "exports.h"
+
+static Napi::Value SetNonBlocking(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  bool on;
+  if (!GetFd(info, 0, "fd", &fd) || !GetBool(info, 1, "on", &on)) return env.Undefined();
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0) {
+    ThrowErrno(env, "fcntl");
+    return env.Undefined();
+  }
+  int wanted = on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);
+  if (wanted != flags && fcntl(fd, F_SETFL, wanted) != 0) ThrowErrno(env, "fcntl");
+  return env.Undefined();
+}
+
+static Napi::Value Close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!GetFd(info, 0, "fd", &fd)) return env.Undefined();
+  // On Linux the fd is released even when close fails with EINTR; retrying could close an
+  // fd another thread has just been given, so EINTR counts as done.
+  if (close(fd) != 0 && errno != EINTR) ThrowErrno(env, "close");
+  return env.Undefined();
+}
+
+static Napi::Value TryLockExclusive(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!GetFd(info, 0, "fd", &fd)) return env.Undefined();
+  int rc;
+  do {
+    rc = flock(fd, LOCK_EX | LOCK_NB);
+  } while (rc != 0 && errno == EINTR);
+  if (rc == 0) return Napi::Boolean::New(env, true);
+  if (errno == EWOULDBLOCK) return Napi::Boolean::New(env, false);
+  ThrowErrno(env, "flock");
+  return env.Undefined();
+}
+
+static const char* KindOf(mode_t mode) {
+  if (S_ISREG(mode)) return "file";
+  if (S_ISDIR(mode)) return "dir";
+  if (S_ISSOCK(mode)) return "socket";
+  if (S_ISFIFO(mode)) return "fifo";
+  if (S_ISCHR(mode)) return "chr";
+  if (S_ISBLK(mode)) return "blk";
+  if (S_ISLNK(mode)) return "link";  // only for an O_PATH | O_NOFOLLOW fd
+  return "unknown";
+}
+
+static Napi::Value FdKind(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!GetFd(info, 0, "fd", &fd)) return env.Undefined();
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    if (errno == EBADF) return env.Null();
+    ThrowErrno(env, "fstat");
+    return env.Undefined();
+  }
+  return Napi::String::New(env, KindOf(st.st_mode));
+}
+
+void InitFdOps(Napi::Env env, Napi::Object exports) {
+  exports.Set("setNonBlocking", Napi::Function::New(env, SetNonBlocking, "setNonBlocking"));
+  exports.Set("close", Napi::Function::New(env, Close, "close"));
+  exports.Set("tryLockExclusive", Napi::Function::New(env, TryLockExclusive, "tryLockExclusive"));
+  exports.Set("fdKind", Napi::Function::New(env, FdKind, "fdKind"));
+}

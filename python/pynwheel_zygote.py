@@ -1,0 +1,645 @@
+"""pynwheel zygote: a warm interpreter that forks one child per run.
+
+Started by the pynwheel daemon as `python pynwheel_zygote.py FD`, where FD is its end of a
+socketpair. Standard library only: it runs inside the user's own interpreter or venv.
+
+The parent never runs user code: it only imports modules that a script names at its top level
+and that resolve to the standard library or site-packages, then forks. The child takes the
+caller's stdio, cwd and environment and runs the script as a fresh `__main__`. The child ends
+through the interpreter's own shutdown (threads joined, atexit, flush, exit status), so a run
+ends exactly as `python FILE` would.
+"""
+
+import sys
+
+# What a plain interpreter has imported before it runs a script. Anything else in sys.modules
+# was brought in by this zygote, and must not shadow a module of the script's own directory.
+_STARTUP_MODULES = frozenset(sys.modules)
+# The names the interpreter itself put in a fresh __main__ (3.11 adds __annotations__).
+_FRESH_MAIN_NAMES = frozenset(globals()) - {"__file__", "__cached__", "__doc__"}
+
+import gc  # noqa: E402
+
+# Collections in the zygote would only touch pages that every child then has to copy.
+gc.disable()
+
+import ast  # noqa: E402
+import importlib.machinery  # noqa: E402
+import importlib.util  # noqa: E402
+import io  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import selectors  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import struct  # noqa: E402
+import sysconfig  # noqa: E402
+import threading  # noqa: E402
+import types  # noqa: E402
+
+ZYGOTE_FILE = os.path.abspath(__file__)
+# Everything catchable but SIGCHLD (the zygote's own) and the signals of faults in this thread.
+DEFERRED_SIGNALS = signal.valid_signals() - {
+    signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD, signal.SIGSEGV, signal.SIGBUS,
+    signal.SIGFPE, signal.SIGILL, signal.SIGTRAP, signal.SIGSYS, signal.SIGABRT}
+PROTOCOL_VERSION = 1
+HEADER = struct.Struct(">2sBBI")  # magic b"PN", protocol version, fd count, payload length
+MAGIC = b"PN"
+MAX_FRAME = 64 * 1024 * 1024
+MAX_FDS = 8
+
+# The zygote's own directory is not the script's: no module may be found there.
+if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(ZYGOTE_FILE):
+    del sys.path[0]
+
+
+# ---------------------------------------------------------------- framing
+
+class Channel:
+    """Length-prefixed JSON frames with SCM_RIGHTS fds over a blocking stream socket."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = bytearray()
+        self.fds = []
+
+    def send(self, message, fds=()):
+        payload = json.dumps(message, separators=(",", ":")).encode()
+        frame = HEADER.pack(MAGIC, PROTOCOL_VERSION, len(fds), len(payload)) + payload
+        if fds:
+            # The fds travel with the first byte of the frame.
+            sent = self.sock.sendmsg([frame], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, _fd_array(fds))])
+            frame = frame[sent:]
+        if frame:
+            self.sock.sendall(frame)
+
+    def fill(self):
+        """Read what is available; False on EOF."""
+        data, ancdata, flags, _ = self.sock.recvmsg(
+            1 << 16, socket.CMSG_SPACE(MAX_FDS * 4), socket.MSG_CMSG_CLOEXEC)
+        for level, kind, cdata in ancdata:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                usable = len(cdata) - len(cdata) % 4
+                self.fds.extend(struct.unpack("%di" % (usable // 4), cdata[:usable]))
+        if flags & socket.MSG_CTRUNC:
+            raise ProtocolError("control data truncated")
+        if not data:
+            return False
+        self.buf += data
+        return True
+
+    def frames(self):
+        """Yield the complete frames in the buffer as (message, fds)."""
+        while len(self.buf) >= HEADER.size:
+            magic, version, nfds, length = HEADER.unpack_from(self.buf)
+            if magic != MAGIC or version != PROTOCOL_VERSION or length > MAX_FRAME or nfds > MAX_FDS:
+                raise ProtocolError("bad frame header")
+            if len(self.buf) < HEADER.size + length:
+                return
+            if len(self.fds) < nfds:
+                raise ProtocolError("frame announces %d fds, %d arrived" % (nfds, len(self.fds)))
+            payload = bytes(self.buf[HEADER.size:HEADER.size + length])
+            del self.buf[:HEADER.size + length]
+            fds, self.fds = self.fds[:nfds], self.fds[nfds:]
+            try:
+                message = json.loads(payload)
+                if not isinstance(message, dict):
+                    raise ValueError("not an object")
+            except ValueError:
+                _close_all(fds)
+                raise ProtocolError("payload is not a JSON object")
+            yield message, fds
+        if not self.buf and self.fds:
+            raise ProtocolError("fds arrived without a frame")
+
+
+class ProtocolError(Exception):
+    pass
+
+
+def _fd_array(fds):
+    return struct.pack("%di" % len(fds), *fds)
+
+
+def _close_all(fds):
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+# ---------------------------------------------------------------- preloading
+
+def _library_roots():
+    """Directories whose modules belong to the interpreter: stdlib and site-packages."""
+    roots = set()
+    paths = sysconfig.get_paths()
+    for name in ("stdlib", "platstdlib", "purelib", "platlib"):
+        if paths.get(name):
+            roots.add(os.path.realpath(paths[name]))
+    try:
+        import site
+        for directory in site.getsitepackages() + [site.getusersitepackages()]:
+            roots.add(os.path.realpath(directory))
+    except Exception:
+        pass
+    return tuple(sorted(roots))
+
+
+LIBRARY_ROOTS = _library_roots()
+
+
+def top_level_imports(tree):
+    """Module names imported at the top level (also in top-level try/if/else/with), as pairs
+    (name, maybe_attribute): `from a import b` names a.b, which may be a submodule or not."""
+    names = []
+
+    def visit(statements):
+        for node in statements:
+            if isinstance(node, ast.Import):
+                names.extend((alias.name, False) for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                if node.level == 0 and node.module:
+                    names.append((node.module, False))
+                    names.extend((node.module + "." + a.name, True) for a in node.names if a.name != "*")
+            elif isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
+                visit(node.body)
+                for handler in node.handlers:
+                    visit(handler.body)
+                visit(node.orelse)
+                visit(node.finalbody)
+            elif isinstance(node, ast.If):
+                visit(node.body)
+                visit(node.orelse)
+            elif isinstance(node, ast.With):
+                visit(node.body)
+
+    visit(tree.body)
+    return names
+
+
+class Preloader:
+    def __init__(self, skip):
+        self.skip = set(skip)  # top-level names the daemon found unfit for a zygote
+        self.preloaded = []  # names imported into the zygote, in order
+        self.failed = {}  # name -> why it was not preloaded
+        self._import_cache = {}  # (path, mtime_ns, size) -> names
+
+    def names_for(self, path):
+        try:
+            st = os.stat(path)
+        except OSError:
+            return []
+        key = (path, st.st_mtime_ns, st.st_size, st.st_ino)
+        names = self._import_cache.get(key)
+        if names is None:
+            try:
+                with open(path, "rb") as f:
+                    tree = ast.parse(f.read(), path)
+                names = top_level_imports(tree)
+            except (SyntaxError, ValueError, OSError, RecursionError, MemoryError):
+                names = []
+            self._import_cache[key] = names
+        return names
+
+    def names_for_module(self, module, cwd):
+        top = module.partition(".")[0]
+        if top in local_module_names(cwd) or not self._is_library_module(top):
+            return []
+        package = module.rpartition(".")[0]
+        names = [(package, False)] if package else []
+        try:
+            spec = importlib.util.find_spec(module) if not package or package in sys.modules else None
+        except (ImportError, ValueError):
+            spec = None
+        if spec is not None and spec.submodule_search_locations is not None:
+            names.append((module, False))  # a package run with -m: its __main__ is the script
+            try:
+                spec = importlib.util.find_spec(module + ".__main__")
+            except (ImportError, ValueError):
+                spec = None
+        if spec is not None and spec.origin and spec.origin.endswith(".py"):
+            names += self.names_for(spec.origin)
+        return names
+
+    def preload(self, script_dir, names):
+        """Import what can be shared. Returns a module name whose import had effects that a run
+        must see itself (output, warnings, threads): the zygote is then unfit and is replaced."""
+        shadowed = local_module_names(script_dir)
+        for name, maybe_attribute in names:
+            if name in sys.modules or name in self.failed:
+                continue
+            top = name.partition(".")[0]
+            if top in self.skip or top in shadowed or top in self.failed:
+                continue
+            if top not in sys.modules and not self._is_library_module(top):
+                self.failed[top] = "not in the standard library or site-packages"
+                continue
+            if maybe_attribute:
+                parent = name.rpartition(".")[0]
+                if parent not in sys.modules or not _is_submodule(name):
+                    continue  # `from a import b` where b is not a module (or a did not load)
+            tainted = self._import(name)
+            if tainted:
+                return tainted
+        return None
+
+    def _is_library_module(self, top):
+        try:
+            spec = importlib.machinery.PathFinder.find_spec(top)
+            if spec is None:
+                spec = importlib.util.find_spec(top)  # built-in and frozen modules
+        except (ImportError, ValueError):
+            return False
+        if spec is None:
+            return False
+        if spec.origin in ("built-in", "frozen"):
+            return True
+        locations = list(spec.submodule_search_locations or []) or [spec.origin or ""]
+        for location in locations:
+            real = os.path.realpath(location)
+            if not any(real == root or real.startswith(root + os.sep) for root in LIBRARY_ROOTS):
+                return False
+        return True
+
+    def _import(self, name):
+        before_threads = threading.active_count()
+        capture = io.StringIO()
+        saved = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = capture
+        import warnings
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                __import__(name)
+        except BaseException as exc:  # a broken module is simply not preloaded
+            self.failed[name] = "%s: %s" % (type(exc).__name__, exc)
+            caught = []
+        finally:
+            sys.stdout, sys.stderr = saved
+        top = name.partition(".")[0]
+        if capture.getvalue():
+            return top, "writes to stdout or stderr when imported"
+        if caught:
+            return top, "emits warnings when imported: %s" % (caught[0].message,)
+        if threading.active_count() != before_threads:
+            return top, "starts Python threads when imported"
+        if name not in self.failed:
+            self.preloaded.append(name)
+        return None
+
+
+def _is_submodule(name):
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError, AttributeError):
+        return False
+
+
+def local_module_names(directory):
+    """Top-level module names that `directory` provides (it comes first on sys.path)."""
+    names = set()
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return names
+    suffixes = tuple(importlib.machinery.all_suffixes())
+    for entry in entries:
+        if entry.endswith(suffixes):
+            names.add(entry.partition(".")[0])
+        elif "." not in entry and os.path.isfile(os.path.join(directory, entry, "__init__.py")):
+            names.add(entry)
+    return names
+
+
+# ---------------------------------------------------------------- the zygote's loop
+
+class Zygote:
+    def __init__(self, fd, skip):
+        self.channel = Channel(socket.socket(fileno=fd))
+        self.preloader = Preloader(skip)
+        self.runs = {}  # pid -> run id
+        self.runs_served = 0
+        self.wakeup_r, self.wakeup_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(self.wakeup_w, warn_on_full_buffer=False)
+        signal.signal(signal.SIGCHLD, lambda signo, frame: None)
+        # Signals stay blocked here, and so at first in each child: one forwarded to a run that
+        # has just been forked waits, pending, until the child has python's own dispositions.
+        # The zygote itself leaves when the daemon closes its socket, not on a signal.
+        signal.pthread_sigmask(signal.SIG_BLOCK, DEFERRED_SIGNALS)
+
+    def serve(self):
+        """Loop until the daemon hangs up. Returns (run, fds) only in a forked child."""
+        self.channel.send({"type": "hello", "pid": os.getpid(), "python": sys.executable,
+                           "version": sys.version, "protocol": PROTOCOL_VERSION})
+        selector = selectors.DefaultSelector()
+        selector.register(self.channel.sock, selectors.EVENT_READ, "daemon")
+        selector.register(self.wakeup_r, selectors.EVENT_READ, "children")
+        while True:
+            for key, _ in selector.select():
+                if key.data == "children":
+                    self._drain_wakeup()
+                    self._reap()
+                    continue
+                try:
+                    if not self.channel.fill():
+                        self._shutdown()
+                    for message, fds in self.channel.frames():
+                        child = self._handle(message, fds)
+                        if child is not None:
+                            selector.close()
+                            return child
+                except ProtocolError as exc:
+                    sys.stderr.write("pynwheel zygote: protocol error from the daemon: %s\n" % exc)
+                    self._shutdown()
+                except (ConnectionError, OSError) as exc:
+                    sys.stderr.write("pynwheel zygote: lost the daemon: %s\n" % exc)
+                    self._shutdown()
+
+    def _drain_wakeup(self):
+        try:
+            while os.read(self.wakeup_r, 512):
+                pass
+        except BlockingIOError:
+            pass
+
+    def _reap(self):
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            run_id = self.runs.pop(pid, None)
+            if run_id is None:
+                continue
+            report = {"type": "exit", "id": run_id}
+            if os.WIFSIGNALED(status):
+                report["signal"] = os.WTERMSIG(status)
+                report["core"] = bool(os.WCOREDUMP(status))
+            else:
+                report["code"] = os.WEXITSTATUS(status)
+            self.channel.send(report)
+
+    def _handle(self, message, fds):
+        kind = message.get("type")
+        if kind == "run":
+            return self._run(message, fds)
+        _close_all(fds)
+        if kind == "signal":
+            self._signal(message.get("id"), message.get("signo"), group=False)
+        elif kind == "kill":
+            self._signal(message.get("id"), signal.SIGKILL, group=True)
+        elif kind == "status":
+            self.channel.send({"type": "status", "pid": os.getpid(), "runs": self.runs_served,
+                               "active": len(self.runs), "preloaded": self.preloader.preloaded,
+                               "failed": self.preloader.failed})
+        return None
+
+    def _signal(self, run_id, signo, group):
+        for pid, rid in self.runs.items():
+            if rid == run_id and isinstance(signo, int) and 0 < signo < signal.NSIG:
+                try:
+                    if group:
+                        os.killpg(pid, signo)
+                    os.kill(pid, signo)
+                except OSError:
+                    pass
+
+    def _run(self, request, fds):
+        run_id = request.get("id")
+        try:
+            cwd = request.get("cwd") or "/"
+            if request.get("module"):
+                # `-m pkg.mod`: its package, and what the module imports at its top level.
+                script_dir = cwd
+                names = self.preloader.names_for_module(request["module"], cwd)
+            else:
+                path = os.path.join(cwd, request.get("file") or "")
+                script_dir = os.path.dirname(os.path.realpath(path))
+                names = self.preloader.names_for(path)
+            tainted = self.preloader.preload(script_dir, names) if names else None
+            if tainted:
+                _close_all(fds)
+                self.channel.send({"type": "unfit", "id": run_id, "module": tainted[0],
+                                   "reason": tainted[1]})
+                self._shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            gc.freeze()
+            pid = os.fork()
+        except Exception as exc:
+            _close_all(fds)
+            self.channel.send({"type": "failed", "id": run_id, "message": "%s: %s" % (type(exc).__name__, exc)})
+            return None
+        if pid == 0:
+            return request, fds
+        _close_all(fds)
+        self.runs[pid] = run_id
+        self.runs_served += 1
+        self.channel.send({"type": "started", "id": run_id, "pid": pid})
+        return None
+
+    def _shutdown(self):
+        """The daemon is gone or asked us to go: no run may outlive us."""
+        for pid in list(self.runs):
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        os._exit(0)
+
+    def close_in_child(self):
+        signal.set_wakeup_fd(-1)
+        os.close(self.wakeup_r)
+        os.close(self.wakeup_w)
+        self.channel.sock.close()
+
+
+# ---------------------------------------------------------------- the child: become the run
+
+def become_run(zygote, request, fds):
+    """Turn this forked child into the caller's `python FILE ARGS`."""
+    zygote.close_in_child()
+    _restore_signals()
+    os.setpgid(0, 0)
+    _die_with_parent()
+    _take_stdio(request, fds)
+    env = request.get("env") or {}
+    os.environ.clear()
+    os.environ.update(env)
+    _make_stdio_objects(env)
+    gc.enable()
+    # Last: signals that arrived since the fork are delivered now, to python's handlers.
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
+def _restore_signals():
+    """Dispositions as a fresh python has them; the zygote's handlers must not leak."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _die_with_parent():
+    """If the zygote is killed, its runs go too (no orphans). Linux only; best effort."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except Exception:
+        return
+    if os.getppid() == 1:  # the zygote died before prctl took effect
+        os._exit(1)
+
+
+def _take_stdio(request, fds):
+    stdio = request.get("stdio") or [True, True, True]
+    received = list(fds)
+    for target in (0, 1, 2):
+        if stdio[target] and received:
+            fd = received.pop(0)
+            if fd != target:
+                os.dup2(fd, target)
+                os.close(fd)
+            else:
+                os.set_inheritable(fd, True)
+        else:
+            try:
+                os.close(target)
+            except OSError:
+                pass
+    if request.get("cwdFd") and received:
+        fd = received.pop(0)
+        os.fchdir(fd)
+        os.close(fd)
+    else:
+        os.chdir(request.get("cwd") or "/")
+    _close_all(received)
+
+
+def _make_stdio_objects(env):
+    """sys.stdin/stdout/stderr as python's create_stdio builds them for these fds."""
+    unbuffered = bool(env.get("PYTHONUNBUFFERED"))
+    encoding, _, errors = (env.get("PYTHONIOENCODING") or "").partition(":")
+    encoding = encoding or sys.__stdout__.encoding if sys.__stdout__ else encoding or None
+    out_errors = errors or (sys.__stdout__.errors if sys.__stdout__ else "strict")
+    in_errors = errors or (sys.__stdin__.errors if sys.__stdin__ else out_errors)
+    streams = []
+    for fd, name, mode, errs in ((0, "<stdin>", "r", in_errors), (1, "<stdout>", "w", out_errors),
+                                 (2, "<stderr>", "w", "backslashreplace")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            streams.append(None)
+            continue
+        buffered = not (unbuffered and mode == "w")
+        raw_or_buffered = io.open(fd, mode + "b", buffering=-1 if buffered else 0, closefd=False)
+        raw = raw_or_buffered.raw if buffered else raw_or_buffered
+        raw.name = name
+        line_buffering = buffered and (raw.isatty() or fd == 2)
+        stream = io.TextIOWrapper(raw_or_buffered, encoding, errs, "\n",
+                                  line_buffering, not buffered)
+        stream.mode = mode
+        streams.append(stream)
+    sys.stdin, sys.stdout, sys.stderr = streams
+    sys.__stdin__, sys.__stdout__, sys.__stderr__ = streams
+
+
+def run_script(request):
+    """Run the request's file or module as __main__. Exceptions propagate to the top level."""
+    argv0 = request.get("argv0") or sys.executable
+    args = [str(a) for a in request.get("args") or []]
+    main = types.ModuleType("__main__")
+    sys.modules["__main__"] = main
+    if request.get("module"):
+        sys.argv = ["-m"] + args
+        sys.orig_argv = [argv0, "-m", request["module"]] + args
+        sys.path.insert(0, os.getcwd())
+        _unshadow(os.getcwd())
+        import runpy
+        runpy._run_module_as_main(request["module"], alter_argv=True)
+        return
+    script = request["file"]
+    sys.argv = [script] + args
+    sys.orig_argv = [argv0, script] + args
+    path = os.path.abspath(script)
+    if os.path.isdir(path) or _is_zip(path):
+        # A directory or zip file with __main__.py, as python runs it.
+        sys.path.insert(0, script)
+        import runpy
+        runpy._run_module_as_main("__main__", alter_argv=False)
+        return
+    try:
+        with open(path, "rb") as f:
+            source = f.read()
+    except OSError as exc:
+        sys.stderr.write("%s: can't open file %r: [Errno %d] %s\n" % (argv0, path, exc.errno, exc.strerror))
+        sys.stderr.flush()
+        os._exit(2)
+    script_dir = os.path.dirname(os.path.realpath(path))
+    sys.path.insert(0, script_dir)
+    _unshadow(script_dir)
+    main.__file__ = path
+    main.__cached__ = None
+    main.__loader__ = importlib.machinery.SourceFileLoader("__main__", path)
+    main.__builtins__ = __builtins__
+    if "__annotations__" in _FRESH_MAIN_NAMES:
+        main.__annotations__ = {}
+    code = compile(source, path, "exec", dont_inherit=True)
+    exec(code, main.__dict__)
+
+
+def _unshadow(directory):
+    """Forget modules the zygote imported that the script's directory provides itself, so that
+    `import json` finds the script's own json.py as it would under python."""
+    local = local_module_names(directory)
+    for name in list(sys.modules):
+        top = name.partition(".")[0]
+        if top in local and top not in _STARTUP_MODULES:
+            del sys.modules[name]
+
+
+def _is_zip(path):
+    import zipfile
+    try:
+        return os.path.isfile(path) and zipfile.is_zipfile(path)
+    except OSError:
+        return False
+
+
+def report_as_python(exc):
+    """Route an uncaught exception to sys.excepthook without the zygote's own frames."""
+    user_hook = sys.excepthook
+
+    def hook(kind, value, tb):
+        sys.excepthook = user_hook
+        while tb is not None and tb.tb_frame.f_code.co_filename == ZYGOTE_FILE:
+            tb = tb.tb_next
+        if value is not None:
+            value.__traceback__ = tb
+        user_hook(kind, value, tb)
+
+    sys.excepthook = hook
+
+
+def main():
+    fd = int(sys.argv[1])
+    skip = [name for name in (sys.argv[2] if len(sys.argv) > 2 else "").split(",") if name]
+    zygote = Zygote(fd, skip)
+    request, fds = zygote.serve()
+    become_run(zygote, request, fds)
+    return request
+
+
+if __name__ == "__main__":
+    _request = main()
+    try:
+        run_script(_request)
+    except SystemExit:
+        raise  # python's own handling: message, status, then finalization
+    except BaseException as _exc:
+        report_as_python(_exc)
+        raise

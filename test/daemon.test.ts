@@ -1,0 +1,236 @@
+// The daemon's life and its faults: auto-start, exactly one daemon, stale sockets, peers that
+// send garbage, zygotes and clients that die, signals passed on, status and stop.
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { CLI, collect, isAlive, makeSandbox, pynwheel, sleep, write, type Sandbox } from './helpers';
+
+let sb: Sandbox;
+t.before(() => { sb = makeSandbox('daemon'); });
+t.teardown(() => sb.cleanup());
+
+const socketPath = () => path.join(sb.runtimeDir, 'daemon.sock');
+const daemonPid = () => Number(fs.readFileSync(path.join(sb.runtimeDir, 'daemon.pid'), 'utf8'));
+
+/** Status as JSON through the CLI. */
+async function status(): Promise<Record<string, any>> {
+  const r = await pynwheel(sb, ['status', '--json']);
+  return JSON.parse(r.stdout.toString());
+}
+
+function rawFrame(message: unknown, fdCount = 0, version = 1): Buffer {
+  const payload = Buffer.from(typeof message === 'string' ? message : JSON.stringify(message));
+  const header = Buffer.alloc(8);
+  header.write('PN', 0, 'latin1');
+  header.writeUInt8(version, 2);
+  header.writeUInt8(fdCount, 3);
+  header.writeUInt32BE(payload.length, 4);
+  return Buffer.concat([header, payload]);
+}
+
+/** Send raw bytes as a client and return what came back before the daemon closed. */
+function sendRaw(bytes: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(socketPath());
+    const chunks: Buffer[] = [];
+    sock.on('data', (d) => chunks.push(d));
+    sock.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' || err.code === 'EPIPE' ? resolve(Buffer.concat(chunks)) : reject(err)));
+    sock.on('close', () => resolve(Buffer.concat(chunks)));
+    sock.end(bytes);
+  });
+}
+
+t.test('the first client starts the daemon; two racing clients get exactly one', async (t) => {
+  write(sb, 'hello.py', 'print("hello")\n');
+  const results = await Promise.all(Array.from({ length: 4 }, () => pynwheel(sb, ['run', 'hello.py'])));
+  for (const r of results) t.equal(r.stdout.toString(), 'hello\n');
+  const pid = daemonPid();
+  t.ok(isAlive(pid), 'the daemon is running');
+  const s = await status();
+  t.equal(s.pid, pid, 'every client reached the same daemon');
+  t.equal(s.runs, 4);
+  t.equal(s.zygotes.length, 1, 'one zygote for one interpreter');
+  t.match(s.zygotes[0].python, /\.venv-test\/bin\/python3$/);
+  const mode = fs.statSync(sb.runtimeDir).mode & 0o777;
+  t.equal(mode, 0o700, 'runtime directory is private');
+});
+
+t.test('status shows preloaded modules and runs served', async (t) => {
+  write(sb, 'imports.py', 'import json, decimal\nfrom collections import OrderedDict\nimport xml.dom.minidom\nprint("ok")\n');
+  const r = await pynwheel(sb, ['run', 'imports.py']);
+  t.equal(r.stdout.toString(), 'ok\n');
+  const s = await status();
+  const z = s.zygotes[0];
+  for (const m of ['decimal', 'xml.dom.minidom']) t.ok(z.preloaded.includes(m), `${m} is preloaded`);
+  const text = (await pynwheel(sb, ['status'])).stdout.toString();
+  t.match(text, /daemon: pid \d+/);
+  t.match(text, /preloaded: .*decimal/);
+});
+
+t.test('malformed frames get an error or a closed connection; the daemon keeps serving', async (t) => {
+  const before = fs.readdirSync(`/proc/${daemonPid()}/fd`).length;
+  const cases: Array<[string, Buffer]> = [
+    ['random bytes', Buffer.from('GET / HTTP/1.1\r\n\r\n')],
+    ['truncated header', Buffer.from('PN')],
+    ['truncated payload', rawFrame({ type: 'run' }).subarray(0, 12)],
+    ['huge length', (() => { const b = rawFrame({}); b.writeUInt32BE(0xffffffff, 4); return b; })()],
+    ['invalid JSON', rawFrame('{"type": "run", ')],
+    ['not an object', rawFrame('[1,2,3]')],
+    ['unknown type', rawFrame({ type: 'launch-missiles' })],
+    ['wrong types', rawFrame({ type: 'run', file: 42, args: 'x', cwd: 1, env: [], python: null })],
+    ['announces fds it does not carry', rawFrame({ type: 'run' }, 3)],
+    ['another protocol version', rawFrame({ type: 'status' }, 0, 99)],
+  ];
+  for (const [name, bytes] of cases) {
+    const reply = await sendRaw(bytes);
+    t.ok(reply.length === 0 || reply.subarray(8).toString().includes('"error"'), `${name}: error reply or closed`);
+  }
+  const reply = await sendRaw(rawFrame({ type: 'run', client: 'x', file: 'a.py', args: [], cwd: '/', env: {}, python: '/bin/true', argv0: 'p', stdio: [true, true, true], cwdFd: false }));
+  t.match(reply.subarray(8).toString(), /EBADREQUEST|announces 3 fds/, 'a run without its fds is refused');
+  write(sb, 'after.py', 'print("still serving")\n');
+  const r = await pynwheel(sb, ['run', 'after.py']);
+  t.equal(r.stdout.toString(), 'still serving\n', 'a normal run works right after');
+  await sleep(100);
+  const after = fs.readdirSync(`/proc/${daemonPid()}/fd`).length;
+  t.equal(after, before, 'no fd leaked in the daemon');
+});
+
+t.test('signals sent to the client reach the run', async (t) => {
+  write(sb, 'handler.py', [
+    'import signal, sys, time',
+    'def on(signo, frame):',
+    '    print("got", signal.Signals(signo).name, flush=True)',
+    '    if signo == signal.SIGTERM:',
+    '        sys.exit(42)',
+    'for s in (signal.SIGUSR1, signal.SIGHUP, signal.SIGTERM):',
+    '    signal.signal(s, on)',
+    'print("ready", flush=True)',
+    'while True:',
+    '    time.sleep(0.05)',
+  ].join('\n') + '\n');
+  const child = spawn(process.execPath, [CLI, 'run', 'handler.py'], { cwd: sb.dir, env: sb.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  const closed = new Promise<[number | null, string | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+  while (!out.includes('ready')) await sleep(20);
+  for (const signal of ['SIGUSR1', 'SIGHUP'] as const) {
+    child.kill(signal);
+    while (!out.includes(`got ${signal}`)) await sleep(20);
+  }
+  child.kill('SIGTERM');
+  const [code] = await closed;
+  t.match(out, /got SIGUSR1\ngot SIGHUP\ngot SIGTERM\n/);
+  t.equal(code, 42, 'the handler\'s exit status comes back');
+});
+
+t.test('an unhandled SIGINT kills the run and the client mirrors it', async (t) => {
+  write(sb, 'sleepy.py', 'import time\nprint("ready", flush=True)\ntime.sleep(30)\n');
+  const child = spawn(process.execPath, [CLI, 'run', 'sleepy.py'], { cwd: sb.dir, env: sb.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { err += d; });
+  const closed = new Promise<[number | null, string | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+  while (!out.includes('ready')) await sleep(20);
+  child.kill('SIGINT');
+  const [, signal] = await closed;
+  t.equal(signal, 'SIGINT', 'death by SIGINT, as python after an uncaught KeyboardInterrupt');
+  t.match(err, /KeyboardInterrupt/);
+});
+
+t.test('a client killed with SIGKILL takes its run with it', async (t) => {
+  const marker = path.join(sb.dir, 'run.pid');
+  write(sb, 'orphan.py', `import os, time\nopen(${JSON.stringify(marker)}, "w").write(str(os.getpid()))\nwhile True:\n    time.sleep(0.05)\n`);
+  const child = spawn(process.execPath, [CLI, 'run', 'orphan.py'], { cwd: sb.dir, env: sb.env, stdio: 'ignore' });
+  while (!fs.existsSync(marker) || !fs.readFileSync(marker, 'utf8')) await sleep(20);
+  const runPid = Number(fs.readFileSync(marker, 'utf8'));
+  t.ok(isAlive(runPid));
+  child.kill('SIGKILL');
+  for (let i = 0; i < 100 && isAlive(runPid); i++) await sleep(20);
+  t.notOk(isAlive(runPid), 'the run is gone');
+});
+
+t.test('a zygote killed during a run: clear error, non-zero status, next run works', async (t) => {
+  write(sb, 'long.py', 'import time\nprint("ready", flush=True)\ntime.sleep(30)\n');
+  const child = spawn(process.execPath, [CLI, 'run', 'long.py'], { cwd: sb.dir, env: sb.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { err += d; });
+  const closed = new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+  while (!out.includes('ready')) await sleep(20);
+  const zygotePid = (await status()).zygotes[0].pid;
+  process.kill(zygotePid, 'SIGKILL');
+  const code = await closed;
+  t.equal(code, 125, 'pynwheel\'s own failure status');
+  t.match(err, /pynwheel: .*zygote.*killed by SIGKILL/);
+  write(sb, 'next.py', 'print("next")\n');
+  const r = await pynwheel(sb, ['run', 'next.py']);
+  t.equal(r.stdout.toString(), 'next\n');
+  t.not((await status()).zygotes[0].pid, zygotePid, 'a new zygote');
+});
+
+t.test('a daemon that died leaves a stale socket; the next client replaces it', async (t) => {
+  const pid = daemonPid();
+  const zygotePid = (await status()).zygotes[0].pid;
+  process.kill(pid, 'SIGKILL');
+  while (isAlive(pid)) await sleep(20);
+  t.ok(fs.existsSync(socketPath()), 'the stale socket is still there');
+  for (let i = 0; i < 100 && isAlive(zygotePid); i++) await sleep(20);
+  t.notOk(isAlive(zygotePid), 'its zygote left with it');
+  write(sb, 'again.py', 'print("again")\n');
+  const r = await pynwheel(sb, ['run', 'again.py']);
+  t.equal(r.stdout.toString(), 'again\n');
+  t.not(daemonPid(), pid, 'a new daemon');
+});
+
+t.test('the runtime directory is refused when it is not safely ours', async (t) => {
+  write(sb, 'x.py', 'print(1)\n');
+  const base = fs.mkdtempSync(path.join(sb.dir, 'rt-'));
+  const open = path.join(base, 'open');
+  fs.mkdirSync(open, { mode: 0o777 });
+  fs.chmodSync(open, 0o777);
+  const link = path.join(base, 'link');
+  fs.symlinkSync(open, link);
+  const file = path.join(base, 'file');
+  fs.writeFileSync(file, '');
+  const other = path.join(base, 'other');
+  fs.mkdirSync(other, { mode: 0o700 });
+  fs.chownSync(other, 65534, 65534);
+  const cases: Array<[string, string, RegExp]> = [
+    [open, 'mode 0777', /open to other users \(mode 777\).*chmod 700/],
+    [link, 'a symlink', /is a symbolic link/],
+    [file, 'a plain file', /not a directory/],
+    [other, 'owned by another uid', /belongs to uid 65534/],
+  ];
+  for (const [dir, what, message] of cases) {
+    const r = await collect(process.execPath, [CLI, 'run', 'x.py'], { cwd: sb.dir, env: { ...sb.env, PYNWHEEL_RUNTIME_DIR: dir } });
+    t.equal(r.status, 125, `${what}: refused`);
+    t.match(r.stderr.toString(), message, `${what}: says what is wrong`);
+    t.equal(r.stdout.length, 0, `${what}: nothing ran`);
+  }
+});
+
+t.test('the programmatic run() inherits stdio and resolves the exit', async (t) => {
+  write(sb, 'api.py', 'import sys\nprint("from api", sys.argv[1:])\nsys.exit(3)\n');
+  const script = `require(${JSON.stringify(path.resolve(__dirname, '..', 'dist', 'index.js'))}).run('api.py', ['x'], { cwd: ${JSON.stringify(sb.dir)} }).then((r) => console.error(JSON.stringify(r)))`;
+  const r = await collect(process.execPath, ['-e', script], { cwd: sb.dir, env: sb.env });
+  t.equal(r.stdout.toString(), "from api ['x']\n");
+  t.same(JSON.parse(r.stderr.toString()), { exitCode: 3, signal: null });
+});
+
+t.test('pynwheel stop ends the daemon and its zygotes', async (t) => {
+  const s = await status();
+  const pid = daemonPid();
+  const r = await pynwheel(sb, ['stop']);
+  t.match(r.stdout.toString(), /stopped/);
+  for (let i = 0; i < 100 && (isAlive(pid) || isAlive(s.zygotes[0]?.pid ?? 0)); i++) await sleep(20);
+  t.notOk(isAlive(pid), 'daemon gone');
+  if (s.zygotes[0]) t.notOk(isAlive(s.zygotes[0].pid), 'zygote gone');
+  t.notOk(fs.existsSync(socketPath()), 'socket removed');
+  const again = await pynwheel(sb, ['status']);
+  t.equal(again.status, 3);
+  t.match(again.stdout.toString(), /not running/);
+});

@@ -1,0 +1,148 @@
+// Shared by the tests: a venv, a private runtime directory per test file, and running one
+// script both ways (plain python and pynwheel) to compare what a user would see.
+import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export const ROOT = path.resolve(__dirname, '..');
+export const CLI = path.join(ROOT, 'bin', 'pynwheel.js');
+export const FIXTURES = path.join(__dirname, 'fixtures');
+
+/** The tests' venv (made by .ci/run, or here on first use): a real python, not a pyenv shim. */
+export function testVenv(): string {
+  const venv = process.env.PYNWHEEL_TEST_VENV ?? path.join(ROOT, '.venv-test');
+  if (!fs.existsSync(path.join(venv, 'bin', 'python3'))) {
+    const made = spawnSync('python3', ['-m', 'venv', venv], { stdio: 'inherit' });
+    if (made.status !== 0) throw new Error(`could not create the test venv at ${venv}`);
+  }
+  return venv;
+}
+
+export interface Sandbox {
+  /** Runtime directory private to this test file. */
+  runtimeDir: string;
+  /** Scratch directory for scripts. */
+  dir: string;
+  venv: string;
+  /** A clean environment: the venv first on PATH, nothing inherited that changes python. */
+  env: NodeJS.ProcessEnv;
+  /** Stops the daemon (if any), checks it is gone, removes the directories. */
+  cleanup(): Promise<void>;
+}
+
+export function makeSandbox(name: string): Sandbox {
+  const venv = testVenv();
+  const runtimeDir = fs.mkdtempSync(path.join(os.tmpdir(), `pnw-${name}-`));
+  fs.chmodSync(runtimeDir, 0o700);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `pnw-${name}-scripts-`));
+  const env: NodeJS.ProcessEnv = {
+    PATH: `${path.join(venv, 'bin')}:/usr/local/bin:/usr/bin:/bin`,
+    HOME: process.env.HOME ?? '/root',
+    LANG: 'C.UTF-8',
+    PYNWHEEL_RUNTIME_DIR: runtimeDir,
+  };
+  return {
+    runtimeDir,
+    dir,
+    venv,
+    env,
+    async cleanup() {
+      await stopDaemon(env);
+      fs.rmSync(runtimeDir, { recursive: true, force: true });
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** `pynwheel stop`, then wait until the daemon's pid is gone. */
+export async function stopDaemon(env: NodeJS.ProcessEnv): Promise<void> {
+  const pidFile = path.join(env.PYNWHEEL_RUNTIME_DIR!, 'daemon.pid');
+  const pid = fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8')) : 0;
+  spawnSync(process.execPath, [CLI, 'stop'], { env, stdio: 'ignore' });
+  for (let i = 0; pid && i < 200 && isAlive(pid); i++) await sleep(25);
+  if (pid && isAlive(pid)) process.kill(pid, 'SIGKILL');
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export interface Outcome {
+  stdout: Buffer;
+  stderr: Buffer;
+  status: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface RunOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  input?: Buffer | string;
+  timeoutMs?: number;
+}
+
+/** Spawn and collect everything, stdin fed from `input` (or /dev/null). */
+export function collect(command: string, args: string[], options: RunOptions & { argv0?: string }): Promise<Outcome> {
+  return new Promise((resolve, reject) => {
+    const spawnOptions: SpawnOptions = {
+      cwd: options.cwd,
+      env: options.env,
+      argv0: options.argv0,
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    };
+    const child = spawn(command, args, spawnOptions);
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout!.on('data', (d: Buffer) => out.push(d));
+    child.stderr!.on('data', (d: Buffer) => err.push(d));
+    if (options.input !== undefined) {
+      child.stdin!.on('error', () => undefined);
+      child.stdin!.end(options.input);
+    }
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+    child.on('error', reject);
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      resolve({ stdout: Buffer.concat(out), stderr: Buffer.concat(err), status, signal });
+    });
+  });
+}
+
+/** `python3 ARGS` as a user would type it (python3 found on the sandbox PATH). */
+export function python(sandbox: Sandbox, args: string[], options: RunOptions = {}): Promise<Outcome> {
+  return collect('python3', args, { cwd: sandbox.dir, ...options, env: { ...sandbox.env, ...options.env } });
+}
+
+/** `pynwheel ARGS` with the same environment. */
+export function pynwheel(sandbox: Sandbox, args: string[], options: RunOptions = {}): Promise<Outcome> {
+  return collect(process.execPath, [CLI, ...args], { cwd: sandbox.dir, ...options, env: { ...sandbox.env, ...options.env } });
+}
+
+/** The same script both ways: `python3 FILE ARGS` and `pynwheel run FILE ARGS`. */
+export async function both(sandbox: Sandbox, pythonArgs: string[], options: RunOptions = {}): Promise<{ py: Outcome; pnw: Outcome }> {
+  const py = await python(sandbox, pythonArgs, options);
+  const pnw = await pynwheel(sandbox, ['run', ...pythonArgs], options);
+  return { py, pnw };
+}
+
+/** Outcomes as strings, for readable diffs in t.same. */
+export function view(o: Outcome): { stdout: string; stderr: string; status: number | null; signal: string | null } {
+  return { stdout: o.stdout.toString('latin1'), stderr: o.stderr.toString('latin1'), status: o.status, signal: o.signal };
+}
+
+export function write(sandbox: Sandbox, relative: string, text: string, mode = 0o644): string {
+  const file = path.join(sandbox.dir, relative);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, text, { mode });
+  return file;
+}

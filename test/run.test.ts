@@ -1,0 +1,165 @@
+// Differential tests of the core path: the same script with `python3` and with `pynwheel run`,
+// compared byte for byte (stdout, stderr, exit status, death by signal).
+import t, { type Test } from 'tap';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { both, makeSandbox, pynwheel, python, view, write, type Sandbox } from './helpers';
+
+let sb: Sandbox;
+t.before(() => { sb = makeSandbox('run'); });
+t.teardown(() => sb.cleanup());
+
+async function same(t: Test, args: string[], options: Parameters<typeof both>[2] = {}) {
+  const { py, pnw } = await both(sb, args, options);
+  t.same(view(pnw), view(py), `pynwheel run ${args.join(' ')} == python3 ${args.join(' ')}`);
+  return { py, pnw };
+}
+
+t.test('argv, including option-like arguments, reaches the script verbatim', async (t) => {
+  write(sb, 'argv.py', 'import sys\nprint(sys.argv)\nprint(sys.orig_argv[1:])\n');
+  await same(t, ['argv.py', '--help', '-v', '--', '-m', 'x y', '', 'ünï']);
+  await same(t, ['./argv.py']);
+});
+
+t.test('cwd and relative paths', async (t) => {
+  write(sb, 'data/input.txt', 'hello from a relative path\n');
+  write(sb, 'tools/cwd.py', 'import os\nprint(os.getcwd())\nprint(open("data/input.txt").read(), end="")\nprint(os.path.abspath("x"))\n');
+  await same(t, ['tools/cwd.py']);
+  write(sb, 'data/data/input.txt', 'nested\n');
+  await same(t, ['../tools/cwd.py'], { cwd: path.join(sb.dir, 'data') });
+});
+
+t.test('environment is the caller\'s, replaced not merged', async (t) => {
+  write(sb, 'env.py', 'import os\nprint(sorted((k, v) for k, v in os.environ.items() if k.startswith("PNW_")))\nprint(os.environ.get("PNW_FIRST", "<absent>"))\n');
+  // The first caller (who starts the zygote) has PNW_FIRST; the second one does not.
+  await same(t, ['env.py'], { env: { PNW_FIRST: '1', PNW_SHARED: 'a' } });
+  const second = await same(t, ['env.py'], { env: { PNW_SHARED: 'b', PNW_OTHER: 'ü=x' } });
+  t.match(second.pnw.stdout.toString(), /<absent>/, 'a variable only the first caller had is absent');
+});
+
+t.test('sys.path[0] is the script\'s real directory; sibling modules import', async (t) => {
+  write(sb, 'pkgdir/helper.py', 'VALUE = "sibling"\n');
+  write(sb, 'pkgdir/main.py', 'import sys, helper\nprint(sys.path[0])\nprint(helper.VALUE, helper.__file__)\n');
+  fs.symlinkSync(path.join(sb.dir, 'pkgdir', 'main.py'), path.join(sb.dir, 'linked.py'));
+  await same(t, ['pkgdir/main.py']);
+  await same(t, ['linked.py']);
+});
+
+t.test('a sibling module shadows a module the zygote holds, as with python', async (t) => {
+  write(sb, 'shadow/json.py', 'WHO = "local json"\n');
+  write(sb, 'shadow/main.py', 'import json\nprint(getattr(json, "WHO", "stdlib json"))\n');
+  await same(t, ['shadow/main.py']);
+});
+
+t.test('__name__, __file__, globals and __main__ look like a plain run', async (t) => {
+  write(sb, 'names.py', [
+    '"""docstring"""',
+    'import sys',
+    'print(__name__, __file__, __doc__, __package__, __spec__, __cached__)',
+    'print(sorted(globals()))',
+    'print(sys.modules["__main__"] is sys.modules[__name__], type(__loader__).__name__)',
+    'print(__builtins__)',
+  ].join('\n') + '\n');
+  await same(t, ['names.py']);
+});
+
+t.test('each way to exit', async (t) => {
+  const cases: Record<string, string> = {
+    'exit-code': 'import sys\nprint("out")\nsys.exit(7)\n',
+    'exit-none': 'import sys\nsys.exit()\n',
+    'exit-message': 'import sys\nsys.exit("fatal: a message")\n',
+    'exit-big': 'raise SystemExit(300)\n',
+    'exception': 'def f():\n    raise ValueError("boom")\nprint("before")\nf()\n',
+    'chained': 'try:\n    1/0\nexcept Exception as e:\n    raise KeyError("x") from e\n',
+    'syntax': 'x = (\n',
+    'atexit': 'import atexit, sys\natexit.register(lambda: print("atexit ran"))\nprint("body", end="")\n',
+    'threads': 'import threading, time\ndef w():\n    time.sleep(0.2)\n    print("thread done")\nthreading.Thread(target=w).start()\nprint("main done")\n',
+    'no-newline': 'import sys\nsys.stdout.write("no newline at end")\nsys.stderr.write("err too")\n',
+    'os-exit': 'import os\nprint("lost: block-buffered into a pipe")\nos._exit(3)\n',
+    'keyboard-interrupt': 'raise KeyboardInterrupt\n',
+    'del-at-shutdown': 'class A:\n    def __del__(self):\n        print("deleted at shutdown")\na = A()\n',
+  };
+  for (const [name, source] of Object.entries(cases)) {
+    write(sb, `exit/${name}.py`, source);
+    await same(t, [`exit/${name}.py`]);
+  }
+});
+
+t.test('death by signal is mirrored', async (t) => {
+  write(sb, 'die.py', 'import os, signal, sys\nsys.stdout.flush()\nos.kill(os.getpid(), signal.SIGTERM)\n');
+  const { pnw } = await same(t, ['die.py']);
+  t.equal(pnw.signal, 'SIGTERM');
+  write(sb, 'abort.py', 'import os\nos.abort()\n');
+  await same(t, ['abort.py']);
+});
+
+t.test('a missing script: python\'s message and status 2', async (t) => {
+  const { pnw } = await same(t, ['does-not-exist.py']);
+  t.equal(pnw.status, 2);
+});
+
+t.test('1 MiB of binary stdin arrives intact', async (t) => {
+  const input = Buffer.alloc(1024 * 1024);
+  for (let i = 0; i < input.length; i++) input[i] = (i * 7919 + (i >> 8)) & 0xff;
+  write(sb, 'stdin.py', 'import sys, hashlib\ndata = sys.stdin.buffer.read()\nprint(len(data), hashlib.sha256(data).hexdigest())\n');
+  const { pnw } = await same(t, ['stdin.py'], { input });
+  t.match(pnw.stdout.toString(), createHash('sha256').update(input).digest('hex'));
+});
+
+t.test('30 MB of stdout arrives intact', async (t) => {
+  write(sb, 'big.py', 'import sys\nchunk = bytes(range(256)) * 4096\nfor _ in range(30):\n    sys.stdout.buffer.write(chunk[: 1000000])\n');
+  const { py, pnw } = await both(sb, ['big.py']);
+  t.equal(pnw.stdout.length, 30_000_000);
+  t.equal(createHash('sha256').update(pnw.stdout).digest('hex'), createHash('sha256').update(py.stdout).digest('hex'));
+  t.same([pnw.status, pnw.signal, pnw.stderr.toString()], [py.status, py.signal, py.stderr.toString()]);
+});
+
+t.test('-m MODULE runs as python3 -m', async (t) => {
+  write(sb, 'modproj/mymod.py', 'import sys\nprint(__name__, sys.argv)\n');
+  await same(t, ['-m', 'mymod', 'a', '--b'], { cwd: path.join(sb.dir, 'modproj') });
+  await same(t, ['-m', 'json.tool', '--help']);
+  await same(t, ['-m', 'no_such_module_here']);
+});
+
+t.test('stdout and stderr interleave as with python in a shared pipe', async (t) => {
+  write(sb, 'interleave.py', 'import sys\nfor i in range(5):\n    print("out", i)\n    print("err", i, file=sys.stderr)\n');
+  await same(t, ['interleave.py']);
+  await same(t, ['interleave.py'], { env: { PYTHONUNBUFFERED: '1' } });
+});
+
+t.test('the shebang form and the spec\'s form', async (t) => {
+  const script = write(sb, 'shebang.py', '#!/usr/bin/env pynwheel\nimport sys\nprint("shebang", sys.argv)\n', 0o755);
+  const viaShebangForm = await pynwheel(sb, [script, 'x', '--y']);
+  const plain = await python(sb, [script, 'x', '--y']);
+  t.same(view(viaShebangForm), view(plain), 'pynwheel FILE ARGS');
+  // A real `#!/usr/bin/env pynwheel`: put a pynwheel on PATH and let the kernel run the script.
+  const binDir = path.join(sb.dir, 'bin');
+  fs.mkdirSync(binDir, { recursive: true });
+  fs.symlinkSync(path.resolve(__dirname, '..', 'bin', 'pynwheel.js'), path.join(binDir, 'pynwheel'));
+  const env = { PATH: `${binDir}:${path.dirname(process.execPath)}:${sb.env.PATH}` };
+  const { collect } = await import('./helpers');
+  const kernel = await collect(script, ['x', '--y'], { cwd: sb.dir, env: { ...sb.env, ...env } });
+  t.same(view(kernel), view(plain), 'the kernel runs the script through pynwheel');
+  const spec = await pynwheel(sb, ['--file', 'shebang.py', '--args', 'x', '--y']);
+  const specPlain = await python(sb, ['shebang.py', 'x', '--y']);
+  t.same(view(spec), view(specPlain), 'pynwheel --file FILE --args A B');
+});
+
+t.test('several runs overlapping in time', async (t) => {
+  write(sb, 'overlap.py', 'import sys, time\ntime.sleep(0.3)\nprint("run", sys.argv[1])\nsys.exit(int(sys.argv[1]) % 5)\n');
+  const started = Date.now();
+  const results = await Promise.all(Array.from({ length: 8 }, (_, i) => pynwheel(sb, ['run', 'overlap.py', String(i)])));
+  results.forEach((r, i) => {
+    t.equal(r.stdout.toString(), `run ${i}\n`);
+    t.equal(r.status, i % 5);
+  });
+  t.ok(Date.now() - started < 8 * 300, 'they ran at the same time, not one after another');
+});
+
+t.test('source encoding declarations are honoured', async (t) => {
+  fs.writeFileSync(path.join(sb.dir, 'latin1.py'), Buffer.concat([
+    Buffer.from('# -*- coding: latin-1 -*-\nprint("caf'), Buffer.from([0xe9]), Buffer.from('")\n'),
+  ]));
+  await same(t, ['latin1.py']);
+});
