@@ -136,7 +136,9 @@ function formatStatus(reply: Record<string, unknown>): string {
     const skipped = (z.skipped as string[]) ?? [];
     if (skipped.length) lines.push(`  kept out (unfit for a zygote): ${skipped.join(', ')}`);
     const failed = Object.entries((z.failed as Record<string, string>) ?? {});
-    if (failed.length) lines.push(`  not preloaded: ${failed.map(([m, why]) => `${m} (${why})`).join('; ')}`);
+    if (failed.length) lines.push(`  failed to import: ${failed.map(([m, why]) => `${m} (${why})`).join('; ')}`);
+    const notShared = Object.entries((z.notShared as Record<string, string>) ?? {});
+    if (notShared.length) lines.push(`  run by the script itself: ${notShared.map(([m, why]) => `${m} (${why})`).join('; ')}`);
   }
   return lines.join('\n');
 }

@@ -48,7 +48,7 @@ export function startDaemon(paths: RuntimePaths, env: NodeJS.ProcessEnv): { fail
       detached: true, // its own session: it outlives this client and the terminal
       stdio: ['ignore', logFd, logFd],
       cwd: '/',
-      env: { ...env, PYNWHEEL_RUNTIME_DIR: paths.dir },
+      env: daemonEnvironment(env, paths),
     });
     child.on('error', (err) => { state.failed = err.message; });
     child.on('exit', (code, signal) => {
@@ -60,6 +60,17 @@ export function startDaemon(paths: RuntimePaths, env: NodeJS.ProcessEnv): { fail
     fs.closeSync(logFd);
   }
   return state;
+}
+
+/**
+ * The daemon's own environment: only what it reads. Zygotes get each caller's environment
+ * from the request, and a caller's NODE_OPTIONS (a loader, an inspector) is not for the daemon.
+ */
+function daemonEnvironment(env: NodeJS.ProcessEnv, paths: RuntimePaths): NodeJS.ProcessEnv {
+  const keep = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TMPDIR', 'PYNWHEEL_IDLE'];
+  const out: NodeJS.ProcessEnv = { PYNWHEEL_RUNTIME_DIR: paths.dir };
+  for (const name of keep) if (env[name] !== undefined) out[name] = env[name];
+  return out;
 }
 
 function logTail(file: string): string {

@@ -30,7 +30,10 @@ export interface ZygoteStatus {
   runs: number;
   active: number;
   preloaded: string[];
+  /** Modules whose import failed in the zygote (the run then imports them itself). */
   failed: Record<string, string>;
+  /** Modules scripts named that are never kept, with the reason. */
+  notShared: Record<string, string>;
   skipped: string[];
   startedAt: number;
 }
@@ -126,6 +129,7 @@ export class Zygote extends EventEmitter<{ dead: [string] }> {
       active: Number(reply?.active ?? this.runs.size),
       preloaded: (reply?.preloaded as string[]) ?? [],
       failed: (reply?.failed as Record<string, string>) ?? {},
+      notShared: (reply?.notShared as Record<string, string>) ?? {},
     };
   }
 

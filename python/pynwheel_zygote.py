@@ -183,7 +183,8 @@ class Preloader:
     def __init__(self, skip):
         self.skip = set(skip)  # top-level names the daemon found unfit for a zygote
         self.preloaded = []  # names imported into the zygote, in order
-        self.failed = {}  # name -> why it was not preloaded
+        self.failed = {}  # name -> the error its import raised: not tried again
+        self.not_shared = {}  # name -> why the last script that named it ran it itself
         self._import_cache = {}  # (path, mtime_ns, size) -> names
 
     def names_for(self, path):
@@ -231,10 +232,16 @@ class Preloader:
             if name in sys.modules or name in self.failed:
                 continue
             top = name.partition(".")[0]
-            if top in self.skip or top in shadowed or top in self.failed:
+            if top in self.failed:
+                continue
+            if top in self.skip:
+                self.not_shared[top] = "unfit for a zygote"
+                continue
+            if top in shadowed:
+                self.not_shared[top] = "a module of the script's own directory"
                 continue
             if top not in sys.modules and not self._is_library_module(top):
-                self.failed[top] = "not in the standard library or site-packages"
+                self.not_shared[top] = "not in the standard library or site-packages"
                 continue
             if maybe_attribute:
                 parent = name.rpartition(".")[0]
@@ -395,7 +402,8 @@ class Zygote:
         elif kind == "status":
             self.channel.send({"type": "status", "pid": os.getpid(), "runs": self.runs_served,
                                "active": len(self.runs), "preloaded": self.preloader.preloaded,
-                               "failed": self.preloader.failed})
+                               "failed": self.preloader.failed,
+                               "notShared": self.preloader.not_shared})
         return None
 
     def _signal(self, run_id, signo, group):

@@ -64,6 +64,13 @@ t.test('status shows preloaded modules and runs served', async (t) => {
   const s = await status();
   const z = s.zygotes[0];
   for (const m of ['decimal', 'xml.dom.minidom']) t.ok(z.preloaded.includes(m), `${m} is preloaded`);
+  write(sb, 'mine/localmod.py', 'X = 1\n');
+  write(sb, 'mine/main.py', 'import localmod, fractions\nprint(localmod.X)\n');
+  t.equal((await pynwheel(sb, ['run', 'mine/main.py'])).stdout.toString(), '1\n');
+  const after = (await status()).zygotes[0];
+  t.ok(after.preloaded.includes('fractions'), 'a stdlib module is preloaded');
+  t.notOk(after.preloaded.includes('localmod'), 'the script\'s own module is never preloaded');
+  t.match(after.notShared.localmod ?? '', /script's own directory/, 'and status says why');
   const text = (await pynwheel(sb, ['status'])).stdout.toString();
   t.match(text, /daemon: pid \d+/);
   t.match(text, /preloaded: .*decimal/);
@@ -98,13 +105,14 @@ t.test('malformed frames get an error or a closed connection; the daemon keeps s
 });
 
 t.test('signals sent to the client reach the run', async (t) => {
+  const forwarded = ['SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
   write(sb, 'handler.py', [
     'import signal, sys, time',
     'def on(signo, frame):',
     '    print("got", signal.Signals(signo).name, flush=True)',
     '    if signo == signal.SIGTERM:',
     '        sys.exit(42)',
-    'for s in (signal.SIGUSR1, signal.SIGHUP, signal.SIGTERM):',
+    `for s in (${forwarded.map((s) => `signal.${s}`).join(', ')}, signal.SIGTERM):`,
     '    signal.signal(s, on)',
     'print("ready", flush=True)',
     'while True:',
@@ -115,13 +123,13 @@ t.test('signals sent to the client reach the run', async (t) => {
   child.stdout.on('data', (d) => { out += d; });
   const closed = new Promise<[number | null, string | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
   while (!out.includes('ready')) await sleep(20);
-  for (const signal of ['SIGUSR1', 'SIGHUP'] as const) {
+  for (const signal of forwarded) {
     child.kill(signal);
     while (!out.includes(`got ${signal}`)) await sleep(20);
   }
   child.kill('SIGTERM');
   const [code] = await closed;
-  t.match(out, /got SIGUSR1\ngot SIGHUP\ngot SIGTERM\n/);
+  t.equal(out, `ready\n${[...forwarded, 'SIGTERM'].map((s) => `got ${s}\n`).join('')}`, 'each signal ran the script\'s handler');
   t.equal(code, 42, 'the handler\'s exit status comes back');
 });
 
@@ -219,6 +227,16 @@ t.test('the programmatic run() inherits stdio and resolves the exit', async (t) 
   const r = await collect(process.execPath, ['-e', script], { cwd: sb.dir, env: sb.env });
   t.equal(r.stdout.toString(), "from api ['x']\n");
   t.same(JSON.parse(r.stderr.toString()), { exitCode: 3, signal: null });
+});
+
+t.test('pynwheel start brings a daemon up, and says so when one runs', async (t) => {
+  await pynwheel(sb, ['stop']);
+  const first = await pynwheel(sb, ['start']);
+  t.equal(first.status, 0);
+  t.match(first.stdout.toString(), /pynwheel daemon running \(pid \d+\)/);
+  const pid = daemonPid();
+  const second = await pynwheel(sb, ['start']);
+  t.match(second.stdout.toString(), new RegExp(`pid ${pid}\\b`), 'the same daemon');
 });
 
 t.test('pynwheel stop ends the daemon and its zygotes', async (t) => {

@@ -4,7 +4,7 @@ import t, { type Test } from 'tap';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { both, makeSandbox, pynwheel, python, view, write, type Sandbox } from './helpers';
+import { both, collect, makeSandbox, pynwheel, python, view, write, type Sandbox } from './helpers';
 
 let sb: Sandbox;
 t.before(() => { sb = makeSandbox('run'); });
@@ -162,4 +162,41 @@ t.test('source encoding declarations are honoured', async (t) => {
     Buffer.from('# -*- coding: latin-1 -*-\nprint("caf'), Buffer.from([0xe9]), Buffer.from('")\n'),
   ]));
   await same(t, ['latin1.py']);
+});
+
+t.test('a module that fails to import is not preloaded; the run shows python\'s error', async (t) => {
+  write(sb, 'broken/missing.py', 'import os\nimport no_such_module_anywhere\nprint("unreachable")\n');
+  await same(t, ['broken/missing.py']);
+  write(sb, 'broken/optional.py', 'try:\n    import no_such_module_anywhere as m\nexcept ImportError as e:\n    m = None\n    print("fallback:", e)\nif m is None:\n    import decimal\nprint(decimal.Decimal("1.1") + 1)\n');
+  await same(t, ['broken/optional.py']);
+  // A module in the script's directory that raises at import: the traceback is the run's own.
+  write(sb, 'broken/badmod.py', 'raise RuntimeError("bad module")\n');
+  write(sb, 'broken/uses_bad.py', 'import badmod\n');
+  await same(t, ['broken/uses_bad.py']);
+});
+
+t.test('--python names the interpreter; python\'s messages use it as typed', async (t) => {
+  const interpreter = path.join(sb.venv, 'bin', 'python3');
+  write(sb, 'which.py', 'import sys\nprint(sys.executable, sys.prefix == sys.base_prefix)\n');
+  const viaFlag = await pynwheel(sb, ['run', '--python', interpreter, 'which.py']);
+  const plain = await python(sb, ['which.py']);
+  t.same(view(viaFlag), view(plain), 'same sys.executable, a venv');
+  const missingPlain = await collect(interpreter, ['nope.py'], { cwd: sb.dir, env: sb.env });
+  const missing = await pynwheel(sb, ['run', '--python', interpreter, 'nope.py']);
+  t.same(view(missing), view(missingPlain), 'the can\'t-open message names the interpreter as given');
+  const envVar = await pynwheel(sb, ['run', 'which.py'], { env: { PYNWHEEL_PYTHON: interpreter } });
+  t.same(view(envVar), view(plain), 'PYNWHEEL_PYTHON');
+  const bad = await pynwheel(sb, ['run', '--python', '/no/such/python', 'which.py']);
+  t.equal(bad.status, 125);
+  t.match(bad.stderr.toString(), /pynwheel: the interpreter "\/no\/such\/python" was not found/);
+});
+
+t.test('usage errors exit 2 with a message', async (t) => {
+  for (const args of [['run'], ['run', '-m'], ['run', '--bogus', 'x.py'], ['--file']]) {
+    const r = await pynwheel(sb, args);
+    t.equal(r.status, 2, `${args.join(' ')}: status 2`);
+    t.match(r.stderr.toString(), /^pynwheel: /, `${args.join(' ')}: says what is wrong`);
+  }
+  const r = await pynwheel(sb, ['run', '-m']);
+  t.match(r.stderr.toString(), /Argument expected for the -m option/, 'python\'s words for a bare -m');
 });
