@@ -2,12 +2,12 @@
 // how the run ended.
 import * as fs from 'node:fs';
 import { FdChannel, closeQuietly } from './channel';
-import { connectOrStart } from './connect';
+import { connectOrStart, replaceDaemon } from './connect';
 import { PynwheelError } from './errors';
 import type { Interpreter } from './interpreter';
 import { fdCountOf, type RunReply, type RunRequest } from './messages';
 import { MAX_CLIENT_FRAME } from './protocol';
-import { ensureRuntimeDir, runtimeDirFor } from './runtime-dir';
+import { ensureRuntimeDir, runtimeDirFor, type RuntimePaths } from './runtime-dir';
 import { FORWARDED_SIGNALS, signalName } from './signals';
 import { VERSION } from './version';
 
@@ -39,6 +39,17 @@ export interface RunOutcome {
 
 export async function runThroughDaemon(target: RunTarget, options: ClientOptions): Promise<RunOutcome> {
   const paths = ensureRuntimeDir(runtimeDirFor(options.env));
+  try {
+    return await runOnce(paths, target, options);
+  } catch (err) {
+    // A daemon of another version refuses before anything runs: replace it, once.
+    if (!(err instanceof PynwheelError) || err.code !== 'EVERSION') throw err;
+    await replaceDaemon(paths);
+    return runOnce(paths, target, options);
+  }
+}
+
+async function runOnce(paths: RuntimePaths, target: RunTarget, options: ClientOptions): Promise<RunOutcome> {
   const env = stringEnv(options.env);
   const cwdFd = openDirectory(options.cwd);
   const stdioFds = options.stdio.filter((fd): fd is number => fd !== null);
@@ -105,6 +116,7 @@ export async function runThroughDaemon(target: RunTarget, options: ClientOptions
       }
     });
     channel.on('close', (err) => {
+      if (err instanceof PynwheelError && err.code === 'EVERSION' && pid === null) return settle(() => reject(err));
       settle(() => reject(new PynwheelError('EDAEMON',
         `lost the pynwheel daemon during the run${err ? ` (${err.message})` : ''}`)));
     });

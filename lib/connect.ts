@@ -40,6 +40,35 @@ export async function connectOrStart(paths: RuntimePaths, env: NodeJS.ProcessEnv
   }
 }
 
+/**
+ * A daemon of another pynwheel version answered: stop it (by its pid file and SIGTERM, which
+ * works whatever protocol it speaks) and wait until it is gone, so that a new one can start.
+ */
+export async function replaceDaemon(paths: RuntimePaths): Promise<void> {
+  let pid = 0;
+  try {
+    pid = Number(fs.readFileSync(path.join(paths.dir, 'daemon.pid'), 'utf8'));
+  } catch {
+    /* no pid file: nothing we can stop */
+  }
+  if (pid > 0 && isAlive(pid)) {
+    process.kill(pid, 'SIGTERM');
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    while (isAlive(pid) && Date.now() < deadline) await sleep(20);
+  }
+  // Whatever answered must not answer again.
+  fs.rmSync(paths.socket, { force: true });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export function startDaemon(paths: RuntimePaths, env: NodeJS.ProcessEnv): { failed: string | null } {
   const logFd = fs.openSync(paths.log, 'a', 0o600);
   const state = { failed: null as string | null };

@@ -252,3 +252,23 @@ t.test('pynwheel stop ends the daemon and its zygotes', async (t) => {
   t.equal(again.status, 3);
   t.match(again.stdout.toString(), /not running/);
 });
+
+t.test('a daemon of another version is found out at the handshake and replaced', async (t) => {
+  await pynwheel(sb, ['stop']);
+  // A stand-in for an old daemon: it answers every request in protocol 99 and writes its pid.
+  const fake = spawn(process.execPath, ['-e', `
+    const net = require('net'), fs = require('fs');
+    const dir = ${JSON.stringify(sb.runtimeDir)};
+    const frame = Buffer.from('PN\\x63\\x00\\x00\\x00\\x00\\x02{}', 'latin1');
+    net.createServer((c) => { c.on('error', () => {}); c.end(frame); })
+      .listen(dir + '/daemon.sock', () => { fs.writeFileSync(dir + '/daemon.pid', String(process.pid)); console.log('up'); });
+  `], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise((resolve) => fake.on('exit', resolve));
+  await new Promise((resolve) => fake.stdout.once('data', resolve));
+  write(sb, 'versioned.py', 'print("served by the new daemon")\n');
+  const r = await pynwheel(sb, ['run', 'versioned.py']);
+  t.equal(r.stdout.toString(), 'served by the new daemon\n');
+  t.equal(r.status, 0);
+  await exited;
+  t.not(daemonPid(), fake.pid, 'a daemon of this version took over');
+});
