@@ -5,6 +5,7 @@ import { runThroughDaemon, type RunOutcome } from './client';
 import { ask } from './control';
 import { connectOrStart } from './connect';
 import { runDirectly } from './direct';
+import { diagnose, formatFindings } from './doctor';
 import { EXIT_PYNWHEEL_FAILED, PynwheelError } from './errors';
 import { resolveInterpreter } from './interpreter';
 import { native } from './native';
@@ -12,7 +13,7 @@ import { ensureRuntimeDir, runtimeDirFor } from './runtime-dir';
 import { parseRunArgs, UsageError, type RunArgs } from './run-args';
 import { VERSION } from './version';
 
-const COMMANDS = new Set(['run', 'start', 'stop', 'status', 'help', '--help', '-h', '--version', '-V']);
+const COMMANDS = new Set(['run', 'start', 'stop', 'status', 'doctor', 'help', '--help', '-h', '--version', '-V']);
 
 // Messages go straight to fd 2: touching process.stdout/stderr would let libuv switch the
 // terminal or pipe we share with the run to non-blocking mode.
@@ -107,6 +108,11 @@ async function managementCommand(argv: string[]): Promise<number> {
         return;
       }
       say(1, args.json ? JSON.stringify(reply, null, 2) : formatStatus(reply));
+    })
+    .command('doctor', 'check the runtime directory, the interpreter and the daemon', (y) => y.option('python', { type: 'string', describe: 'interpreter to check' }), async (args) => {
+      const findings = await diagnose(process.env, currentDirectory(), args.python);
+      say(1, formatFindings(findings));
+      if (findings.some((f) => !f.ok)) status = 1;
     })
     .example('pynwheel run script.py --verbose', 'arguments after the script go to the script, as with python3')
     .example('#!/usr/bin/env pynwheel', 'first line of a script that runs through pynwheel')

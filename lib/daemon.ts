@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import { FdChannel, closeQuietly } from './channel';
 import { PynwheelError } from './errors';
 import { boundLog, log } from './log';
-import { checkRunRequest, type RunRequest } from './messages';
+import { checkRunFds, checkRunRequest, type RunRequest } from './messages';
 import { native, type Poller } from './native';
 import { MAX_CLIENT_FRAME, type Frame } from './protocol';
 import type { RuntimePaths } from './runtime-dir';
@@ -186,6 +186,7 @@ export class Daemon {
         let request: RunRequest;
         try {
           request = checkRunRequest(message, fds.length);
+          checkRunFds(request, fds, native.fdKind);
         } catch (err) {
           return refuse((err as PynwheelError).code ?? 'EBADREQUEST', (err as Error).message);
         }
@@ -258,7 +259,7 @@ export class Daemon {
 
   private zygoteFor(request: RunRequest): Zygote {
     const existing = this.zygotes.get(request.python);
-    if (existing && !existing.isDead) return existing;
+    if (existing?.acceptsRuns) return existing;
     const env = Object.fromEntries(Object.entries(request.env).filter(([k]) => !k.startsWith('PYNWHEEL_')));
     const zygote = new Zygote(request.python, env, [...this.unfitFor(request.python)]);
     this.zygotes.set(request.python, zygote);

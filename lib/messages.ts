@@ -56,3 +56,22 @@ export function checkRunRequest(message: Message, fdCount: number): RunRequest {
   if (fdCountOf(request) !== fdCount) bad(`it announces ${fdCountOf(request)} fds but carries ${fdCount}`);
   return request;
 }
+
+const STREAM_NAMES = ['stdin', 'stdout', 'stderr'];
+
+/**
+ * The fds must be what they claim: stdio may be anything python accepts (a tty, pipe, file,
+ * socket, /dev/null) but not a directory, which python refuses at start-up; the cwd fd must be a
+ * directory. `kindOf` is fstat's answer (see native.fdKind).
+ */
+export function checkRunFds(request: RunRequest, fds: number[], kindOf: (fd: number) => string | null): void {
+  const bad = (what: string): never => { throw new PynwheelError('EBADREQUEST', `bad run request: ${what}`); };
+  let next = 0;
+  request.stdio.forEach((present, i) => {
+    if (!present) return;
+    const kind = kindOf(fds[next++]);
+    if (kind === null) bad(`${STREAM_NAMES[i]} is not an open fd`);
+    if (kind === 'dir') bad(`${STREAM_NAMES[i]} is a directory`);
+  });
+  if (request.cwdFd && kindOf(fds[next]) !== 'dir') bad('the cwd fd is not a directory');
+}

@@ -47,12 +47,23 @@ export class FrameDecoder {
 
   /** Feed one recvmsg's worth; returns the frames it completed. Throws PynwheelError('EPROTO'). */
   push(data: Buffer, fds: number[]): Frame[] {
+    const frames: Frame[] = [];
+    try {
+      this.decodeInto(frames, data, fds);
+    } catch (err) {
+      // Frames decoded before the error are never handed out: their fds are ours to close.
+      for (const frame of frames) frame.fds.forEach(closeQuietly);
+      throw err;
+    }
+    return frames;
+  }
+
+  private decodeInto(frames: Frame[], data: Buffer, fds: number[]): void {
     if (data.length) {
       this.chunks.push(data);
       this.buffered += data.length;
     }
     this.fdQueue.push(...fds);
-    const frames: Frame[] = [];
     for (;;) {
       if (this.buffered < HEADER_SIZE) break;
       const header = this.peek(HEADER_SIZE);
@@ -89,7 +100,6 @@ export class FrameDecoder {
     if (this.buffered === 0 && this.fdQueue.length > 0) {
       throw protocolError(`${this.fdQueue.length} fds arrived that no frame announced`);
     }
-    return frames;
   }
 
   /** fds received but not handed out; the owner closes them when it gives up the connection. */

@@ -51,6 +51,8 @@ export class Zygote extends EventEmitter<{ dead: [string] }> {
   private readonly ready: Promise<void>;
   private helloTimer: NodeJS.Timeout;
   private dead = false;
+  private retiring = false;
+  private exitReason: string | null = null;
 
   constructor(python: string, env: Record<string, string>, readonly skipped: string[]) {
     super();
@@ -68,12 +70,17 @@ export class Zygote extends EventEmitter<{ dead: [string] }> {
     this.ready = new Promise((resolve) => { helloReceived = resolve; });
     this.helloTimer = setTimeout(() => this.die(`no hello within ${HELLO_TIMEOUT_MS} ms`), HELLO_TIMEOUT_MS);
     this.child.on('error', (err) => this.die(`could not start ${python}: ${err.message}`));
-    this.child.on('exit', (code, signal) => this.die(signal ? `killed by ${signal}` : `exited with status ${code}`));
+    this.child.on('exit', (code, signal) => {
+      this.exitReason = signal ? `killed by ${signal}` : `exited with status ${code}`;
+      // Frames it sent before exiting may still be unread: the socket's EOF ends it, after them.
+      setTimeout(() => this.die(this.exitReason!), EXIT_REASON_WAIT_MS * 4).unref();
+    });
     this.channel.on('close', (err) => {
+      if (this.exitReason) return this.die(this.exitReason);
       // EOF usually comes just before the exit status: wait a moment so the message can say
       // "killed by SIGKILL" rather than only "closed its connection".
       const reason = err ? `connection failed: ${err.message}` : 'closed its connection';
-      setTimeout(() => this.die(reason), EXIT_REASON_WAIT_MS).unref();
+      setTimeout(() => this.die(this.exitReason ?? reason), EXIT_REASON_WAIT_MS).unref();
     });
     this.channel.on('frame', ({ message, fds }) => {
       fds.forEach(closeQuietly); // a zygote never sends fds
@@ -90,6 +97,11 @@ export class Zygote extends EventEmitter<{ dead: [string] }> {
 
   get isDead(): boolean {
     return this.dead;
+  }
+
+  /** False once it is dead or on its way out: new runs go to a new zygote. */
+  get acceptsRuns(): boolean {
+    return !this.dead && !this.retiring && this.exitReason === null;
   }
 
   get activeRuns(): number {
@@ -163,6 +175,7 @@ export class Zygote extends EventEmitter<{ dead: [string] }> {
         listener.failed('EFORK', String(message.message));
         break;
       case 'unfit':
+        this.retiring = true; // it exits right after this message
         this.runs.delete(id);
         listener.unfit(String(message.module), String(message.reason));
         break;

@@ -1,0 +1,80 @@
+// Faults that must lose nothing: the daemon killed mid-run, its runtime directory removed, 64
+// clients at once, and a run that daemonizes itself (it outlives its client, as with python).
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CLI, isAlive, makeSandbox, pynwheel, python, sleep, write, type Sandbox } from './helpers';
+
+let sb: Sandbox;
+t.before(() => { sb = makeSandbox('faults'); });
+t.teardown(() => sb.cleanup());
+
+const daemonPid = () => Number(fs.readFileSync(path.join(sb.runtimeDir, 'daemon.pid'), 'utf8'));
+
+async function waitFor(check: () => boolean, ms = 5000): Promise<boolean> {
+  for (const deadline = Date.now() + ms; Date.now() < deadline; await sleep(20)) if (check()) return true;
+  return check();
+}
+
+t.test('kill -9 of the daemon: running clients fail clearly; the next client starts a new one', async (t) => {
+  const marker = path.join(sb.dir, 'victim.pid');
+  write(sb, 'victim.py', `import os, time\nopen(${JSON.stringify(marker)}, "w").write(str(os.getpid()))\nprint("ready", flush=True)\ntime.sleep(30)\n`);
+  const child = spawn(process.execPath, [CLI, 'run', 'victim.py'], { cwd: sb.dir, env: sb.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { err += d; });
+  const closed = new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+  await waitFor(() => out.includes('ready'), 30_000);
+  const runPid = Number(fs.readFileSync(marker, 'utf8'));
+  const old = daemonPid();
+  process.kill(old, 'SIGKILL');
+  t.equal(await closed, 125, 'the client fails with pynwheel\'s status');
+  t.match(err, /pynwheel: lost the pynwheel daemon during the run/, 'and says what happened');
+  t.ok(await waitFor(() => !isAlive(runPid)), 'its run did not survive as an orphan');
+  write(sb, 'after.py', 'print("after")\n');
+  t.equal((await pynwheel(sb, ['run', 'after.py'])).stdout.toString(), 'after\n', 'the next run works');
+  t.not(daemonPid(), old, 'through a new daemon');
+});
+
+t.test('the runtime directory removed: the daemon notices and leaves; the next client works', async (t) => {
+  write(sb, 'one.py', 'print("one")\n');
+  await pynwheel(sb, ['run', 'one.py']);
+  const old = daemonPid();
+  fs.rmSync(sb.runtimeDir, { recursive: true, force: true });
+  t.ok(await waitFor(() => !isAlive(old), 10_000), 'the daemon exited on its own');
+  t.equal((await pynwheel(sb, ['run', 'one.py'])).stdout.toString(), 'one\n', 'the next run works');
+  t.equal(fs.statSync(sb.runtimeDir).mode & 0o777, 0o700, 'in a recreated private directory');
+});
+
+t.test('64 clients connecting at once all get their own run', async (t) => {
+  write(sb, 'many.py', 'import sys\nprint("run", sys.argv[1])\nsys.exit(int(sys.argv[1]) % 7)\n');
+  const results = await Promise.all(Array.from({ length: 64 }, (_, i) => pynwheel(sb, ['run', 'many.py', String(i)])));
+  const wrong = results.map((r, i) => (r.stdout.toString() === `run ${i}\n` && r.status === i % 7 ? null : i)).filter((i) => i !== null);
+  t.same(wrong, [], 'every client got its own output and status');
+  const status = JSON.parse((await pynwheel(sb, ['status', '--json'])).stdout.toString());
+  t.equal(status.active, 0, 'nothing left running');
+});
+
+t.test('a run that daemonizes itself keeps running after its client ends, as with python', async (t) => {
+  const script = (tag: string) => [
+    'import os, sys, time',
+    'if os.fork() == 0:',
+    '    os.setsid()',
+    '    if os.fork() == 0:',
+    `        time.sleep(0.5)`,
+    `        open(${JSON.stringify(path.join(sb.dir, `daemonized-${tag}`))}, "w").write(str(os.getpid()))`,
+    '        os._exit(0)',
+    '    os._exit(0)',
+    'print("parent done")',
+  ].join('\n') + '\n';
+  write(sb, 'daemonize-py.py', script('python'));
+  write(sb, 'daemonize-pnw.py', script('pynwheel'));
+  const py = await python(sb, ['daemonize-py.py']);
+  const pnw = await pynwheel(sb, ['run', 'daemonize-pnw.py']);
+  t.equal(pnw.stdout.toString(), py.stdout.toString());
+  t.equal(pnw.status, 0);
+  t.ok(await waitFor(() => fs.existsSync(path.join(sb.dir, 'daemonized-python'))), 'python\'s daemon lived on');
+  t.ok(await waitFor(() => fs.existsSync(path.join(sb.dir, 'daemonized-pynwheel'))), 'so did the one started under pynwheel');
+});
