@@ -618,19 +618,109 @@ def _is_zip(path):
         return False
 
 
-def report_as_python(exc):
-    """Route an uncaught exception to sys.excepthook without the zygote's own frames."""
-    user_hook = sys.excepthook
+def report_uncaught(exc):
+    """What PyErr_Print does with an exception that ends a script: sys.excepthook, given the
+    traceback without the zygote's own frames. Returns the exit status."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == ZYGOTE_FILE:
+        tb = tb.tb_next
+    exc.__traceback__ = tb
+    sys.last_type, sys.last_value, sys.last_traceback = type(exc), exc, tb
+    if sys.version_info >= (3, 12):
+        sys.last_exc = exc
+    try:
+        sys.excepthook(type(exc), exc, tb)
+    except BaseException as hook_error:  # as python: report both, on the real stderr
+        sys.__excepthook__(type(hook_error), hook_error, hook_error.__traceback__)
+        sys.__excepthook__(type(exc), exc, tb)
+    return 1
 
-    def hook(kind, value, tb):
-        sys.excepthook = user_hook
-        while tb is not None and tb.tb_frame.f_code.co_filename == ZYGOTE_FILE:
-            tb = tb.tb_next
-        if value is not None:
-            value.__traceback__ = tb
-        user_hook(kind, value, tb)
 
-    sys.excepthook = hook
+def system_exit_status(exc):
+    """_Py_HandleSystemExit: None -> 0, an int -> itself, anything else is printed -> 1."""
+    code = exc.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code if -(2 ** 31) <= code < 2 ** 31 else -1
+    stream = sys.stderr if sys.stderr is not None else sys.__stderr__
+    try:
+        stream.write(str(code) + "\n")
+        stream.flush()
+    except Exception:
+        pass
+    return 1
+
+
+def _flush_std_files():
+    """flush_std_files: a failing stdout is reported as unraisable and makes the status 120."""
+    ok = True
+    stdout = sys.stdout
+    if stdout is not None and not getattr(stdout, "closed", True):
+        try:
+            stdout.flush()
+        except Exception as exc:
+            ok = False
+            try:
+                sys.stderr.write("Exception ignored in: %r\n" % (stdout,))
+                sys.stderr.write("".join(__import__("traceback").format_exception_only(type(exc), exc)))
+            except Exception:
+                pass
+    stderr = sys.stderr
+    if stderr is not None and not getattr(stderr, "closed", True):
+        try:
+            stderr.flush()
+        except Exception:
+            pass
+    return ok
+
+
+def _clear_main_module():
+    """What finalization does to __main__ (after a collection): its globals are released, so
+    objects' __del__ methods run, and print, while stdio is still there."""
+    main = sys.modules.get("__main__")
+    names = getattr(main, "__dict__", {})
+    # _PyModule_ClearDict: names with one leading underscore first, then the rest but builtins.
+    for first_pass in (True, False):
+        for name in list(names):
+            if name == "__builtins__":
+                continue
+            if (name.startswith("_") and not name.startswith("__")) == first_pass:
+                names[name] = None
+
+
+def exit_like_python(status, interrupted):
+    """The observable part of Py_FinalizeEx, then _exit: threads joined, atexit run, stdio
+    flushed, __main__ released. The rest of teardown (freeing every module, which takes most of
+    a second after torch or tensorflow) is skipped: the process is about to vanish anyway."""
+    try:
+        threading._shutdown()
+    except BaseException as exc:
+        status = report_uncaught(exc)
+    import atexit
+    atexit._run_exitfuncs()
+    if not _flush_std_files():
+        status = 120
+    gc.collect()
+    _clear_main_module()
+    gc.collect()
+    if status != 120 and not _flush_std_files():  # a stdout that failed is reported once
+        status = 120
+    _flush_c_stdio()
+    if interrupted:
+        # As python after an uncaught KeyboardInterrupt: die by SIGINT, so a shell knows.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    os._exit(status & 0xFF)
+
+
+def _flush_c_stdio():
+    """Output a C extension left in its stdio buffers, which exit() would have written."""
+    try:
+        import ctypes
+        ctypes.CDLL(None).fflush(None)
+    except Exception:
+        pass
 
 
 def main():
@@ -644,10 +734,13 @@ def main():
 
 if __name__ == "__main__":
     _request = main()
+    _interrupted = False
     try:
         run_script(_request)
-    except SystemExit:
-        raise  # python's own handling: message, status, then finalization
+        _status = 0
+    except SystemExit as _exc:
+        _status = system_exit_status(_exc)
     except BaseException as _exc:
-        report_as_python(_exc)
-        raise
+        _interrupted = isinstance(_exc, KeyboardInterrupt)
+        _status = report_uncaught(_exc)
+    exit_like_python(_status, _interrupted)

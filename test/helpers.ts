@@ -135,9 +135,13 @@ export async function both(sandbox: Sandbox, pythonArgs: string[], options: RunO
   return { py, pnw };
 }
 
-/** Outcomes as strings, for readable diffs in t.same. */
+/**
+ * Outcomes as strings, for readable diffs in t.same. Object addresses (`at 0x7f...`) differ
+ * between any two processes, so they are masked; everything else must match byte for byte.
+ */
 export function view(o: Outcome): { stdout: string; stderr: string; status: number | null; signal: string | null } {
-  return { stdout: o.stdout.toString('latin1'), stderr: o.stderr.toString('latin1'), status: o.status, signal: o.signal };
+  const mask = (b: Buffer) => b.toString('latin1').replace(/ at 0x[0-9a-f]{6,16}>/g, ' at 0x...>');
+  return { stdout: mask(o.stdout), stderr: mask(o.stderr), status: o.status, signal: o.signal };
 }
 
 export function write(sandbox: Sandbox, relative: string, text: string, mode = 0o644): string {

@@ -4,7 +4,8 @@ import t, { type Test } from 'tap';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { both, collect, makeSandbox, pynwheel, python, view, write, type Sandbox } from './helpers';
+import { spawn } from 'node:child_process';
+import { both, CLI, collect, makeSandbox, pynwheel, python, view, write, type Sandbox } from './helpers';
 
 let sb: Sandbox;
 t.before(() => { sb = makeSandbox('run'); });
@@ -79,6 +80,11 @@ t.test('each way to exit', async (t) => {
     'os-exit': 'import os\nprint("lost: block-buffered into a pipe")\nos._exit(3)\n',
     'keyboard-interrupt': 'raise KeyboardInterrupt\n',
     'del-at-shutdown': 'class A:\n    def __del__(self):\n        print("deleted at shutdown")\na = A()\n',
+    'atexit-raises': 'import atexit\ndef bad():\n    raise RuntimeError("in atexit")\natexit.register(bad)\nprint("body")\n',
+    'excepthook': 'import sys\ndef hook(t, v, tb):\n    print("custom hook:", t.__name__, v, tb.tb_frame.f_code.co_filename == __file__, file=sys.stderr)\nsys.excepthook = hook\nraise ValueError("x")\n',
+    'c-stdio': 'import ctypes\nprint("python first")\nctypes.CDLL(None).printf(b"from C without a newline")\n',
+    'exit-in-thread-join': 'import threading, sys\ndef w():\n    print("worker")\nt = threading.Thread(target=w)\nt.start()\nsys.exit(5)\n',
+    'exit-str-none-stderr': 'import sys\nsys.stderr = None\nsys.exit("lost message")\n',
   };
   for (const [name, source] of Object.entries(cases)) {
     write(sb, `exit/${name}.py`, source);
@@ -199,4 +205,29 @@ t.test('usage errors exit 2 with a message', async (t) => {
   }
   const r = await pynwheel(sb, ['run', '-m']);
   t.match(r.stderr.toString(), /Argument expected for the -m option/, 'python\'s words for a bare -m');
+});
+
+t.test('a file left open in __main__ is flushed at exit, as python does', async (t) => {
+  for (const [tool, run] of [['python', python], ['pynwheel', (sandbox: Sandbox, args: string[]) => pynwheel(sandbox, ['run', ...args])]] as const) {
+    const target = path.join(sb.dir, `unflushed-${tool}.txt`);
+    write(sb, `unflushed-${tool}.py`, `f = open(${JSON.stringify(target)}, "w")\nf.write("written only at exit")\n`);
+    const r = await run(sb, [`unflushed-${tool}.py`]);
+    t.equal(r.status, 0);
+    t.equal(fs.readFileSync(target, 'utf8'), 'written only at exit', `${tool}: the buffered write reached the file`);
+  }
+});
+
+t.test('writing into a closed pipe: python\'s message and status 120', async (t) => {
+  write(sb, 'epipe.py', 'import time\ntime.sleep(0.5)\nprint("nobody reads this")\n');
+  const closedPipe = (command: string, args: string[]) => new Promise<{ status: number | null; stderr: string }>((resolve) => {
+    const child = spawn(command, args, { cwd: sb.dir, env: sb.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy(); // the reader goes away, as with `| head -0`
+    let stderr = '';
+    child.stderr.on('data', (d) => { stderr += d; });
+    child.on('close', (status) => resolve({ status, stderr }));
+  });
+  const py = await closedPipe('python3', ['epipe.py']);
+  const pnw = await closedPipe(process.execPath, [CLI, 'run', 'epipe.py']);
+  t.same(pnw, py);
+  t.equal(pnw.status, 120);
 });
