@@ -136,7 +136,8 @@ function formatStatus(reply: Record<string, unknown>): string {
   if (!zygotes.length) lines.push('no zygotes');
   for (const z of zygotes) {
     lines.push(`zygote: pid ${String(z.pid)}  ${String(z.python)}  (Python ${String(z.version).split(' ')[0]})`);
-    lines.push(`  up ${duration(Date.now() - Number(z.startedAt))}, ${String(z.runs)} runs served, ${String(z.active)} running`);
+    const forks = (z.forks as { spare?: number; onDemand?: number } | undefined) ?? {};
+    lines.push(`  up ${duration(Date.now() - Number(z.startedAt))}, ${String(z.runs)} runs served (${forks.spare ?? 0} by a pre-forked child), ${String(z.active)} running`);
     const preloaded = (z.preloaded as string[]) ?? [];
     lines.push(`  preloaded: ${preloaded.length ? preloaded.join(', ') : '(none yet)'}`);
     const skipped = (z.skipped as string[]) ?? [];

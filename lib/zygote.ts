@@ -34,6 +34,8 @@ export interface ZygoteStatus {
   failed: Record<string, string>;
   /** Modules scripts named that are never kept, with the reason. */
   notShared: Record<string, string>;
+  /** Runs handed to a pre-forked child, and runs that had to wait for a fork. */
+  forks: { spare: number; onDemand: number };
   skipped: string[];
   startedAt: number;
 }
@@ -142,6 +144,7 @@ export class Zygote extends EventEmitter<{ dead: [string] }> {
       preloaded: (reply?.preloaded as string[]) ?? [],
       failed: (reply?.failed as Record<string, string>) ?? {},
       notShared: (reply?.notShared as Record<string, string>) ?? {},
+      forks: (reply?.forks as { spare: number; onDemand: number }) ?? { spare: 0, onDemand: 0 },
     };
   }
 

@@ -322,12 +322,25 @@ def local_module_names(directory):
 
 # ---------------------------------------------------------------- the zygote's loop
 
+class Spare:
+    """A pre-forked child, waiting on `sock` for a run; `generation` is len(sys.modules) when it
+    was forked, so the zygote can tell whether it still has every module the zygote has."""
+
+    def __init__(self, pid, sock, generation):
+        self.pid = pid
+        self.sock = sock
+        self.generation = generation
+
+
 class Zygote:
     def __init__(self, fd, skip):
         self.channel = Channel(socket.socket(fileno=fd))
         self.preloader = Preloader(skip)
         self.runs = {}  # pid -> run id
         self.runs_served = 0
+        self.spare = None  # a pre-forked child waiting for its run: Spare
+        self.forks = {"spare": 0, "onDemand": 0}  # how runs got their process
+        self.closed_in_child = False
         self.wakeup_r, self.wakeup_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.set_wakeup_fd(self.wakeup_w, warn_on_full_buffer=False)
         signal.signal(signal.SIGCHLD, lambda signo, frame: None)
@@ -344,6 +357,11 @@ class Zygote:
         selector.register(self.channel.sock, selectors.EVENT_READ, "daemon")
         selector.register(self.wakeup_r, selectors.EVENT_READ, "children")
         while True:
+            if self.spare is None and self.runs_served > 0:
+                # Idle: fork the next run's process now, so that no run waits for a fork.
+                child = self._fork_spare(selector)
+                if child is not None:
+                    return child
             for key, _ in selector.select():
                 if key.data == "children":
                     self._drain_wakeup()
@@ -379,6 +397,8 @@ class Zygote:
                 return
             if pid == 0:
                 return
+            if self.spare is not None and pid == self.spare.pid:
+                self.spare = None  # died waiting (killed from outside): fork another
             run_id = self.runs.pop(pid, None)
             if run_id is None:
                 continue
@@ -403,7 +423,7 @@ class Zygote:
             self.channel.send({"type": "status", "pid": os.getpid(), "runs": self.runs_served,
                                "active": len(self.runs), "preloaded": self.preloader.preloaded,
                                "failed": self.preloader.failed,
-                               "notShared": self.preloader.not_shared})
+                               "notShared": self.preloader.not_shared, "forks": self.forks})
         return None
 
     def _signal(self, run_id, signo, group):
@@ -434,10 +454,10 @@ class Zygote:
                 self.channel.send({"type": "unfit", "id": run_id, "module": tainted[0],
                                    "reason": tainted[1]})
                 self._shutdown()
-            sys.stdout.flush()
-            sys.stderr.flush()
-            gc.freeze()
-            pid = os.fork()
+            pid = self._hand_to_spare(request, fds)
+            self.forks["spare" if pid is not None else "onDemand"] += 1
+            if pid is None:
+                pid = self._fork()
         except Exception as exc:
             _close_all(fds)
             self.channel.send({"type": "failed", "id": run_id, "message": "%s: %s" % (type(exc).__name__, exc)})
@@ -450,8 +470,59 @@ class Zygote:
         self.channel.send({"type": "started", "id": run_id, "pid": pid})
         return None
 
+    def _fork(self):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        gc.freeze()  # children then never copy these objects' pages when they collect
+        return os.fork()
+
+    def _fork_spare(self, selector):
+        """Pre-fork a child that waits for the next run. Returns (run, fds) in that child once
+        it has been given one; None in the zygote."""
+        ours, theirs = socket.socketpair()
+        generation = len(sys.modules)
+        pid = self._fork()
+        if pid != 0:
+            theirs.close()
+            self.spare = Spare(pid, ours, generation)
+            return None
+        ours.close()
+        selector.close()
+        self.close_in_child()
+        channel = Channel(theirs)
+        try:
+            while channel.fill():
+                for message, fds in channel.frames():
+                    theirs.close()
+                    return message, fds
+        except (OSError, ProtocolError):
+            pass
+        os._exit(0)  # the zygote let this spare go (it imported more since), or died
+
+    def _hand_to_spare(self, request, fds):
+        """Give the run to the waiting child if it has every module the run needs. Returns its
+        pid, or None if there is no usable spare."""
+        spare, self.spare = self.spare, None
+        if spare is None:
+            return None
+        if spare.generation != len(sys.modules):
+            spare.sock.close()  # stale: it lacks what was just imported; it exits on EOF
+            return None
+        try:
+            Channel(spare.sock).send(request, fds)
+        except OSError:
+            return None
+        finally:
+            spare.sock.close()
+        return spare.pid
+
     def _shutdown(self):
         """The daemon is gone or asked us to go: no run may outlive us."""
+        if self.spare is not None:
+            try:
+                os.kill(self.spare.pid, signal.SIGKILL)
+            except OSError:
+                pass
         for pid in list(self.runs):
             try:
                 os.killpg(pid, signal.SIGKILL)
@@ -460,6 +531,11 @@ class Zygote:
         os._exit(0)
 
     def close_in_child(self):
+        if self.closed_in_child:
+            return
+        self.closed_in_child = True
+        if self.spare is not None:
+            self.spare.sock.close()
         signal.set_wakeup_fd(-1)
         os.close(self.wakeup_r)
         os.close(self.wakeup_w)

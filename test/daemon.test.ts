@@ -76,6 +76,19 @@ t.test('status shows preloaded modules and runs served', async (t) => {
   t.match(text, /preloaded: .*decimal/);
 });
 
+t.test('a pre-forked child takes the next run; one that lacks new imports is not used', async (t) => {
+  write(sb, 'spare-a.py', 'import sys\nprint("a", sys.argv[1])\n');
+  write(sb, 'spare-b.py', 'import ipaddress\nprint("b", ipaddress.ip_address("::1").version)\n');
+  const before = (await status()).zygotes[0].forks;
+  for (let i = 0; i < 3; i++) t.equal((await pynwheel(sb, ['run', 'spare-a.py', String(i)])).stdout.toString(), `a ${i}\n`);
+  const afterA = (await status()).zygotes[0].forks;
+  t.ok(afterA.spare - before.spare >= 2, `repeated runs were handed to pre-forked children (${JSON.stringify(afterA)})`);
+  t.equal((await pynwheel(sb, ['run', 'spare-b.py'])).stdout.toString(), 'b 6\n', 'a run that needs a new import gets it');
+  const afterB = (await status()).zygotes[0].forks;
+  t.equal(afterB.onDemand - afterA.onDemand, 1, 'the stale spare was not used: that run was forked after the import');
+  t.ok((await status()).zygotes[0].preloaded.includes('ipaddress'));
+});
+
 t.test('malformed frames get an error or a closed connection; the daemon keeps serving', async (t) => {
   const before = fs.readdirSync(`/proc/${daemonPid()}/fd`).length;
   const cases: Array<[string, Buffer]> = [
