@@ -136,6 +136,12 @@ function formatStatus(reply: Record<string, unknown>): string {
   if (!zygotes.length) lines.push('no zygotes');
   for (const z of zygotes) {
     lines.push(`zygote: pid ${String(z.pid)}  ${String(z.python)}  (Python ${String(z.version).split(' ')[0]})`);
+    const key = z.key as { realPython?: string; env?: Record<string, string> } | undefined;
+    const keyEnv = Object.entries(key?.env ?? {}).map(([k, v]) => `${k}=${v}`).join(' ');
+    lines.push(`  key: ${String(key?.realPython)}${keyEnv ? ` with ${keyEnv}` : ''}`);
+    const mib = (kib: unknown) => (typeof kib === 'number' ? `${(kib / 1024).toFixed(1)} MiB` : '?');
+    lines.push(`  memory: RSS ${mib(z.rssKiB)}, PSS ${mib(z.pssKiB)}; watching ${String(z.watchedDirectories ?? 0)} directories for changes` +
+      `${typeof z.staleCheckNs === 'number' ? ` (${(z.staleCheckNs / 1000).toFixed(1)} us a check)` : ''}`);
     const forks = (z.forks as { spare?: number; onDemand?: number } | undefined) ?? {};
     lines.push(`  up ${duration(Date.now() - Number(z.startedAt))}, ${String(z.runs)} runs served (${forks.spare ?? 0} by a pre-forked child), ${String(z.active)} running`);
     const preloaded = (z.preloaded as string[]) ?? [];

@@ -5,9 +5,13 @@ import { ensureRuntimeDir, runtimeDirFor } from './runtime-dir';
 
 const DEFAULT_IDLE_SECONDS = 30 * 60;
 
-function idleMs(): number {
-  const seconds = Number(process.env.PYNWHEEL_IDLE ?? DEFAULT_IDLE_SECONDS);
-  return (Number.isFinite(seconds) && seconds > 0 ? seconds : DEFAULT_IDLE_SECONDS) * 1000;
+const DEFAULT_ZYGOTE_IDLE_SECONDS = 10 * 60;
+const DEFAULT_MAX_ZYGOTES = 4;
+
+/** A positive number from the environment, or the default. */
+function setting(name: string, fallback: number): number {
+  const value = Number(process.env[name] ?? fallback);
+  return Number.isFinite(value) && value > 0 ? value : fallback;
 }
 
 function main(): void {
@@ -15,7 +19,11 @@ function main(): void {
   process.chdir('/'); // hold no directory busy
   const paths = ensureRuntimeDir(runtimeDirFor());
   boundLog(paths.log);
-  const daemon = new Daemon(paths, { idleMs: idleMs() });
+  const daemon = new Daemon(paths, {
+    idleMs: setting('PYNWHEEL_IDLE', DEFAULT_IDLE_SECONDS) * 1000,
+    zygoteIdleMs: setting('PYNWHEEL_ZYGOTE_IDLE', DEFAULT_ZYGOTE_IDLE_SECONDS) * 1000,
+    maxZygotes: Math.floor(setting('PYNWHEEL_MAX_ZYGOTES', DEFAULT_MAX_ZYGOTES)),
+  });
   process.on('uncaughtException', (err) => {
     log(`internal error: ${err.stack ?? String(err)}`);
     daemon.shutdown('internal error');

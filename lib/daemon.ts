@@ -12,17 +12,22 @@ import type { RuntimePaths } from './runtime-dir';
 import { signalNumber } from './signals';
 import { VERSION } from './version';
 import { Zygote, type ZygoteStatus } from './zygote';
+import { keyFor, keyString, type ZygoteKey } from './zygote-key';
 
 /** A connection that has not sent its request by then is dropped. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** How often the daemon checks that its socket is still in place. */
 const WATCH_INTERVAL_MS = 2_000;
-/** A zygote that fails a run for being unfit is replaced at most this many times per run. */
-const MAX_UNFIT_RETRIES = 8;
+/** A run moves to a new zygote (unfit module, changed files) at most this many times. */
+const MAX_RETRIES = 8;
 
 export interface DaemonOptions {
   /** Exit after this long without runs or clients. */
   idleMs: number;
+  /** At most this many zygotes; starting another first stops the least recently used idle one. */
+  maxZygotes: number;
+  /** A zygote without runs for this long exits (its memory is the user's). */
+  zygoteIdleMs: number;
 }
 
 interface Run {
@@ -32,7 +37,8 @@ interface Run {
   /** The daemon's copies of the caller's fds, kept until the zygote has forked. */
   fds: number[];
   zygote?: Zygote;
-  unfitRetries: number;
+  /** Times the run moved to a new zygote. */
+  retries: number;
   done: boolean;
 }
 
@@ -114,6 +120,13 @@ export class Daemon {
   private watch(): void {
     if (!this.ownsSocket()) return this.shutdown('its socket was removed or replaced');
     boundLog(this.paths.log);
+    const now = Date.now();
+    for (const zygote of this.zygotes.values()) {
+      if (zygote.activeRuns === 0 && now - zygote.lastUsed > this.options.zygoteIdleMs) {
+        log(`stopping zygote ${zygote.pid} for ${zygote.python}: idle for ${Math.round((now - zygote.lastUsed) / 1000)} s`);
+        zygote.stop();
+      }
+    }
   }
 
   private touch(): void {
@@ -194,7 +207,7 @@ export class Daemon {
           return refuse('EVERSION', `this daemon is pynwheel ${VERSION}, the client is ${String(request.client)}`);
         }
         if (this.stopping) return refuse('ESTOPPED', 'the pynwheel daemon is stopping');
-        const run: Run = { id: this.nextRunId++, conn, request, fds, unfitRetries: 0, done: false };
+        const run: Run = { id: this.nextRunId++, conn, request, fds, retries: 0, done: false };
         this.runs.set(run.id, run);
         this.dispatch(run);
         return run;
@@ -248,27 +261,59 @@ export class Daemon {
         log(`not keeping ${module} in the zygote of ${run.request.python}: it ${reason}; replacing the zygote`);
         this.unfitFor(run.request.python).add(module);
         if (run.done) return releaseFds(run);
-        if (++run.unfitRetries > MAX_UNFIT_RETRIES) {
+        if (++run.retries > MAX_RETRIES) {
           releaseFds(run);
           return this.fail(run, 'EZYGOTE', 'too many modules unfit for a zygote');
         }
         this.dispatch(run);
       },
+      stale: (reason) => {
+        if (run.done) return releaseFds(run);
+        if (++run.retries > MAX_RETRIES) {
+          releaseFds(run);
+          return this.fail(run, 'EZYGOTE', `the zygote was replaced too often (last: ${reason})`);
+        }
+        this.dispatch(run); // to the successor, which already has the zygote's place
+      },
     });
   }
 
   private zygoteFor(request: RunRequest): Zygote {
-    const existing = this.zygotes.get(request.python);
+    const key = keyFor(request.python, realPath(request.python), request.env);
+    const id = keyString(key);
+    const existing = this.zygotes.get(id);
     if (existing?.acceptsRuns) return existing;
+    this.makeRoomForAZygote();
     const env = Object.fromEntries(Object.entries(request.env).filter(([k]) => !k.startsWith('PYNWHEEL_')));
-    const zygote = new Zygote(request.python, env, [...this.unfitFor(request.python)]);
-    this.zygotes.set(request.python, zygote);
-    log(`starting a zygote for ${request.python}`);
+    return this.startZygote(key, env, []);
+  }
+
+  private startZygote(key: ZygoteKey, env: Record<string, string>, preload: string[]): Zygote {
+    const id = keyString(key);
+    const zygote = new Zygote(key, env, [...this.unfitFor(key.python)], preload);
+    this.zygotes.set(id, zygote);
+    log(`starting a zygote for ${key.python}${Object.keys(key.env).length ? ` with ${JSON.stringify(key.env)}` : ''}` +
+      `${preload.length ? `, preloading ${preload.join(', ')}` : ''}`);
     zygote.on('dead', (reason) => {
-      if (this.zygotes.get(request.python) === zygote) this.zygotes.delete(request.python);
-      if (!this.stopping) log(`zygote ${zygote.pid || '(not started)'} for ${request.python} ended: ${reason}`);
+      if (this.zygotes.get(id) === zygote) this.zygotes.delete(id);
+      if (!this.stopping) log(`zygote ${zygote.pid || '(not started)'} for ${key.python} ended: ${reason}`);
+    });
+    zygote.on('stale', (reason, preloaded) => {
+      log(`replacing zygote ${zygote.pid} for ${key.python}: ${reason}`);
+      if (!this.stopping && this.zygotes.get(id) === zygote) this.startZygote(key, zygote.env, preloaded);
     });
     return zygote;
+  }
+
+  /** PYNWHEEL_MAX_ZYGOTES: the least recently used zygote without runs goes first. */
+  private makeRoomForAZygote(): void {
+    const live = [...this.zygotes.values()].filter((z) => !z.isDead);
+    if (live.length < this.options.maxZygotes) return;
+    const idle = live.filter((z) => z.activeRuns === 0).sort((a, b) => a.lastUsed - b.lastUsed);
+    const victim = idle[0];
+    if (!victim) return; // every zygote is busy: allow one more for now
+    log(`stopping zygote ${victim.pid} for ${victim.python}: least recently used of ${live.length} (PYNWHEEL_MAX_ZYGOTES=${this.options.maxZygotes})`);
+    victim.stop();
   }
 
   private unfitFor(python: string): Set<string> {
@@ -306,4 +351,12 @@ export class Daemon {
 function releaseFds(run: Run): void {
   run.fds.forEach(closeQuietly);
   run.fds = [];
+}
+
+function realPath(file: string): string {
+  try {
+    return fs.realpathSync(file);
+  } catch {
+    return file; // the zygote's start will say what is wrong with it
+  }
 }

@@ -10,7 +10,7 @@ export interface Interpreter {
   argv0: string;
 }
 
-/** `explicit` (--python), else `$PYNWHEEL_PYTHON`, else `python3` on the caller's PATH. */
+/** `explicit` (--python), else `$PYNWHEEL_PYTHON`, else the active venv's, else `python3` on PATH. */
 export function resolveInterpreter(explicit: string | undefined, env: NodeJS.ProcessEnv, cwd: string): Interpreter {
   const wanted = explicit || env.PYNWHEEL_PYTHON;
   if (wanted) {
@@ -19,6 +19,11 @@ export function resolveInterpreter(explicit: string | undefined, env: NodeJS.Pro
       throw new PynwheelError('ENOPYTHON', `the interpreter ${JSON.stringify(wanted)} was not found or is not executable`);
     }
     return { path: found, argv0: wanted };
+  }
+  // An activated venv wins even if PATH was changed after `activate`.
+  if (env.VIRTUAL_ENV) {
+    const inVenv = path.join(path.resolve(cwd, env.VIRTUAL_ENV), 'bin', 'python3');
+    if (isExecutableFile(inVenv)) return { path: inVenv, argv0: 'python3' };
   }
   const found = findOnPath('python3', env.PATH, cwd);
   if (!found) {

@@ -2,11 +2,13 @@
 // reached over a socketpair that carries each run's fds.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FdChannel, closeQuietly } from './channel';
 import { native } from './native';
 import { MAX_ZYGOTE_FRAME, type Message } from './protocol';
 import type { RunRequest } from './messages';
+import type { ZygoteKey } from './zygote-key';
 
 export const ZYGOTE_SCRIPT = path.resolve(__dirname, '..', 'python', 'pynwheel_zygote.py');
 const HELLO_TIMEOUT_MS = 60_000;
@@ -21,11 +23,17 @@ export interface RunListener {
   failed(code: string, message: string): void;
   /** The zygote imported a module unfit to keep (output, warnings, threads) and is leaving. */
   unfit(module: string, reason: string): void;
+  /** The zygote's modules changed on disk; it is leaving and a successor takes the run. */
+  stale(reason: string): void;
 }
 
 export interface ZygoteStatus {
   pid: number;
   python: string;
+  key: ZygoteKey;
+  /** Resident and proportional set sizes (PSS shares pages with the runs forked from it). */
+  rssKiB: number | null;
+  pssKiB: number | null;
   version: string;
   runs: number;
   active: number;
@@ -36,11 +44,14 @@ export interface ZygoteStatus {
   notShared: Record<string, string>;
   /** Runs handed to a pre-forked child, and runs that had to wait for a fork. */
   forks: { spare: number; onDemand: number };
+  /** Directories watched for changes to imported modules, and what one check costs (ns, mean). */
+  watchedDirectories: number;
+  staleCheckNs: number | null;
   skipped: string[];
   startedAt: number;
 }
 
-export class Zygote extends EventEmitter<{ dead: [string] }> {
+export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, string[]] }> {
   readonly python: string;
   readonly startedAt = Date.now();
   pid = 0;
@@ -56,12 +67,13 @@ export class Zygote extends EventEmitter<{ dead: [string] }> {
   private retiring = false;
   private exitReason: string | null = null;
 
-  constructor(python: string, env: Record<string, string>, readonly skipped: string[]) {
+  constructor(readonly key: ZygoteKey, readonly env: Record<string, string>, readonly skipped: string[], preload: string[]) {
     super();
+    const python = key.python;
     this.python = python;
     const [ours, theirs] = native.socketpair();
     this.channel = new FdChannel(ours, MAX_ZYGOTE_FRAME);
-    this.child = spawn(python, [ZYGOTE_SCRIPT, '3', skipped.join(',')], {
+    this.child = spawn(python, [ZYGOTE_SCRIPT, '3', skipped.join(','), preload.join(',')], {
       // The zygote's own output (never a run's) goes to the daemon's log.
       stdio: ['ignore', 'inherit', 'inherit', theirs],
       env,
@@ -131,7 +143,7 @@ export class Zygote extends EventEmitter<{ dead: [string] }> {
   }
 
   async status(): Promise<ZygoteStatus> {
-    const base = { pid: this.pid, python: this.python, version: this.version, skipped: this.skipped, startedAt: this.startedAt };
+    const base = { pid: this.pid, python: this.python, key: this.key, version: this.version, skipped: this.skipped, startedAt: this.startedAt, ...memoryOf(this.pid) };
     const reply = this.dead ? null : await new Promise<Message | null>((resolve) => {
       const timer = setTimeout(() => resolve(null), STATUS_TIMEOUT_MS);
       this.statusWaiters.push((m) => { clearTimeout(timer); resolve(m); });
@@ -145,6 +157,8 @@ export class Zygote extends EventEmitter<{ dead: [string] }> {
       failed: (reply?.failed as Record<string, string>) ?? {},
       notShared: (reply?.notShared as Record<string, string>) ?? {},
       forks: (reply?.forks as { spare: number; onDemand: number }) ?? { spare: 0, onDemand: 0 },
+      watchedDirectories: Number(reply?.watchedDirectories ?? 0),
+      staleCheckNs: reply?.staleChecks ? Math.round(Number(reply.staleCheckNs) / Number(reply.staleChecks)) : null,
     };
   }
 
@@ -157,6 +171,11 @@ export class Zygote extends EventEmitter<{ dead: [string] }> {
     if (message.type === 'status') {
       this.statusWaiters.shift()?.(message);
       return;
+    }
+    if (message.type === 'stale') {
+      // Its files changed: it exits right after this message, and a successor takes over.
+      this.retiring = true;
+      this.emit('stale', String(message.reason), (message.preloaded as string[]) ?? []);
     }
     const id = Number(message.id);
     const listener = this.runs.get(id);
@@ -177,6 +196,10 @@ export class Zygote extends EventEmitter<{ dead: [string] }> {
         this.runs.delete(id);
         listener.failed('EFORK', String(message.message));
         break;
+      case 'stale':
+        this.runs.delete(id);
+        listener.stale(String(message.reason));
+        break;
       case 'unfit':
         this.retiring = true; // it exits right after this message
         this.runs.delete(id);
@@ -196,5 +219,18 @@ export class Zygote extends EventEmitter<{ dead: [string] }> {
     this.runs.clear();
     for (const listener of orphans) listener.failed('EZYGOTE', `the Python zygote (${this.python}) ${reason}`);
     this.emit('dead', reason);
+  }
+}
+
+/** RSS and PSS from /proc/<pid>/smaps_rollup, in KiB. */
+function memoryOf(pid: number): { rssKiB: number | null; pssKiB: number | null } {
+  try {
+    const text = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const field = (name: string) => Number((new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text) ?? [])[1] ?? NaN);
+    const rss = field('Rss');
+    const pss = field('Pss');
+    return { rssKiB: Number.isNaN(rss) ? null : rss, pssKiB: Number.isNaN(pss) ? null : pss };
+  } catch {
+    return { rssKiB: null, pssKiB: null };
   }
 }

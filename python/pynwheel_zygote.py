@@ -35,6 +35,7 @@ import socket  # noqa: E402
 import struct  # noqa: E402
 import sysconfig  # noqa: E402
 import threading  # noqa: E402
+import time  # noqa: E402
 import types  # noqa: E402
 
 ZYGOTE_FILE = os.path.abspath(__file__)
@@ -320,6 +321,92 @@ def local_module_names(directory):
     return names
 
 
+# ---------------------------------------------------------------- staleness
+
+class ModuleWatcher:
+    """Notices when anything the zygote imported may have changed on disk: a module edited,
+    replaced or removed, or a package installed or removed in site-packages. inotify (through
+    ctypes, so still the standard library) watches the directory of every imported module
+    file; a run's check is one non-blocking read."""
+
+    IN_MODIFY, IN_MOVED_FROM, IN_MOVED_TO, IN_CREATE, IN_DELETE = 0x2, 0x40, 0x80, 0x100, 0x200
+    IN_CLOSE_WRITE, IN_DELETE_SELF, IN_MOVE_SELF, IN_Q_OVERFLOW = 0x8, 0x400, 0x800, 0x4000
+    EVENT = struct.Struct("iIII")
+
+    def __init__(self):
+        self.fd = -1
+        self.watched = {}  # directory -> watch descriptor
+        self.directories = {}  # watch descriptor -> directory
+        self.change = None  # the first change seen, as words
+        self.checks = 0
+        self.check_ns = 0
+        try:
+            import ctypes
+            self._libc = ctypes.CDLL(None, use_errno=True)
+            self.fd = self._libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        except Exception:
+            self.fd = -1
+        if self.fd < 0:
+            self.change = None  # no inotify: checks fall back to nothing (documented)
+
+    def watch_imported(self):
+        """Watch the directories of every module file imported so far, and site-packages."""
+        if self.fd < 0:
+            return
+        directories = set(LIBRARY_ROOTS)
+        for module in list(sys.modules.values()):
+            filename = getattr(module, "__file__", None)
+            if isinstance(filename, str):
+                directories.add(os.path.dirname(os.path.abspath(filename)))
+        mask = (self.IN_MODIFY | self.IN_CLOSE_WRITE | self.IN_MOVED_FROM | self.IN_MOVED_TO |
+                self.IN_CREATE | self.IN_DELETE | self.IN_DELETE_SELF | self.IN_MOVE_SELF)
+        for directory in directories - set(self.watched):
+            wd = self._libc.inotify_add_watch(self.fd, os.fsencode(directory), mask)
+            if wd >= 0:
+                self.watched[directory] = wd
+                self.directories[wd] = directory
+
+    def changed(self):
+        """A description of the first change since the zygote imported its modules, or None."""
+        if self.fd < 0 or self.change is not None:
+            return self.change
+        started = time.perf_counter_ns()
+        try:
+            while self.change is None:
+                data = os.read(self.fd, 65536)
+                offset = 0
+                while offset < len(data) and self.change is None:
+                    wd, mask, _, length = self.EVENT.unpack_from(data, offset)
+                    name = data[offset + 16:offset + 16 + length].rstrip(b"\0").decode("utf-8", "surrogateescape")
+                    offset += 16 + length
+                    self.change = self._describe(wd, mask, name)
+        except BlockingIOError:
+            pass
+        self.checks += 1
+        self.check_ns += time.perf_counter_ns() - started
+        return self.change
+
+    def _describe(self, wd, mask, name):
+        if mask & self.IN_Q_OVERFLOW:
+            return "too many file changes to follow"
+        if name == "__pycache__" or name.endswith((".pyc", ".tmp", "~")) or name.startswith(".#"):
+            return None  # bytecode caches and editors' scratch files change nothing python sees
+        directory = self.directories.get(wd, "?")
+        what = {self.IN_MODIFY: "modified", self.IN_CLOSE_WRITE: "rewritten",
+                self.IN_MOVED_FROM: "moved away", self.IN_MOVED_TO: "replaced",
+                self.IN_CREATE: "created", self.IN_DELETE: "removed",
+                self.IN_DELETE_SELF: "removed", self.IN_MOVE_SELF: "moved"}
+        for bit, words in what.items():
+            if mask & bit:
+                return "%s was %s" % (os.path.join(directory, name) if name else directory, words)
+        return None
+
+    def close(self):
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
 # ---------------------------------------------------------------- the zygote's loop
 
 class Spare:
@@ -333,9 +420,14 @@ class Spare:
 
 
 class Zygote:
-    def __init__(self, fd, skip):
+    def __init__(self, fd, skip, preload):
         self.channel = Channel(socket.socket(fileno=fd))
         self.preloader = Preloader(skip)
+        if preload:
+            # A predecessor had these when its files changed: be as warm at once.
+            self.preloader.preload("/nonexistent", [(name, False) for name in preload])
+        self.watcher = ModuleWatcher()
+        self.watcher.watch_imported()
         self.runs = {}  # pid -> run id
         self.runs_served = 0
         self.spare = None  # a pre-forked child waiting for its run: Spare
@@ -356,6 +448,8 @@ class Zygote:
         selector = selectors.DefaultSelector()
         selector.register(self.channel.sock, selectors.EVENT_READ, "daemon")
         selector.register(self.wakeup_r, selectors.EVENT_READ, "children")
+        if self.watcher.fd >= 0:
+            selector.register(self.watcher.fd, selectors.EVENT_READ, "files")
         while True:
             if self.spare is None and self.runs_served > 0:
                 # Idle: fork the next run's process now, so that no run waits for a fork.
@@ -366,6 +460,13 @@ class Zygote:
                 if key.data == "children":
                     self._drain_wakeup()
                     self._reap()
+                    continue
+                if key.data == "files":
+                    # Changed while idle: leave now, so the successor is warm before the next run.
+                    if self.watcher.changed() is not None and not self.runs:
+                        self._leave_if_stale(None, [])
+                    elif self.watcher.change is not None:
+                        selector.unregister(self.watcher.fd)  # decided; the next run leaves
                     continue
                 try:
                     if not self.channel.fill():
@@ -423,7 +524,10 @@ class Zygote:
             self.channel.send({"type": "status", "pid": os.getpid(), "runs": self.runs_served,
                                "active": len(self.runs), "preloaded": self.preloader.preloaded,
                                "failed": self.preloader.failed,
-                               "notShared": self.preloader.not_shared, "forks": self.forks})
+                               "notShared": self.preloader.not_shared, "forks": self.forks,
+                               "watchedDirectories": len(self.watcher.watched),
+                               "staleChecks": self.watcher.checks,
+                               "staleCheckNs": self.watcher.check_ns})
         return None
 
     def _signal(self, run_id, signo, group):
@@ -448,12 +552,15 @@ class Zygote:
                 path = os.path.join(cwd, request.get("file") or "")
                 script_dir = os.path.dirname(os.path.realpath(path))
                 names = self.preloader.names_for(path)
+            self._leave_if_stale(run_id, fds)
             tainted = self.preloader.preload(script_dir, names) if names else None
             if tainted:
                 _close_all(fds)
                 self.channel.send({"type": "unfit", "id": run_id, "module": tainted[0],
                                    "reason": tainted[1]})
                 self._shutdown()
+            if names:
+                self.watcher.watch_imported()
             pid = self._hand_to_spare(request, fds)
             self.forks["spare" if pid is not None else "onDemand"] += 1
             if pid is None:
@@ -470,11 +577,30 @@ class Zygote:
         self.channel.send({"type": "started", "id": run_id, "pid": pid})
         return None
 
+    def _leave_if_stale(self, run_id, fds):
+        """A module file changed since it was imported: this zygote would run old code. Hand
+        the run back (the daemon starts a successor that preloads the same modules) and go."""
+        change = self.watcher.changed()
+        if change is None:
+            return
+        _close_all(fds)
+        self.channel.send({"type": "stale", "id": run_id, "reason": change,
+                           "preloaded": self.preloader.preloaded})
+        self._shutdown()
+
     def _fork(self):
         sys.stdout.flush()
         sys.stderr.flush()
         gc.freeze()  # children then never copy these objects' pages when they collect
-        return os.fork()
+        # Python 3.12+ warns (DeprecationWarning) when a process with threads forks. The zygote
+        # runs no Python thread (an import that starts one makes the zygote unfit and it is
+        # replaced), so the only threads are native pools started by libraries at import, such
+        # as OpenBLAS's; those register pthread_atfork handlers and start afresh in the child.
+        # The warning would only reach the daemon's log, and is not true here.
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return os.fork()
 
     def _fork_spare(self, selector):
         """Pre-fork a child that waits for the next run. Returns (run, fds) in that child once
@@ -536,6 +662,7 @@ class Zygote:
         self.closed_in_child = True
         if self.spare is not None:
             self.spare.sock.close()
+        self.watcher.close()
         signal.set_wakeup_fd(-1)
         os.close(self.wakeup_r)
         os.close(self.wakeup_w)
@@ -555,6 +682,8 @@ def become_run(zygote, request, fds):
     os.environ.clear()
     os.environ.update(env)
     _make_stdio_objects(env)
+    # A fresh interpreter lists directories anew: a package installed a moment ago is found.
+    importlib.invalidate_caches()
     gc.enable()
     # Last: signals that arrived since the fork are delivered now, to python's handlers.
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
@@ -802,7 +931,8 @@ def _flush_c_stdio():
 def main():
     fd = int(sys.argv[1])
     skip = [name for name in (sys.argv[2] if len(sys.argv) > 2 else "").split(",") if name]
-    zygote = Zygote(fd, skip)
+    preload = [name for name in (sys.argv[3] if len(sys.argv) > 3 else "").split(",") if name]
+    zygote = Zygote(fd, skip, preload)
     request, fds = zygote.serve()
     become_run(zygote, request, fds)
     return request

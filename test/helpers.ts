@@ -9,14 +9,28 @@ export const ROOT = path.resolve(__dirname, '..');
 export const CLI = path.join(ROOT, 'bin', 'pynwheel.js');
 export const FIXTURES = path.join(__dirname, 'fixtures');
 
+/** Packages the tests import from the venv (numpy: native thread pools in a run). */
+const TEST_PACKAGES = ['numpy'];
+
 /** The tests' venv (made by .ci/run, or here on first use): a real python, not a pyenv shim. */
 export function testVenv(): string {
   const venv = process.env.PYNWHEEL_TEST_VENV ?? path.join(ROOT, '.venv-test');
-  if (!fs.existsSync(path.join(venv, 'bin', 'python3'))) {
+  const python3 = path.join(venv, 'bin', 'python3');
+  if (!fs.existsSync(python3)) {
     const made = spawnSync('python3', ['-m', 'venv', venv], { stdio: 'inherit' });
     if (made.status !== 0) throw new Error(`could not create the test venv at ${venv}`);
   }
+  const missing = TEST_PACKAGES.filter((name) => spawnSync(python3, ['-c', `import ${name}`], { stdio: 'ignore' }).status !== 0);
+  if (missing.length) pipInstall(python3, missing);
   return venv;
+}
+
+/** pip install, from the machine's local package index when it has one (no network needed). */
+export function pipInstall(python3: string, packages: string[]): void {
+  const local = ['/opt/pypi/simple', '/opt/pypi-more/simple'].filter((dir) => fs.existsSync(dir));
+  const index = local.length ? ['--index-url', `file://${local[0]}`, ...local.slice(1).flatMap((d) => ['--extra-index-url', `file://${d}`])] : [];
+  const result = spawnSync(python3, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', ...index, ...packages], { stdio: 'inherit' });
+  if (result.status !== 0) throw new Error(`pip could not install ${packages.join(' ')}`);
 }
 
 export interface Sandbox {

@@ -1,0 +1,183 @@
+// Never stale, always the right environment: zygote keys, invalidation when files change,
+// native thread pools in runs, LRU and idle limits, and the escape hatch.
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { both, isAlive, makeSandbox, pynwheel, python, sleep, view, write, type Sandbox } from './helpers';
+
+let sb: Sandbox;
+const extraVenvs: string[] = [];
+t.before(() => { sb = makeSandbox('fresh'); });
+t.teardown(async () => {
+  await sb.cleanup();
+  for (const venv of extraVenvs) fs.rmSync(venv, { recursive: true, force: true });
+});
+
+function sitePackages(venv: string): string {
+  const lib = path.join(venv, 'lib');
+  return path.join(lib, fs.readdirSync(lib).find((d) => d.startsWith('python'))!, 'site-packages');
+}
+
+/** A venv of its own (no pip: fast) holding a hand-made package `pnwver` of `version`. */
+function venvWithPackage(version: string): string {
+  const venv = fs.mkdtempSync(path.join(os.tmpdir(), 'pnw-venv-'));
+  extraVenvs.push(venv);
+  const made = spawnSync(path.join(sb.venv, 'bin', 'python3'), ['-m', 'venv', '--without-pip', venv]);
+  if (made.status !== 0) throw new Error(made.stderr.toString());
+  const pkg = path.join(sitePackages(venv), 'pnwver');
+  fs.mkdirSync(pkg);
+  fs.writeFileSync(path.join(pkg, '__init__.py'), `VERSION = ${JSON.stringify(version)}\n`);
+  return venv;
+}
+
+const status = async (env: NodeJS.ProcessEnv = {}) => JSON.parse((await pynwheel(sb, ['status', '--json'], { env })).stdout.toString());
+
+t.test('two venvs with different versions of one package each see their own, also overlapping', async (t) => {
+  const v1 = venvWithPackage('1.0');
+  const v2 = venvWithPackage('2.0');
+  write(sb, 'ver.py', 'import sys, time, pnwver\ntime.sleep(float(sys.argv[1]))\nprint(pnwver.VERSION, sys.prefix)\n');
+  const runs = await Promise.all([v1, v2, v1, v2].map((venv, i) =>
+    pynwheel(sb, ['run', 'ver.py', '0.3'], { env: { VIRTUAL_ENV: venv, PATH: `${venv}/bin:${sb.env.PATH}` } }).then((r) => [venv, i, r] as const)));
+  for (const [venv, i, r] of runs) {
+    t.equal(r.stdout.toString(), `${venv === v1 ? '1.0' : '2.0'} ${venv}\n`, `run ${i} in ${path.basename(venv)} sees its own version`);
+  }
+  const keys = (await status()).zygotes.map((z: { key: { python: string } }) => z.key.python).sort();
+  t.same(keys, [path.join(v1, 'bin', 'python3'), path.join(v2, 'bin', 'python3')].sort(), 'one zygote per venv');
+});
+
+t.test('an activated venv is used even when PATH says otherwise', async (t) => {
+  const v = venvWithPackage('3.0');
+  write(sb, 'which.py', 'import sys, pnwver\nprint(sys.prefix, pnwver.VERSION)\n');
+  const r = await pynwheel(sb, ['run', 'which.py'], { env: { VIRTUAL_ENV: v } });
+  t.equal(r.stdout.toString(), `${v} 3.0\n`);
+});
+
+t.test('an installed module edited between runs: the next run sees the edit', async (t) => {
+  const site = sitePackages(sb.venv);
+  const module = path.join(site, 'pnw_edited.py');
+  fs.writeFileSync(module, 'VALUE = "first"\n');
+  try {
+    write(sb, 'edited.py', 'import pnw_edited\nprint(pnw_edited.VALUE)\n');
+    t.equal((await pynwheel(sb, ['run', 'edited.py'])).stdout.toString(), 'first\n');
+    const before = (await status()).zygotes.find((z: { preloaded: string[] }) => z.preloaded.includes('pnw_edited'));
+    t.ok(before, 'it was preloaded');
+    fs.writeFileSync(module, 'VALUE = "second"\n');
+    const { py, pnw } = await both(sb, ['edited.py']);
+    t.same(view(pnw), view(py), 'the same as a fresh python');
+    t.equal(pnw.stdout.toString(), 'second\n');
+    // Replaced by rename (as pip and editors do).
+    fs.writeFileSync(`${module}.new`, 'VALUE = "third"\n');
+    fs.renameSync(`${module}.new`, module);
+    t.equal((await pynwheel(sb, ['run', 'edited.py'])).stdout.toString(), 'third\n', 'a replaced file is seen too');
+    t.match(fs.readFileSync(path.join(sb.runtimeDir, 'daemon.log'), 'utf8'), /replacing zygote \d+ for .*pnw_edited\.py was (modified|rewritten|replaced)/, 'the log says why');
+  } finally {
+    fs.rmSync(module, { force: true });
+  }
+});
+
+t.test('a package installed after the zygote started is importable at once; a removed one is gone', async (t) => {
+  const site = sitePackages(sb.venv);
+  write(sb, 'late.py', 'try:\n    import pnw_late\n    print("found", pnw_late.X)\nexcept ImportError as e:\n    print("missing", e)\n');
+  t.equal((await pynwheel(sb, ['run', 'late.py'])).stdout.toString(), "missing No module named 'pnw_late'\n");
+  const pkg = path.join(site, 'pnw_late');
+  fs.mkdirSync(pkg);
+  fs.writeFileSync(path.join(pkg, '__init__.py'), 'X = 42\n');
+  const installed = await both(sb, ['late.py']);
+  t.same(view(installed.pnw), view(installed.py));
+  t.equal(installed.pnw.stdout.toString(), 'found 42\n', 'installed after the zygote started: found');
+  t.equal((await pynwheel(sb, ['run', 'late.py'])).stdout.toString(), 'found 42\n', 'and preloaded now');
+  fs.rmSync(pkg, { recursive: true });
+  const removed = await both(sb, ['late.py']);
+  t.same(view(removed.pnw), view(removed.py));
+  t.equal(removed.pnw.stdout.toString(), "missing No module named 'pnw_late'\n", 'removed: gone, although it had been preloaded');
+});
+
+t.test('two projects with a module of the same name each get their own; edits are seen', async (t) => {
+  write(sb, 'projA/utils.py', 'NAME = "A"\n');
+  write(sb, 'projB/utils.py', 'NAME = "B"\n');
+  write(sb, 'projA/main.py', 'import utils\nprint(utils.NAME)\n');
+  write(sb, 'projB/main.py', 'import utils\nprint(utils.NAME)\n');
+  t.equal((await pynwheel(sb, ['run', 'projA/main.py'])).stdout.toString(), 'A\n');
+  t.equal((await pynwheel(sb, ['run', 'projB/main.py'])).stdout.toString(), 'B\n');
+  write(sb, 'projA/utils.py', 'NAME = "A, edited"\n');
+  t.equal((await pynwheel(sb, ['run', 'projA/main.py'])).stdout.toString(), 'A, edited\n');
+  t.equal((await pynwheel(sb, ['run', 'projB/main.py'])).stdout.toString(), 'B\n');
+});
+
+t.test('numpy in a run: its native thread pool works at full thread count', async (t) => {
+  write(sb, 'matmul.py', [
+    'import os, numpy as np',
+    'a = np.arange(600 * 600, dtype=float).reshape(600, 600) / 1e5',
+    'for _ in range(3):',
+    '    b = a @ a',
+    'print(round(float(b.sum()), 3))',
+    'print("threads", len(os.listdir("/proc/self/task")))',
+  ].join('\n') + '\n');
+  await pynwheel(sb, ['run', 'matmul.py']); // the zygote imports numpy (and starts OpenBLAS's pool) here
+  const { py, pnw } = await both(sb, ['matmul.py']);
+  t.same(view(pnw), view(py), 'same product, and as many threads as under python');
+  t.ok(Number(/threads (\d+)/.exec(pnw.stdout.toString())?.[1]) >= Math.min(2, os.cpus().length), 'more than one thread did the work');
+  t.ok((await status()).zygotes.some((z: { preloaded: string[] }) => z.preloaded.includes('numpy')), 'numpy came from the zygote');
+});
+
+t.test('a variable read at import changes between runs: behaves as with python', async (t) => {
+  const site = sitePackages(sb.venv);
+  const module = path.join(site, 'pnw_import_env.py');
+  fs.writeFileSync(module, 'import os\nTHREADS = os.environ.get("OMP_NUM_THREADS")\nMODE = os.environ.get("PNW_LIB_MODE")\n');
+  try {
+    write(sb, 'importenv.py', 'import pnw_import_env as m\nprint(m.THREADS, m.MODE)\n');
+    for (const env of [{ OMP_NUM_THREADS: '1' }, { OMP_NUM_THREADS: '2' }, {}, { OMP_NUM_THREADS: '1' }]) {
+      const { py, pnw } = await both(sb, ['importenv.py'], { env });
+      t.same(view(pnw), view(py), `OMP_NUM_THREADS=${env.OMP_NUM_THREADS ?? '(unset)'}`);
+    }
+    for (const mode of ['fast', 'safe']) {
+      const env = { PNW_LIB_MODE: mode, PYNWHEEL_KEY_ENV: 'PNW_LIB_MODE' };
+      const { py, pnw } = await both(sb, ['importenv.py'], { env });
+      t.same(view(pnw), view(py), `a name added with PYNWHEEL_KEY_ENV: PNW_LIB_MODE=${mode}`);
+    }
+    const keys = (await status()).zygotes.map((z: { key: { env: Record<string, string> } }) => z.key.env);
+    t.ok(keys.some((k: Record<string, string>) => k.PNW_LIB_MODE === 'safe'), 'status shows the variable in a zygote\'s key');
+  } finally {
+    fs.rmSync(module, { force: true });
+  }
+});
+
+t.test('PYNWHEEL_MAX_ZYGOTES: the least recently used zygote goes first', async (t) => {
+  await pynwheel(sb, ['stop']);
+  const env = { PYNWHEEL_MAX_ZYGOTES: '2' };
+  write(sb, 'lru.py', 'import os\nprint(os.environ.get("OMP_NUM_THREADS"))\n');
+  for (const threads of ['1', '2', '1', '3']) {
+    t.equal((await pynwheel(sb, ['run', 'lru.py'], { env: { ...env, OMP_NUM_THREADS: threads } })).stdout.toString(), `${threads}\n`);
+  }
+  await sleep(300);
+  const live = (await status()).zygotes.map((z: { key: { env: Record<string, string> } }) => z.key.env.OMP_NUM_THREADS).sort();
+  t.same(live, ['1', '3'], 'the zygote for 2 (least recently used) was stopped');
+  t.match(fs.readFileSync(path.join(sb.runtimeDir, 'daemon.log'), 'utf8'), /least recently used of 2 \(PYNWHEEL_MAX_ZYGOTES=2\)/);
+});
+
+t.test('an idle zygote exits, and so does an idle daemon', async (t) => {
+  await pynwheel(sb, ['stop']);
+  const env = { PYNWHEEL_ZYGOTE_IDLE: '1', PYNWHEEL_IDLE: '6' };
+  write(sb, 'idle.py', 'print("idle")\n');
+  await pynwheel(sb, ['run', 'idle.py'], { env });
+  const first = await status();
+  const zygotePid = first.zygotes[0].pid;
+  for (let i = 0; i < 100 && isAlive(zygotePid); i++) await sleep(50);
+  t.notOk(isAlive(zygotePid), 'the zygote left after PYNWHEEL_ZYGOTE_IDLE');
+  t.ok(isAlive(first.pid), 'the daemon stays');
+  for (let i = 0; i < 200 && isAlive(first.pid); i++) await sleep(50);
+  t.notOk(isAlive(first.pid), 'the daemon left after PYNWHEEL_IDLE without runs');
+  t.notOk(fs.existsSync(path.join(sb.runtimeDir, 'daemon.sock')), 'and removed its socket');
+});
+
+t.test('PYNWHEEL_DISABLE=1 runs the interpreter itself', async (t) => {
+  await pynwheel(sb, ['stop']);
+  write(sb, 'disabled.py', 'import os, sys\nprint(sys.argv, os.environ.get("PYNWHEEL_DISABLE"))\nsys.exit(4)\n');
+  const env = { PYNWHEEL_DISABLE: '1' };
+  const pnw = await pynwheel(sb, ['run', 'disabled.py', '--x'], { env });
+  const py = await python(sb, ['disabled.py', '--x'], { env });
+  t.same(view(pnw), view(py));
+  t.notOk(fs.existsSync(path.join(sb.runtimeDir, 'daemon.sock')), 'no daemon was started');
+});
