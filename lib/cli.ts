@@ -146,8 +146,8 @@ function formatStatus(reply: Record<string, unknown>): string {
     lines.push(`  up ${duration(Date.now() - Number(z.startedAt))}, ${String(z.runs)} runs served (${forks.spare ?? 0} by a pre-forked child), ${String(z.active)} running`);
     const preloaded = (z.preloaded as string[]) ?? [];
     lines.push(`  preloaded: ${preloaded.length ? preloaded.join(', ') : '(none yet)'}`);
-    const skipped = (z.skipped as string[]) ?? [];
-    if (skipped.length) lines.push(`  kept out (unfit for a zygote): ${skipped.join(', ')}`);
+    const unfit = Object.entries((z.unfit as Record<string, string>) ?? {});
+    if (unfit.length) lines.push(`  kept out of the zygote: ${unfit.map(([m, why]) => `${m} (it ${why})`).join('; ')}`);
     const failed = Object.entries((z.failed as Record<string, string>) ?? {});
     if (failed.length) lines.push(`  failed to import: ${failed.map(([m, why]) => `${m} (${why})`).join('; ')}`);
     const notShared = Object.entries((z.notShared as Record<string, string>) ?? {});

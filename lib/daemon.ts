@@ -48,8 +48,8 @@ export class Daemon {
   private socketIno = 0;
   private lockFd = -1;
   private readonly zygotes = new Map<string, Zygote>();
-  /** Modules each interpreter's zygote must not keep (see Zygote's `unfit`). */
-  private readonly unfitModules = new Map<string, Set<string>>();
+  /** Modules each interpreter's zygote must not keep, with the reason (see Zygote's `unfit`). */
+  private readonly unfitModules = new Map<string, Map<string, string>>();
   private readonly connections = new Set<FdChannel>();
   private readonly runs = new Map<number, Run>();
   private nextRunId = 1;
@@ -259,7 +259,7 @@ export class Daemon {
       },
       unfit: (module, reason) => {
         log(`not keeping ${module} in the zygote of ${run.request.python}: it ${reason}; replacing the zygote`);
-        this.unfitFor(run.request.python).add(module);
+        this.unfitFor(run.request.python).set(module, reason);
         if (run.done) return releaseFds(run);
         if (++run.retries > MAX_RETRIES) {
           releaseFds(run);
@@ -290,7 +290,7 @@ export class Daemon {
 
   private startZygote(key: ZygoteKey, env: Record<string, string>, preload: string[]): Zygote {
     const id = keyString(key);
-    const zygote = new Zygote(key, env, [...this.unfitFor(key.python)], preload);
+    const zygote = new Zygote(key, env, [...this.unfitFor(key.python).keys()], preload);
     this.zygotes.set(id, zygote);
     log(`starting a zygote for ${key.python}${Object.keys(key.env).length ? ` with ${JSON.stringify(key.env)}` : ''}` +
       `${preload.length ? `, preloading ${preload.join(', ')}` : ''}`);
@@ -316,10 +316,10 @@ export class Daemon {
     victim.stop();
   }
 
-  private unfitFor(python: string): Set<string> {
-    let set = this.unfitModules.get(python);
-    if (!set) this.unfitModules.set(python, (set = new Set()));
-    return set;
+  private unfitFor(python: string): Map<string, string> {
+    let unfit = this.unfitModules.get(python);
+    if (!unfit) this.unfitModules.set(python, (unfit = new Map()));
+    return unfit;
   }
 
   private fail(run: Run, code: string, message: string): void {
@@ -342,8 +342,11 @@ export class Daemon {
     this.touch();
   }
 
-  private async status(): Promise<{ pid: number; version: string; startedAt: number; runs: number; active: number; zygotes: ZygoteStatus[] }> {
-    const zygotes = await Promise.all([...this.zygotes.values()].map((z) => z.status()));
+  private async status(): Promise<{ pid: number; version: string; startedAt: number; runs: number; active: number; zygotes: Array<ZygoteStatus & { unfit: Record<string, string> }> }> {
+    const zygotes = await Promise.all([...this.zygotes.values()].map(async (z) => ({
+      ...(await z.status()),
+      unfit: Object.fromEntries(this.unfitFor(z.python)),
+    })));
     return { pid: process.pid, version: VERSION, startedAt: this.startedAt, runs: this.runsServed, active: this.runs.size, zygotes };
   }
 }

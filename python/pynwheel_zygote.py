@@ -293,9 +293,52 @@ class Preloader:
             return top, "emits warnings when imported: %s" % (caught[0].message,)
         if threading.active_count() != before_threads:
             return top, "starts Python threads when imported"
-        if name not in self.failed:
-            self.preloaded.append(name)
+        if name in self.failed:
+            return None
+        if not children_still_work():
+            return top, "leaves the zygote unable to fork working children"
+        self.preloaded.append(name)
         return None
+
+
+def fork_quietly():
+    """os.fork, without Python 3.12's warning about forking a process that has threads. The
+    zygote runs no Python thread (an import that starts one makes the zygote unfit and it is
+    replaced), so its only threads are native pools that libraries start at import, such as
+    OpenBLAS's; those register pthread_atfork handlers and start afresh in the child, and
+    children_still_work() checks each import that this holds. The warning would only reach
+    the daemon's log, and is not true here."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return os.fork()
+
+
+PROBE_TIMEOUT = 10.0
+
+
+def children_still_work():
+    """Fork a child that collects garbage and exits. An import that broke fork (a lock held by
+    a native thread, an at-fork handler that kills or hangs the child) shows here, once, rather
+    than in every run."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = fork_quietly()
+    if pid == 0:
+        try:
+            gc.collect()
+        finally:
+            os._exit(0)
+    deadline = time.monotonic() + PROBE_TIMEOUT
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return False
+        time.sleep(0.0005)
 
 
 def _is_submodule(name):
@@ -592,15 +635,7 @@ class Zygote:
         sys.stdout.flush()
         sys.stderr.flush()
         gc.freeze()  # children then never copy these objects' pages when they collect
-        # Python 3.12+ warns (DeprecationWarning) when a process with threads forks. The zygote
-        # runs no Python thread (an import that starts one makes the zygote unfit and it is
-        # replaced), so the only threads are native pools started by libraries at import, such
-        # as OpenBLAS's; those register pthread_atfork handlers and start afresh in the child.
-        # The warning would only reach the daemon's log, and is not true here.
-        import warnings
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            return os.fork()
+        return fork_quietly()
 
     def _fork_spare(self, selector):
         """Pre-fork a child that waits for the next run. Returns (run, fds) in that child once

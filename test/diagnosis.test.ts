@@ -31,7 +31,9 @@ t.test('modules whose import prints, warns or starts a thread are kept out; the 
   plant('pnw_noisy_import', 'print("hello from import")\nVALUE = 1\n');
   plant('pnw_warning_import', 'import warnings\nwarnings.warn("imported a deprecated thing", UserWarning)\nVALUE = 2\n');
   plant('pnw_thread_import', 'import threading, time\nthreading.Thread(target=time.sleep, args=(0.2,), daemon=True).start()\nVALUE = 3\n');
-  for (const name of ['pnw_noisy_import', 'pnw_warning_import', 'pnw_thread_import']) {
+  // Breaks every child forked after it: a zygote holding it could run nothing.
+  plant('pnw_breaks_fork', 'import os\nos.register_at_fork(after_in_child=lambda: os._exit(9))\nVALUE = 4\n');
+  for (const name of ['pnw_noisy_import', 'pnw_warning_import', 'pnw_thread_import', 'pnw_breaks_fork']) {
     write(sb, `use_${name}.py`, `import ${name}\nprint("value", ${name}.VALUE)\n`);
     for (let i = 0; i < 2; i++) {
       const { py, pnw } = await both(sb, [`use_${name}.py`]);
@@ -39,11 +41,14 @@ t.test('modules whose import prints, warns or starts a thread are kept out; the 
     }
   }
   const s = await status();
-  t.same(s.zygotes[0].skipped.sort(), ['pnw_noisy_import', 'pnw_thread_import', 'pnw_warning_import'], 'status lists them as kept out');
+  t.same(s.zygotes[0].skipped.sort(), ['pnw_breaks_fork', 'pnw_noisy_import', 'pnw_thread_import', 'pnw_warning_import'], 'status lists them as kept out');
+  t.match(s.zygotes[0].unfit, { pnw_noisy_import: /writes to stdout/, pnw_breaks_fork: /unable to fork working children/ }, 'with the reasons');
+  t.match((await pynwheel(sb, ['status'])).stdout.toString(), /kept out of the zygote: .*pnw_breaks_fork \(it leaves the zygote unable to fork working children\)/);
   const text = log();
   t.match(text, /not keeping pnw_noisy_import .*: it writes to stdout or stderr when imported; replacing the zygote/);
   t.match(text, /not keeping pnw_warning_import .*emits warnings when imported/);
   t.match(text, /not keeping pnw_thread_import .*starts Python threads when imported/);
+  t.match(text, /not keeping pnw_breaks_fork .*leaves the zygote unable to fork working children/);
 });
 
 t.test('daemon.log records starts, zygote ends with reasons, and stops', async (t) => {
