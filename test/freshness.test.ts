@@ -181,3 +181,40 @@ t.test('PYNWHEEL_DISABLE=1 runs the interpreter itself', async (t) => {
   t.same(view(pnw), view(py));
   t.notOk(fs.existsSync(path.join(sb.runtimeDir, 'daemon.sock')), 'no daemon was started');
 });
+
+/** A Python 3.12 or newer (which warns when a process with threads forks), from PATH or pyenv. */
+function python312(): string | null {
+  const candidates = ['python3.13', 'python3.12'].map((name) => spawnSync('sh', ['-c', `command -v ${name}`]).stdout.toString().trim());
+  const pyenv = path.join(process.env.PYENV_ROOT ?? path.join(os.homedir(), '.pyenv'), 'versions');
+  if (fs.existsSync(pyenv)) {
+    for (const version of fs.readdirSync(pyenv).filter((v) => /^3\.(1[2-9]|[2-9]\d)\./.test(v))) candidates.push(path.join(pyenv, version, 'bin', 'python3'));
+  }
+  return candidates.find((c) => c && fs.existsSync(c) && !c.includes('/shims/')) ?? null;
+}
+
+t.test('Python 3.12+: the warning about forking with threads never reaches the user', async (t) => {
+  const base = python312();
+  if (!base) {
+    t.fail('this test needs a Python 3.12 or newer (python3.12 on PATH, or under pyenv)');
+    return;
+  }
+  const venv = fs.mkdtempSync(path.join(os.tmpdir(), 'pnw-venv312-'));
+  extraVenvs.push(venv);
+  t.equal(spawnSync(base, ['-m', 'venv', '--without-pip', venv]).status, 0, `a venv of ${base}`);
+  // A native (not Python) thread, as numpy's OpenBLAS starts at import.
+  fs.writeFileSync(path.join(sitePackages(venv), 'pnw_native_thread.py'), [
+    'import ctypes',
+    'libc = ctypes.CDLL(None)',
+    '_tid = ctypes.c_ulong()',
+    'libc.pthread_create(ctypes.byref(_tid), None, ctypes.cast(libc.pause, ctypes.c_void_p), None)',
+  ].join('\n') + '\n');
+  write(sb, 'native_thread.py', 'import sys, pnw_native_thread\nprint(sys.version_info[:2] >= (3, 12), pnw_native_thread._tid.value != 0)\n');
+  const env = { VIRTUAL_ENV: venv, PATH: `${venv}/bin:${sb.env.PATH}`, PYTHONWARNINGS: 'error::DeprecationWarning' };
+  await pynwheel(sb, ['run', 'native_thread.py'], { env }); // the zygote imports the module: it now has a native thread
+  const { py, pnw } = await both(sb, ['native_thread.py'], { env });
+  t.same(view(pnw), view(py), 'same output, no warning, even with DeprecationWarning made an error');
+  t.equal(pnw.stdout.toString(), 'True True\n');
+  const zygote = (await status({ VIRTUAL_ENV: venv })).zygotes.find((z: { key: { python: string } }) => z.key.python.startsWith(venv));
+  t.ok(zygote?.preloaded.includes('pnw_native_thread'), 'the run was forked from a zygote that holds the native thread');
+  t.notMatch(fs.readFileSync(path.join(sb.runtimeDir, 'daemon.log'), 'utf8'), /multi-threaded, use of fork/, 'not even in the daemon\'s log');
+});
