@@ -139,13 +139,14 @@ t.test(`${TOTAL} malformed messages are refused and nothing is lost (seed ${SEED
     const request = validRun();
     let fds: number[];
     let category: string;
-    switch (i % 4) {
+    switch (i % 5) {
       case 0: category = 'fewer fds than announced'; fds = [devNull]; break;
       case 1: category = 'more fds than announced'; fds = [devNull, devNull, devNull, dir, devNull]; request.stdio = [true, true, false]; break;
       case 2: category = 'a directory as stdin'; fds = [dir, devNull, devNull, dir]; break;
+      case 3: category = '/dev/null as the cwd'; fds = [devNull, devNull, devNull, devNull]; break;
       default: category = 'a listening socket as the cwd'; fds = [devNull, devNull, devNull, listening]; break;
     }
-    const announced = i % 4 === 0 ? 4 : i % 4 === 1 ? 3 : 4;
+    const announced = i % 5 === 1 ? 3 : 4;
     const bytes = frame(JSON.stringify(request), { fds: announced });
     const fd = native.connect(socket);
     try {
@@ -191,7 +192,7 @@ t.test(`${TOTAL} malformed messages are refused and nothing is lost (seed ${SEED
   const total = [...categories.values()].reduce((a, b) => a + b, 0);
   t.equal(total, TOTAL, `${TOTAL} messages sent`);
   t.same(failures, [], 'every one got an error reply or a closed connection');
-  t.ok(categories.size >= 14, `all kinds were sent: ${[...categories].map(([c, n]) => `${c} ${n}`).join(', ')}`);
+  t.ok(categories.size >= 17, `all kinds were sent: ${[...categories].map(([c, n]) => `${c} ${n}`).join(', ')}`);
 
   t.ok(fs.existsSync(`/proc/${daemonPid}`), 'the daemon is still up');
   t.ok(fs.existsSync(`/proc/${zygotePid}`), 'its zygote is still up');
