@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import { FdChannel, closeQuietly } from './channel';
 import { connectOrStart, replaceDaemon } from './connect';
+import { runDirectly } from './direct';
 import { PynwheelError } from './errors';
 import type { Interpreter } from './interpreter';
 import { fdCountOf, type RunReply, type RunRequest } from './messages';
@@ -42,8 +43,15 @@ export async function runThroughDaemon(target: RunTarget, options: ClientOptions
   try {
     return await runOnce(paths, target, options);
   } catch (err) {
+    if (!(err instanceof PynwheelError)) throw err;
+    if (err.code === 'ESTALE') {
+      // Modules are changing on disk right now (an install in progress): no zygote can be
+      // trusted, and the run had not started, so the interpreter runs it itself.
+      const pythonArgs = target.module !== undefined ? ['-m', target.module, ...target.args] : [target.file!, ...target.args];
+      return runDirectly(options.interpreter, pythonArgs, options.cwd, options.env, options.stdio, options.forwardSignals);
+    }
     // A daemon of another version refuses before anything runs: replace it, once.
-    if (!(err instanceof PynwheelError) || err.code !== 'EVERSION') throw err;
+    if (err.code !== 'EVERSION') throw err;
     await replaceDaemon(paths);
     return runOnce(paths, target, options);
   }

@@ -20,6 +20,8 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
 const WATCH_INTERVAL_MS = 2_000;
 /** A run moves to a new zygote (unfit module, changed files) at most this many times. */
 const MAX_RETRIES = 8;
+/** Files that keep changing (a pip install in progress) get the run a plain interpreter. */
+const MAX_STALE_RETRIES = 3;
 
 export interface DaemonOptions {
   /** Exit after this long without runs or clients. */
@@ -269,9 +271,10 @@ export class Daemon {
       },
       stale: (reason) => {
         if (run.done) return releaseFds(run);
-        if (++run.retries > MAX_RETRIES) {
+        if (++run.retries > MAX_STALE_RETRIES) {
+          // Files keep changing under the zygotes: the client runs the interpreter itself.
           releaseFds(run);
-          return this.fail(run, 'EZYGOTE', `the zygote was replaced too often (last: ${reason})`);
+          return this.fail(run, 'ESTALE', `modules keep changing on disk (last: ${reason})`);
         }
         this.dispatch(run); // to the successor, which already has the zygote's place
       },

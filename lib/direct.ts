@@ -5,11 +5,15 @@ import type { RunOutcome } from './client';
 import type { Interpreter } from './interpreter';
 import { FORWARDED_SIGNALS, signalNumber } from './signals';
 
-export function runDirectly(interpreter: Interpreter, pythonArgs: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<RunOutcome> {
+export function runDirectly(
+  interpreter: Interpreter, pythonArgs: string[], cwd: string, env: NodeJS.ProcessEnv,
+  stdio: [number | null, number | null, number | null] = [0, 1, 2],
+  forwardSignals = true,
+): Promise<RunOutcome> {
   return new Promise((resolve, reject) => {
-    const child = spawn(interpreter.path, pythonArgs, { stdio: 'inherit', cwd, env, argv0: interpreter.argv0 });
+    const child = spawn(interpreter.path, pythonArgs, { stdio: stdio.map((fd) => fd ?? 'ignore'), cwd, env, argv0: interpreter.argv0 });
     const forward = new Map<NodeJS.Signals, () => void>();
-    for (const signal of FORWARDED_SIGNALS) {
+    for (const signal of forwardSignals ? FORWARDED_SIGNALS : []) {
       const handler = (): void => { child.kill(signal); };
       forward.set(signal, handler);
       process.on(signal, handler);

@@ -60,6 +60,8 @@ export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, strin
   private readonly child: ChildProcess;
   private readonly channel: FdChannel;
   private readonly runs = new Map<number, RunListener>();
+  /** Runs this zygote has forked: only runs it never started may move to another zygote. */
+  private readonly started = new Set<number>();
   private readonly statusWaiters: Array<(m: Message | null) => void> = [];
   private readonly ready: Promise<void>;
   private helloTimer: NodeJS.Timeout;
@@ -182,10 +184,12 @@ export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, strin
     if (!listener) return;
     switch (message.type) {
       case 'started':
+        this.started.add(id);
         listener.started(Number(message.pid));
         break;
       case 'exit':
         this.runs.delete(id);
+        this.started.delete(id);
         listener.exited({
           code: typeof message.code === 'number' ? message.code : undefined,
           signal: typeof message.signal === 'number' ? message.signal : undefined,
@@ -215,9 +219,14 @@ export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, strin
     this.channel.destroy();
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
     for (const waiter of this.statusWaiters.splice(0)) waiter(null);
-    const orphans = [...this.runs.values()];
+    const orphans = [...this.runs];
     this.runs.clear();
-    for (const listener of orphans) listener.failed('EZYGOTE', `the Python zygote (${this.python}) ${reason}`);
+    for (const [id, listener] of orphans) {
+      // A zygote that left because its files changed never read the runs queued behind that
+      // decision: nothing of them ran, so they go to its successor.
+      if (this.retiring && !this.started.has(id)) listener.stale(`the zygote was replaced (${reason})`);
+      else listener.failed('EZYGOTE', `the Python zygote (${this.python}) ${reason}`);
+    }
     this.emit('dead', reason);
   }
 }

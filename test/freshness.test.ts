@@ -94,6 +94,28 @@ t.test('a package installed after the zygote started is importable at once; a re
   t.equal(removed.pnw.stdout.toString(), "missing No module named 'pnw_late'\n", 'removed: gone, although it had been preloaded');
 });
 
+t.test('modules changing on disk during runs (an install in progress): every run is right', async (t) => {
+  const module = path.join(sitePackages(sb.venv), 'pnw_churn.py');
+  fs.writeFileSync(module, 'VALUE = 0\n');
+  write(sb, 'churn.py', 'import pnw_churn\nprint("value", type(pnw_churn.VALUE).__name__)\n');
+  let writes = 0;
+  // Replaced by rename, as pip does: a reader sees the old file or the new one, never half of one.
+  const churn = setInterval(() => {
+    fs.writeFileSync(`${module}.tmp`, `VALUE = ${++writes}\n`);
+    fs.renameSync(`${module}.tmp`, module);
+  }, 20);
+  try {
+    const results = [];
+    for (let i = 0; i < 10; i++) results.push(await pynwheel(sb, ['run', 'churn.py']));
+    t.same(results.map((r) => [r.stdout.toString(), r.status]), Array(10).fill(['value int\n', 0]), 'all ten ran, from a fresh zygote or the interpreter itself');
+  } finally {
+    clearInterval(churn);
+    fs.rmSync(module, { force: true });
+    fs.rmSync(`${module}.tmp`, { force: true });
+  }
+  t.ok(writes > 10, `the module was rewritten ${writes} times meanwhile`);
+});
+
 t.test('two projects with a module of the same name each get their own; edits are seen', async (t) => {
   write(sb, 'projA/utils.py', 'NAME = "A"\n');
   write(sb, 'projB/utils.py', 'NAME = "B"\n');
