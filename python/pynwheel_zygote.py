@@ -476,6 +476,13 @@ class Zygote:
         self.spare = None  # a pre-forked child waiting for its run: Spare
         self.forks = {"spare": 0, "onDemand": 0}  # how runs got their process
         self.closed_in_child = False
+        self.selector = None
+        # Each run's child writes its exit status on a pipe once the script is done and stdio is
+        # closed, before its address space is torn down (most of a second after tensorflow):
+        # the caller gets the status without waiting for that.
+        self.status_pipes = {}  # read end -> pid
+        self.reported = set()  # pids whose exit status came through their pipe
+        self.status_fd = -1  # in a child: its pipe's write end
         self.wakeup_r, self.wakeup_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.set_wakeup_fd(self.wakeup_w, warn_on_full_buffer=False)
         signal.signal(signal.SIGCHLD, lambda signo, frame: None)
@@ -488,7 +495,7 @@ class Zygote:
         """Loop until the daemon hangs up. Returns (run, fds) only in a forked child."""
         self.channel.send({"type": "hello", "pid": os.getpid(), "python": sys.executable,
                            "version": sys.version, "protocol": PROTOCOL_VERSION})
-        selector = selectors.DefaultSelector()
+        selector = self.selector = selectors.DefaultSelector()
         selector.register(self.channel.sock, selectors.EVENT_READ, "daemon")
         selector.register(self.wakeup_r, selectors.EVENT_READ, "children")
         if self.watcher.fd >= 0:
@@ -500,6 +507,9 @@ class Zygote:
                 if child is not None:
                     return child
             for key, _ in selector.select():
+                if isinstance(key.data, int):
+                    self._on_status(key.data)
+                    continue
                 if key.data == "children":
                     self._drain_wakeup()
                     self._reap()
@@ -543,6 +553,9 @@ class Zygote:
                 return
             if self.spare is not None and pid == self.spare.pid:
                 self.spare = None  # died waiting (killed from outside): fork another
+            if pid in self.reported:
+                self.reported.discard(pid)
+                continue
             run_id = self.runs.pop(pid, None)
             if run_id is None:
                 continue
@@ -635,7 +648,31 @@ class Zygote:
         sys.stdout.flush()
         sys.stderr.flush()
         gc.freeze()  # children then never copy these objects' pages when they collect
-        return fork_quietly()
+        status_r, status_w = os.pipe2(os.O_CLOEXEC)
+        pid = fork_quietly()
+        if pid == 0:
+            os.close(status_r)
+            self.status_fd = status_w
+            return 0
+        os.close(status_w)
+        self.status_pipes[status_r] = pid
+        self.selector.register(status_r, selectors.EVENT_READ, status_r)
+        return pid
+
+    def _on_status(self, fd):
+        """A child said how its script ended (or closed its pipe by dying: waitpid tells)."""
+        try:
+            data = os.read(fd, 8)
+        except OSError:
+            data = b""
+        self.selector.unregister(fd)
+        os.close(fd)
+        pid = self.status_pipes.pop(fd, None)
+        if len(data) != 4 or pid not in self.runs:
+            return
+        run_id = self.runs.pop(pid)
+        self.reported.add(pid)
+        self.channel.send({"type": "exit", "id": run_id, "code": struct.unpack("i", data)[0]})
 
     def _fork_spare(self, selector):
         """Pre-fork a child that waits for the next run. Returns (run, fds) in that child once
@@ -698,6 +735,9 @@ class Zygote:
         if self.spare is not None:
             self.spare.sock.close()
         self.watcher.close()
+        for fd in self.status_pipes:  # other runs' pipes
+            os.close(fd)
+        self.status_pipes.clear()
         signal.set_wakeup_fd(-1)
         os.close(self.wakeup_r)
         os.close(self.wakeup_w)
@@ -851,10 +891,13 @@ def _unshadow(directory):
 
 
 def _is_zip(path):
-    import zipfile
+    """As python decides (its path hooks try zipimport first); zipimport is loaded at start-up,
+    where zipfile would cost milliseconds to import on every run."""
+    import zipimport
     try:
-        return os.path.isfile(path) and zipfile.is_zipfile(path)
-    except OSError:
+        zipimport.zipimporter(path)
+        return True
+    except (zipimport.ZipImportError, OSError):
         return False
 
 
@@ -951,7 +994,25 @@ def exit_like_python(status, interrupted):
         # As python after an uncaught KeyboardInterrupt: die by SIGINT, so a shell knows.
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGINT)
+    _report_status_early(status & 0xFF)
     os._exit(status & 0xFF)
+
+
+def _report_status_early(status):
+    """Close stdio (nothing more can be written) and tell the zygote the status, so the caller
+    need not wait for this address space to be torn down."""
+    fd = _ZYGOTE.status_fd if _ZYGOTE is not None else -1
+    if fd < 0:
+        return
+    for stdio in (0, 1, 2):
+        try:
+            os.close(stdio)
+        except OSError:
+            pass
+    try:
+        os.write(fd, struct.pack("i", status))
+    except OSError:
+        pass
 
 
 def _flush_c_stdio():
@@ -963,11 +1024,15 @@ def _flush_c_stdio():
         pass
 
 
+_ZYGOTE = None  # the Zygote this process was forked from, in a run
+
+
 def main():
+    global _ZYGOTE
     fd = int(sys.argv[1])
     skip = [name for name in (sys.argv[2] if len(sys.argv) > 2 else "").split(",") if name]
     preload = [name for name in (sys.argv[3] if len(sys.argv) > 3 else "").split(",") if name]
-    zygote = Zygote(fd, skip, preload)
+    zygote = _ZYGOTE = Zygote(fd, skip, preload)
     request, fds = zygote.serve()
     become_run(zygote, request, fds)
     return request
