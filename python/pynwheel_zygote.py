@@ -186,6 +186,7 @@ class Preloader:
         self.preloaded = []  # names imported into the zygote, in order
         self.failed = {}  # name -> the error its import raised: not tried again
         self.not_shared = {}  # name -> why the last script that named it ran it itself
+        self.replay = {}  # top-level name -> (stdout bytes, stderr bytes) its import wrote natively
         self._import_cache = {}  # (path, mtime_ns, size) -> names
 
     def names_for(self, path):
@@ -276,6 +277,7 @@ class Preloader:
         capture = io.StringIO()
         saved = sys.stdout, sys.stderr
         sys.stdout = sys.stderr = capture
+        native_output = NativeOutputCapture()
         import warnings
         try:
             with warnings.catch_warnings(record=True) as caught:
@@ -286,7 +288,13 @@ class Preloader:
             caught = []
         finally:
             sys.stdout, sys.stderr = saved
+            written = native_output.finish()
         top = name.partition(".")[0]
+        if any(written) and name not in self.failed:
+            # C code (tensorflow's logging, say) wrote straight to fds 1 and 2: each run that
+            # imports this module writes the same bytes on its own stdout and stderr.
+            before = self.replay.get(top, (b"", b""))
+            self.replay[top] = (before[0] + written[0], before[1] + written[1])
         if capture.getvalue():
             return top, "writes to stdout or stderr when imported"
         if caught:
@@ -299,6 +307,47 @@ class Preloader:
             return top, "leaves the zygote unable to fork working children"
         self.preloaded.append(name)
         return None
+
+
+class NativeOutputCapture:
+    """Points fds 1 and 2 at memory files while a module is imported, so that what C code
+    writes there is kept for the runs instead of going to the daemon's log."""
+
+    def __init__(self):
+        _fflush_c_stdio()
+        self.saved = (os.dup(1), os.dup(2))
+        self.files = (os.memfd_create("pynwheel-stdout", os.MFD_CLOEXEC),
+                      os.memfd_create("pynwheel-stderr", os.MFD_CLOEXEC))
+        os.dup2(self.files[0], 1)
+        os.dup2(self.files[1], 2)
+
+    def finish(self):
+        """Restores fds 1 and 2; returns (stdout bytes, stderr bytes) written meanwhile."""
+        _fflush_c_stdio()
+        os.dup2(self.saved[0], 1)
+        os.dup2(self.saved[1], 2)
+        written = []
+        for fd in self.files:
+            os.lseek(fd, 0, os.SEEK_SET)
+            chunks = []
+            while True:
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            written.append(b"".join(chunks))
+            os.close(fd)
+        for fd in self.saved:
+            os.close(fd)
+        return tuple(written)
+
+
+def _fflush_c_stdio():
+    try:
+        import ctypes
+        ctypes.CDLL(None).fflush(None)
+    except Exception:
+        pass
 
 
 def fork_quietly():
@@ -851,6 +900,7 @@ def run_script(request):
         runpy._run_module_as_main(request["module"], alter_argv=True)
         return
     script = request["file"]
+    _replay_native_output(_ZYGOTE.preloader.names_for(os.path.join(request.get("cwd") or "/", script)) if _ZYGOTE else [])
     sys.argv = [script] + args
     sys.orig_argv = [argv0, script] + args
     path = os.path.abspath(script)
@@ -878,6 +928,36 @@ def run_script(request):
         main.__annotations__ = {}
     code = compile(source, path, "exec", dont_inherit=True)
     exec(code, main.__dict__)
+
+
+def _replay_native_output(names):
+    """What C code wrote on fds 1 and 2 when the zygote imported a module this script imports:
+    written again here, where python would have written it, on the run's own stdout/stderr."""
+    replay = _ZYGOTE.preloader.replay if _ZYGOTE else {}
+    if not replay:
+        return
+    done = set()
+    for name, _ in names:
+        top = name.partition(".")[0]
+        if top in replay and top not in done:
+            done.add(top)
+            out, err = replay[top]
+            _write_all(2, err)  # C's stderr is unbuffered: it appeared at the import
+            if os.isatty(1):
+                _write_all(1, out)  # line-buffered on a terminal: at the import too
+            else:
+                _C_STDOUT_AT_EXIT.append(out)  # block-buffered: written by exit(), after python's
+
+
+_C_STDOUT_AT_EXIT = []  # bytes C code left in its stdout buffer at import, for the run's exit
+
+
+def _write_all(fd, data):
+    while data:
+        try:
+            data = data[os.write(fd, data):]
+        except OSError:
+            return
 
 
 def _unshadow(directory):
@@ -989,6 +1069,8 @@ def exit_like_python(status, interrupted):
     gc.collect()
     if status != 120 and not _flush_std_files():  # a stdout that failed is reported once
         status = 120
+    for data in _C_STDOUT_AT_EXIT:
+        _write_all(1, data)
     _flush_c_stdio()
     if interrupted:
         # As python after an uncaught KeyboardInterrupt: die by SIGINT, so a shell knows.
@@ -1017,11 +1099,7 @@ def _report_status_early(status):
 
 def _flush_c_stdio():
     """Output a C extension left in its stdio buffers, which exit() would have written."""
-    try:
-        import ctypes
-        ctypes.CDLL(None).fflush(None)
-    except Exception:
-        pass
+    _fflush_c_stdio()
 
 
 _ZYGOTE = None  # the Zygote this process was forked from, in a run

@@ -106,3 +106,21 @@ t.test('pynwheel doctor explains problems in plain words', async (t) => {
   t.match(stopped.stdout.toString(), /no daemon is running; the next run starts one|left .* behind; the next run replaces it/);
   t.equal(stopped.status, 0);
 });
+
+t.test('what C code writes on fds 1 and 2 at import reaches each run, as under python', async (t) => {
+  // ctypes writes straight to the fds, as tensorflow's C++ logging does when imported.
+  plant('pnw_native_chatter', [
+    'import ctypes, os',
+    'libc = ctypes.CDLL(None)',
+    'os.write(2, b"native warning at import\\n")',
+    'libc.printf(b"native stdout at import\\n")',
+    'VALUE = 5',
+  ].join('\n') + '\n');
+  write(sb, 'chatter.py', 'import pnw_native_chatter\nprint("value", pnw_native_chatter.VALUE)\n');
+  for (let i = 0; i < 3; i++) {
+    const { py, pnw } = await both(sb, ['chatter.py']);
+    t.same(view(pnw), view(py), `run ${i + 1}: the same bytes on stdout and stderr`);
+  }
+  const s = await status();
+  t.ok(s.zygotes.some((z: { preloaded: string[] }) => z.preloaded.includes('pnw_native_chatter')), 'and the module is kept in the zygote');
+});
