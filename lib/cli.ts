@@ -45,7 +45,8 @@ async function runCommand(argv: string[]): Promise<number> {
   const cwd = currentDirectory();
   const interpreter = resolveInterpreter(parsed.python, process.env, cwd);
   let outcome: RunOutcome;
-  if (process.env.PYNWHEEL_DISABLE === '1' || parsed.file === '-') {
+  // PYTHONINSPECT asks for python's REPL after the script: the interpreter's own job.
+  if (process.env.PYNWHEEL_DISABLE === '1' || parsed.file === '-' || process.env.PYTHONINSPECT) {
     const pythonArgs = parsed.module !== undefined ? ['-m', parsed.module, ...parsed.args] : [parsed.file!, ...parsed.args];
     outcome = await runDirectly(interpreter, pythonArgs, cwd, process.env);
   } else {

@@ -18,6 +18,9 @@ import { keyFor, keyString, type ZygoteKey } from './zygote-key';
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** How often the daemon checks that its socket is still in place. */
 const WATCH_INTERVAL_MS = 2_000;
+/** Read by python at start-up but applied by each run itself: a zygote must not bake them in. */
+const PER_RUN_ENV = new Set(['PYTHONIOENCODING', 'PYTHONUNBUFFERED', 'PYTHONINSPECT']);
+
 /** A run moves to a new zygote (unfit module, changed files) at most this many times. */
 const MAX_RETRIES = 8;
 /** Files that keep changing (a pip install in progress) get the run a plain interpreter. */
@@ -41,6 +44,8 @@ interface Run {
   zygote?: Zygote;
   /** Times the run moved to a new zygote. */
   retries: number;
+  /** The client's pid, from SO_PEERCRED: the run takes its umask and resource limits. */
+  callerPid: number;
   done: boolean;
 }
 
@@ -177,7 +182,7 @@ export class Daemon {
     conn.on('frame', (frame) => {
       clearTimeout(handshake);
       if (run) return this.onRunFrame(run, frame);
-      run = this.onRequest(conn, frame);
+      run = this.onRequest(conn, frame, peer.pid);
     });
     conn.on('close', (err) => {
       clearTimeout(handshake);
@@ -189,7 +194,7 @@ export class Daemon {
   }
 
   /** The first frame of a connection says what it wants. */
-  private onRequest(conn: FdChannel, { message, fds }: Frame): Run | undefined {
+  private onRequest(conn: FdChannel, { message, fds }: Frame, peerPid: number): Run | undefined {
     const refuse = (code: string, text: string): undefined => {
       fds.forEach(closeQuietly);
       conn.send({ type: 'error', code, message: text });
@@ -209,7 +214,7 @@ export class Daemon {
           return refuse('EVERSION', `this daemon is pynwheel ${VERSION}, the client is ${String(request.client)}`);
         }
         if (this.stopping) return refuse('ESTOPPED', 'the pynwheel daemon is stopping');
-        const run: Run = { id: this.nextRunId++, conn, request, fds, retries: 0, done: false };
+        const run: Run = { id: this.nextRunId++, conn, request, fds, retries: 0, done: false, callerPid: peerPid };
         this.runs.set(run.id, run);
         this.dispatch(run);
         return run;
@@ -244,7 +249,7 @@ export class Daemon {
     run.zygote = zygote;
     // The run's fds are released only once the zygote has them (or never will): closing them
     // while the frame may still be queued would make the zygote's sendmsg fail.
-    void zygote.dispatch(run.id, run.request, run.fds, {
+    void zygote.dispatch(run.id, run.request, run.fds, run.callerPid, {
       started: (pid) => {
         releaseFds(run);
         if (!run.done) run.conn.send({ type: 'started', pid });
@@ -287,7 +292,7 @@ export class Daemon {
     const existing = this.zygotes.get(id);
     if (existing?.acceptsRuns) return existing;
     this.makeRoomForAZygote();
-    const env = Object.fromEntries(Object.entries(request.env).filter(([k]) => !k.startsWith('PYNWHEEL_')));
+    const env = Object.fromEntries(Object.entries(request.env).filter(([k]) => !k.startsWith('PYNWHEEL_') && !PER_RUN_ENV.has(k)));
     return this.startZygote(key, env, []);
   }
 

@@ -125,13 +125,13 @@ export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, strin
   }
 
   /** Hand a run to the zygote. `fds` stay the caller's to close (after `started`). */
-  async dispatch(id: number, request: RunRequest, fds: number[], listener: RunListener): Promise<void> {
+  async dispatch(id: number, request: RunRequest, fds: number[], callerPid: number, listener: RunListener): Promise<void> {
     this.lastUsed = Date.now();
     this.runs.set(id, listener);
     await this.ready;
     if (this.dead) return; // die() already told the listener
     const { file, module, args, cwd, env, argv0, stdio, cwdFd } = request;
-    this.channel.send({ type: 'run', id, file, module, args, cwd, env, argv0, stdio, cwdFd }, fds);
+    this.channel.send({ type: 'run', id, file, module, args, cwd, env, argv0, stdio, cwdFd, callerPid }, fds);
   }
 
   /** Queued behind the run's own frame (promise callbacks keep order), so it is never lost. */

@@ -802,15 +802,75 @@ def become_run(zygote, request, fds):
     os.setpgid(0, 0)
     _die_with_parent()
     _take_stdio(request, fds)
+    _take_process_attributes(request.get("callerPid"))
     env = request.get("env") or {}
     os.environ.clear()
     os.environ.update(env)
     _make_stdio_objects(env)
+    _fresh_per_run_state()
     # A fresh interpreter lists directories anew: a package installed a moment ago is found.
     importlib.invalidate_caches()
     gc.enable()
     # Last: signals that arrived since the fork are delivered now, to python's handlers.
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
+RLIMITS = {  # /proc/<pid>/limits row -> resource constant
+    "Max cpu time": "RLIMIT_CPU", "Max file size": "RLIMIT_FSIZE", "Max data size": "RLIMIT_DATA",
+    "Max stack size": "RLIMIT_STACK", "Max core file size": "RLIMIT_CORE",
+    "Max resident set": "RLIMIT_RSS", "Max processes": "RLIMIT_NPROC",
+    "Max open files": "RLIMIT_NOFILE", "Max locked memory": "RLIMIT_MEMLOCK",
+    "Max address space": "RLIMIT_AS", "Max file locks": "RLIMIT_LOCKS",
+    "Max pending signals": "RLIMIT_SIGPENDING", "Max msgqueue size": "RLIMIT_MSGQUEUE",
+    "Max nice priority": "RLIMIT_NICE", "Max realtime priority": "RLIMIT_RTPRIO",
+}
+
+
+def _take_process_attributes(caller_pid):
+    """The caller's umask and resource limits, read from /proc: a run has what python started
+    from the caller's shell would have. (A limit above the zygote's hard limit cannot be
+    raised; it stays at the zygote's.)"""
+    if not isinstance(caller_pid, int) or caller_pid <= 0:
+        return
+    try:
+        with open("/proc/%d/status" % caller_pid) as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    os.umask(int(line.split()[1], 8))
+                    break
+        with open("/proc/%d/limits" % caller_pid) as f:
+            rows = f.read().splitlines()[1:]
+    except (OSError, ValueError):
+        return
+    import resource
+    for row in rows:
+        for label, name in RLIMITS.items():
+            if not row.startswith(label) or not hasattr(resource, name):
+                continue
+            fields = row[len(label):].split()
+            try:
+                soft, hard = (resource.RLIM_INFINITY if v == "unlimited" else int(v) for v in fields[:2])
+                resource.setrlimit(getattr(resource, name), (soft, hard))
+            except (ValueError, OSError):
+                try:  # the hard limit cannot go up: take at least the soft one
+                    current_hard = resource.getrlimit(getattr(resource, name))[1]
+                    resource.setrlimit(getattr(resource, name), (min(soft, current_hard), current_hard))
+                except (ValueError, OSError, UnboundLocalError):
+                    pass
+
+
+def _fresh_per_run_state():
+    """State a fresh interpreter would not share with any other run. `random` reseeds itself
+    at fork; numpy's global generator and faulthandler's stream are ours to renew."""
+    numpy_random = sys.modules.get("numpy.random")
+    if numpy_random is not None:
+        try:
+            numpy_random.seed()
+        except Exception:
+            pass
+    faulthandler = sys.modules.get("faulthandler")
+    if faulthandler is not None and faulthandler.is_enabled() and sys.stderr is not None:
+        faulthandler.enable(file=sys.stderr, all_threads=True)  # the run's stderr, not the log
 
 
 def _restore_signals():
@@ -860,8 +920,20 @@ def _take_stdio(request, fds):
 def _make_stdio_objects(env):
     """sys.stdin/stdout/stderr as python's create_stdio builds them for these fds."""
     unbuffered = bool(env.get("PYTHONUNBUFFERED"))
+    # The zygote's own stdio has the locale's choices (the locale is in its key, and the daemon
+    # keeps PYTHONIOENCODING out of its environment); PYTHONIOENCODING applies per run, as in
+    # CPython's config_init_stdio_encoding: a name is normalised, and an encoding given without
+    # an error handler means "strict".
     encoding, _, errors = (env.get("PYTHONIOENCODING") or "").partition(":")
-    encoding = encoding or sys.__stdout__.encoding if sys.__stdout__ else encoding or None
+    if encoding:
+        import codecs
+        try:
+            encoding = codecs.lookup(encoding).name
+        except LookupError:
+            pass  # python fails at start-up here; TextIOWrapper will say the same below
+        errors = errors or "strict"
+    default = sys.__stdout__ or sys.__stderr__
+    encoding = encoding or (default.encoding if default else "utf-8")
     out_errors = errors or (sys.__stdout__.errors if sys.__stdout__ else "strict")
     in_errors = errors or (sys.__stdin__.errors if sys.__stdin__ else out_errors)
     streams = []
@@ -878,7 +950,7 @@ def _make_stdio_objects(env):
         raw.name = name
         line_buffering = buffered and (raw.isatty() or fd == 2)
         stream = io.TextIOWrapper(raw_or_buffered, encoding, errs, "\n",
-                                  line_buffering, not buffered)
+                                  line_buffering, unbuffered)
         stream.mode = mode
         streams.append(stream)
     sys.stdin, sys.stdout, sys.stderr = streams
@@ -894,8 +966,9 @@ def run_script(request):
     if request.get("module"):
         sys.argv = ["-m"] + args
         sys.orig_argv = [argv0, "-m", request["module"]] + args
-        sys.path.insert(0, os.getcwd())
-        _unshadow(os.getcwd())
+        if not getattr(sys.flags, "safe_path", False):
+            sys.path.insert(0, os.getcwd())
+            _unshadow(os.getcwd())
         import runpy
         runpy._run_module_as_main(request["module"], alter_argv=True)
         return
@@ -905,8 +978,8 @@ def run_script(request):
     sys.orig_argv = [argv0, script] + args
     path = os.path.abspath(script)
     if os.path.isdir(path) or _is_zip(path):
-        # A directory or zip file with __main__.py, as python runs it.
-        sys.path.insert(0, script)
+        # A directory or zip file with __main__.py, as python runs it (from its absolute path).
+        sys.path.insert(0, path)
         import runpy
         runpy._run_module_as_main("__main__", alter_argv=False)
         return
@@ -918,8 +991,9 @@ def run_script(request):
         sys.stderr.flush()
         os._exit(2)
     script_dir = os.path.dirname(os.path.realpath(path))
-    sys.path.insert(0, script_dir)
-    _unshadow(script_dir)
+    if not getattr(sys.flags, "safe_path", False):  # -P / PYTHONSAFEPATH: no script directory
+        sys.path.insert(0, script_dir)
+        _unshadow(script_dir)
     main.__file__ = path
     main.__cached__ = None
     main.__loader__ = importlib.machinery.SourceFileLoader("__main__", path)
@@ -927,6 +1001,7 @@ def run_script(request):
     if "__annotations__" in _FRESH_MAIN_NAMES:
         main.__annotations__ = {}
     code = compile(source, path, "exec", dont_inherit=True)
+    _hide_zygote_frames_from_recursion_limit()
     exec(code, main.__dict__)
 
 
@@ -958,6 +1033,34 @@ def _write_all(fd, data):
             data = data[os.write(fd, data):]
         except OSError:
             return
+
+
+def _hide_zygote_frames_from_recursion_limit():
+    """The zygote's own frames sit below the script's and would count against the recursion
+    limit: a deep recursion would fail a few calls early. Raise the limit by exactly that many
+    frames, and let sys.get/setrecursionlimit speak in python's numbers."""
+    # Before 3.12 the call of exec() itself counts too; from 3.12 only Python frames count.
+    extra = 1 if sys.version_info < (3, 12) else 0
+    frame = sys._getframe(1)
+    while frame is not None:
+        extra += 1
+        frame = frame.f_back
+    real_get, real_set = sys.getrecursionlimit, sys.setrecursionlimit
+    real_set(real_get() + extra)
+
+    def getrecursionlimit():
+        """Return the current value of the recursion limit."""
+        return real_get() - extra
+
+    def setrecursionlimit(limit):
+        """Set the maximum depth of the Python interpreter stack to n."""
+        if not isinstance(limit, int):
+            return real_set(limit)  # python's own TypeError
+        if limit < 1:
+            raise ValueError("recursion limit must be greater or equal than 1")
+        return real_set(limit + extra)
+
+    sys.getrecursionlimit, sys.setrecursionlimit = getrecursionlimit, setrecursionlimit
 
 
 def _unshadow(directory):
