@@ -102,6 +102,16 @@ async function runOnce(paths: RuntimePaths, target: RunTarget, options: ClientOp
         forwarders.set(signal, handler);
         process.on(signal, handler);
       }
+      // Ctrl-Z stops the client only (the run is not in the terminal's job): stop the run too,
+      // then ourselves; `fg` continues us, and we continue the run.
+      const stop = (): void => {
+        channel.send({ type: 'signal', signal: 'SIGTSTP' });
+        process.kill(process.pid, 'SIGSTOP');
+      };
+      const resume = (): void => channel.send({ type: 'signal', signal: 'SIGCONT' });
+      forwarders.set('SIGTSTP', stop).set('SIGCONT', resume);
+      process.on('SIGTSTP', stop);
+      process.on('SIGCONT', resume);
     }
     channel.on('frame', ({ message, fds: stray }) => {
       stray.forEach(closeQuietly);

@@ -413,6 +413,12 @@ def local_module_names(directory):
     return names
 
 
+# Signals a terminal sends to its whole foreground job: under python they reach the script's
+# subprocesses too, so they go to the run's process group.
+TERMINAL_SIGNALS = frozenset((signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP, signal.SIGCONT,
+                              signal.SIGWINCH))
+
+
 # ---------------------------------------------------------------- staleness
 
 class ModuleWatcher:
@@ -622,7 +628,8 @@ class Zygote:
             return self._run(message, fds)
         _close_all(fds)
         if kind == "signal":
-            self._signal(message.get("id"), message.get("signo"), group=False)
+            signo = message.get("signo")
+            self._signal(message.get("id"), signo, group=signo in TERMINAL_SIGNALS)
         elif kind == "kill":
             self._signal(message.get("id"), signal.SIGKILL, group=True)
         elif kind == "status":
@@ -641,7 +648,8 @@ class Zygote:
                 try:
                     if group:
                         os.killpg(pid, signo)
-                    os.kill(pid, signo)
+                    else:
+                        os.kill(pid, signo)
                 except OSError:
                     pass
 
