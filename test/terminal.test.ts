@@ -58,6 +58,22 @@ t.test('pdb and breakpoint() work interactively', async (t) => {
   sameOnTerminal(t, 'debug_me.py', [{ expect: '(Pdb) ' }, { send: 'p x * 7\n' }, { expect: '42' }, { send: 'c\n' }, { expect: 'after 6' }]);
 });
 
+t.test('curses programs work and leave the terminal as it was', async (t) => {
+  write(sb, 'curses_app.py', [
+    'import curses, termios, sys',
+    'before = termios.tcgetattr(0)',
+    'def main(screen):',
+    '    screen.addstr(2, 4, "inside curses; press a key")',
+    '    screen.refresh()',
+    '    return screen.getch()',
+    'key = curses.wrapper(main)',
+    'print("key", key, "terminal restored", termios.tcgetattr(0) == before)',
+  ].join('\n') + '\n');
+  sameOnTerminal(t, 'curses_app.py', [{ expect: 'press a key' }, { send: 'x' }, { expect: 'terminal restored' }], (s) => {
+    t.match(s.output, /key 120 terminal restored True/);
+  });
+});
+
 t.test('Ctrl-C interrupts the run as python: KeyboardInterrupt, then death by SIGINT', async (t) => {
   write(sb, 'interrupt_me.py', 'import time\nprint("ready", flush=True)\ntime.sleep(30)\n');
   sameOnTerminal(t, 'interrupt_me.py', [{ expect: 'ready' }, { sleep: 0.3 }, { send: '\x03' }, { expect: 'KeyboardInterrupt' }], (s) => {
