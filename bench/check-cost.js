@@ -8,6 +8,7 @@ const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { benchPython } = require('./python-env');
 const { runThroughDaemon } = require('../dist/client');
 const { ask } = require('../dist/control');
 const { pathsIn } = require('../dist/runtime-dir');
@@ -15,20 +16,8 @@ const { pathsIn } = require('../dist/runtime-dir');
 const RUNS = Number(process.argv[2] ?? 200);
 const ROOT = path.resolve(__dirname, '..');
 
-function benchPython() {
-  if (process.env.PYNWHEEL_BENCH_PYTHON) return process.env.PYNWHEEL_BENCH_PYTHON;
-  const venv = path.join(ROOT, '.venv-bench-memory');
-  const python = path.join(venv, 'bin', 'python3');
-  if (!fs.existsSync(python)) spawnSync('python3', ['-m', 'venv', venv], { stdio: 'inherit' });
-  if (spawnSync(python, ['-c', 'import pandas']).status !== 0) {
-    const local = fs.existsSync('/opt/pypi/simple') ? ['--index-url', 'file:///opt/pypi/simple', '--extra-index-url', 'file:///opt/pypi-more/simple'] : [];
-    spawnSync(python, ['-m', 'pip', 'install', '--quiet', ...local, 'pandas'], { stdio: 'inherit' });
-  }
-  return python;
-}
-
 async function main() {
-  const python = benchPython();
+  const python = benchPython('memory', { numpy: 'numpy', pandas: 'pandas' });
   const runtimeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pnw-check-'));
   fs.chmodSync(runtimeDir, 0o700);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pnw-check-scripts-'));

@@ -8,22 +8,11 @@ const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { benchPython } = require('./python-env');
 
 const COUNT = Number(process.argv[2] ?? 20);
 const ROOT = path.resolve(__dirname, '..');
 const CLI = path.join(ROOT, 'bin', 'pynwheel.js');
-
-function benchPython() {
-  if (process.env.PYNWHEEL_BENCH_PYTHON) return process.env.PYNWHEEL_BENCH_PYTHON;
-  const venv = path.join(ROOT, '.venv-bench-memory');
-  const python = path.join(venv, 'bin', 'python3');
-  if (!fs.existsSync(python)) spawnSync('python3', ['-m', 'venv', venv], { stdio: 'inherit' });
-  if (spawnSync(python, ['-c', 'import pandas']).status !== 0) {
-    const local = fs.existsSync('/opt/pypi/simple') ? ['--index-url', 'file:///opt/pypi/simple', '--extra-index-url', 'file:///opt/pypi-more/simple'] : [];
-    spawnSync(python, ['-m', 'pip', 'install', '--quiet', ...local, 'pandas'], { stdio: 'inherit' });
-  }
-  return python;
-}
 
 const pssKiB = (pid) => {
   try {
@@ -57,7 +46,7 @@ async function measure(command, args, env) {
 }
 
 async function main() {
-  const python = benchPython();
+  const python = benchPython('memory', { pandas: 'pandas' });
   const scriptDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pnw-mem-'));
   const script = path.join(scriptDir, 'pandas_gc_sleep.py');
   fs.writeFileSync(script, 'import gc, os, time\nimport pandas as pd\ndf = pd.DataFrame({"a": range(1000)})\ngc.collect()\nprint("ready", os.getpid(), flush=True)\ntime.sleep(60)\n');

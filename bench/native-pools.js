@@ -9,6 +9,7 @@ const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { benchPython } = require('./python-env');
 
 const ROOT = path.resolve(__dirname, '..');
 const CLI = path.join(ROOT, 'bin', 'pynwheel.js');
@@ -20,19 +21,6 @@ const SCRIPTS = {
   tensorflow: 'import os, tensorflow as tf\na = tf.ones((400, 400))\nprint("tensorflow", float(tf.reduce_sum(tf.matmul(a, a))), "threads", len(os.listdir("/proc/self/task")) > 1)\n',
 };
 
-function benchPython() {
-  if (process.env.PYNWHEEL_BENCH_PYTHON) return process.env.PYNWHEEL_BENCH_PYTHON;
-  const venv = path.join(ROOT, '.venv-bench-pools');
-  const python = path.join(venv, 'bin', 'python3');
-  if (!fs.existsSync(python)) spawnSync('python3', ['-m', 'venv', venv], { stdio: 'inherit' });
-  const local = fs.existsSync('/opt/pypi/simple') ? ['--index-url', 'file:///opt/pypi/simple', '--extra-index-url', 'file:///opt/pypi-more/simple'] : [];
-  const wheels = fs.existsSync('/opt/wheels') ? ['--find-links', '/opt/wheels'] : [];
-  for (const [module, pkg] of Object.entries(PACKAGES)) {
-    if (spawnSync(python, ['-c', `import ${module}`]).status !== 0) spawnSync(python, ['-m', 'pip', 'install', '--quiet', ...local, ...wheels, pkg], { stdio: 'inherit' });
-  }
-  return python;
-}
-
 function timed(command, args, env) {
   const started = process.hrtime.bigint();
   const r = spawnSync(command, args, { env, encoding: 'utf8' });
@@ -40,7 +28,7 @@ function timed(command, args, env) {
 }
 
 function main() {
-  const python = benchPython();
+  const python = benchPython('pools', PACKAGES);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pnw-pools-'));
   const runtimeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pnw-pools-rt-'));
   fs.chmodSync(runtimeDir, 0o700);

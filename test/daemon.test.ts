@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { CLI, collect, isAlive, makeSandbox, pynwheel, sleep, write, type Sandbox } from './helpers';
+import { CLI, daemonStatus, collect, isAlive, makeSandbox, pynwheel, sleep, write, type Sandbox } from './helpers';
 
 let sb: Sandbox;
 t.before(() => { sb = makeSandbox('daemon'); });
@@ -15,9 +15,8 @@ const socketPath = () => path.join(sb.runtimeDir, 'daemon.sock');
 const daemonPid = () => Number(fs.readFileSync(path.join(sb.runtimeDir, 'daemon.pid'), 'utf8'));
 
 /** Status as JSON through the CLI. */
-async function status(): Promise<Record<string, any>> {
-  const r = await pynwheel(sb, ['status', '--json']);
-  return JSON.parse(r.stdout.toString());
+function status(): Promise<Record<string, any>> {
+  return daemonStatus(sb);
 }
 
 function rawFrame(message: unknown, fdCount = 0, version = 1): Buffer {

@@ -3,15 +3,14 @@
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { both, makeSandbox, pynwheel, sleep, view, write, type Sandbox } from './helpers';
+import { both, daemonStatus, makeSandbox, pynwheel, sitePackages, sleep, view, write, type Sandbox } from './helpers';
 
 let sb: Sandbox;
-let sitePackages: string;
+let site: string;
 const planted: string[] = [];
 t.before(() => {
   sb = makeSandbox('diagnosis');
-  const lib = path.join(sb.venv, 'lib');
-  sitePackages = path.join(lib, fs.readdirSync(lib).find((d) => d.startsWith('python'))!, 'site-packages');
+  site = sitePackages(sb.venv);
 });
 t.teardown(async () => {
   for (const file of planted) fs.rmSync(file, { force: true });
@@ -19,13 +18,13 @@ t.teardown(async () => {
 });
 
 function plant(name: string, source: string): void {
-  const file = path.join(sitePackages, `${name}.py`);
+  const file = path.join(site, `${name}.py`);
   fs.writeFileSync(file, source);
   planted.push(file);
 }
 
 const log = () => fs.readFileSync(path.join(sb.runtimeDir, 'daemon.log'), 'utf8');
-const status = async () => JSON.parse((await pynwheel(sb, ['status', '--json'])).stdout.toString());
+const status = () => daemonStatus(sb);
 
 t.test('modules whose import prints, warns or starts a thread are kept out; the run sees the effect', async (t) => {
   plant('pnw_noisy_import', 'print("hello from import")\nVALUE = 1\n');

@@ -4,7 +4,7 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CLI, isAlive, makeSandbox, pynwheel, python, sleep, write, type Sandbox } from './helpers';
+import { CLI, daemonStatus, isAlive, makeSandbox, pynwheel, python, sleep, write, type Sandbox } from './helpers';
 
 let sb: Sandbox;
 t.before(() => { sb = makeSandbox('faults'); });
@@ -53,7 +53,7 @@ t.test('64 clients connecting at once all get their own run', async (t) => {
   const results = await Promise.all(Array.from({ length: 64 }, (_, i) => pynwheel(sb, ['run', 'many.py', String(i)])));
   const wrong = results.map((r, i) => (r.stdout.toString() === `run ${i}\n` && r.status === i % 7 ? null : i)).filter((i) => i !== null);
   t.same(wrong, [], 'every client got its own output and status');
-  const status = JSON.parse((await pynwheel(sb, ['status', '--json'])).stdout.toString());
+  const status = await daemonStatus(sb);
   t.equal(status.active, 0, 'nothing left running');
 });
 

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { both, isAlive, makeSandbox, pynwheel, python, sleep, view, write, type Sandbox } from './helpers';
+import { both, daemonStatus, isAlive, makeSandbox, pynwheel, python, sitePackages, sleep, view, write, type Sandbox } from './helpers';
 
 let sb: Sandbox;
 const extraVenvs: string[] = [];
@@ -14,11 +14,6 @@ t.teardown(async () => {
   await sb.cleanup();
   for (const venv of extraVenvs) fs.rmSync(venv, { recursive: true, force: true });
 });
-
-function sitePackages(venv: string): string {
-  const lib = path.join(venv, 'lib');
-  return path.join(lib, fs.readdirSync(lib).find((d) => d.startsWith('python'))!, 'site-packages');
-}
 
 /** A venv of its own (no pip: fast) holding a hand-made package `pnwver` of `version`. */
 function venvWithPackage(version: string): string {
@@ -32,7 +27,7 @@ function venvWithPackage(version: string): string {
   return venv;
 }
 
-const status = async (env: NodeJS.ProcessEnv = {}) => JSON.parse((await pynwheel(sb, ['status', '--json'], { env })).stdout.toString());
+const status = (env: NodeJS.ProcessEnv = {}) => daemonStatus(sb, env);
 
 t.test('two venvs with different versions of one package each see their own, also overlapping', async (t) => {
   const v1 = venvWithPackage('1.0');

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { native } from '../lib/native';
-import { makeSandbox, pynwheel, sleep, write, type Sandbox } from './helpers';
+import { daemonStatus, makeSandbox, pynwheel, sleep, write, type Sandbox } from './helpers';
 
 const TOTAL = 10_000;
 const FD_CASES = 600; // of TOTAL, sent with SCM_RIGHTS fds through the addon
@@ -118,7 +118,7 @@ t.test(`${TOTAL} malformed messages are refused and nothing is lost (seed ${SEED
   t.equal((await pynwheel(sb, ['run', 'ok.py'])).stdout.toString(), 'ok\n', 'a run before');
   const socket = path.join(sb.runtimeDir, 'daemon.sock');
   const daemonPid = Number(fs.readFileSync(path.join(sb.runtimeDir, 'daemon.pid'), 'utf8'));
-  const status = JSON.parse((await pynwheel(sb, ['status', '--json'])).stdout.toString());
+  const status = await daemonStatus(sb);
   const zygotePid: number = status.zygotes[0].pid;
   const daemonFds = fdCount(daemonPid);
   const zygoteFds = fdCount(zygotePid);

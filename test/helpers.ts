@@ -164,3 +164,15 @@ export function write(sandbox: Sandbox, relative: string, text: string, mode = 0
   fs.writeFileSync(file, text, { mode });
   return file;
 }
+
+/** The site-packages directory of a venv. */
+export function sitePackages(venv: string): string {
+  const lib = path.join(venv, 'lib');
+  return path.join(lib, fs.readdirSync(lib).find((d) => d.startsWith('python'))!, 'site-packages');
+}
+
+/** `pynwheel status --json`, parsed. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function daemonStatus(sandbox: Sandbox, env: NodeJS.ProcessEnv = {}): Promise<Record<string, any>> {
+  return JSON.parse((await pynwheel(sandbox, ['status', '--json'], { env })).stdout.toString());
+}
