@@ -15,6 +15,13 @@
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra"]
+    },
+    {
+      "target_name": "pynwheel-runner",
+      "type": "executable",
+      "sources": ["native/runner/main.cc", "native/runner/json.cc"],
+      "defines": ["PYNWHEEL_VERSION=<!(node -p \"require('./package.json').version\")"],
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-O2"]
     }
   ]
 }

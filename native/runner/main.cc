@@ -1,0 +1,427 @@
+// pynwheel-runner: the warm path of `pynwheel run` without starting Node (Node alone takes five
+// times python's start-up). It does what lib/client.ts does for one run: send the request with
+// this process's own fds 0-2 and cwd, pass signals on, and end as the run ended. Everything else
+// (no daemon listening, a runtime directory to refuse, usage errors, other commands, another
+// daemon version) is handed to the Node CLI by exec, so behaviour is the same either way.
+// After fork-free start-up it makes only syscalls; it never forks.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "json.h"
+
+#define PYNWHEEL_STRINGIFY(x) #x
+#define PYNWHEEL_STR(x) PYNWHEEL_STRINGIFY(x)
+
+extern char** environ;
+
+namespace {
+
+const char kVersion[] = PYNWHEEL_STR(PYNWHEEL_VERSION);
+const int kExitFailed = 125;  // pynwheel itself failed (lib/errors.ts)
+const unsigned char kProtocol = 1;
+
+char** g_argv;
+int g_argc;
+
+// ---------------------------------------------------------------- handing over to Node
+
+/** exec the Node CLI with our own arguments: it handles whatever the runner does not. */
+[[noreturn]] void HandToNode() {
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  std::string cli;
+  if (n > 0) {
+    exe[n] = '\0';
+    std::string self(exe);  // <package>/build/Release/pynwheel-runner
+    for (int up = 0; up < 3; up++) self = self.substr(0, self.rfind('/'));
+    cli = self + "/dist/cli.js";
+  }
+  std::vector<char*> args;
+  args.push_back(const_cast<char*>("node"));
+  args.push_back(const_cast<char*>(cli.c_str()));
+  for (int i = 1; i < g_argc; i++) args.push_back(g_argv[i]);
+  args.push_back(nullptr);
+  execvp("node", args.data());
+  std::fprintf(stderr, "pynwheel: cannot run node for %s: %s\n", cli.c_str(), std::strerror(errno));
+  _exit(kExitFailed);
+}
+
+// ---------------------------------------------------------------- what to run (lib/run-args.ts)
+
+struct RunArgs {
+  std::string file, module, python;
+  bool has_module = false;
+  std::vector<std::string> args;
+};
+
+/** Parses like lib/run-args.ts; anything unusual goes to Node, which also prints usage errors. */
+bool ParseRunArgs(int from, RunArgs& out) {
+  for (int i = from; i < g_argc; i++) {
+    std::string arg = g_argv[i];
+    auto rest = [&](int j) { for (; j < g_argc; j++) out.args.push_back(g_argv[j]); };
+    if (arg == "--python" || arg == "-p") {
+      if (i + 1 >= g_argc) return false;
+      out.python = g_argv[++i];
+    } else if (arg.rfind("--python=", 0) == 0) {
+      out.python = arg.substr(9);
+    } else if (arg == "-m") {
+      if (i + 1 >= g_argc) return false;
+      out.module = g_argv[i + 1];
+      out.has_module = true;
+      rest(i + 2);
+      return true;
+    } else if (arg.size() > 2 && arg.rfind("-m", 0) == 0 && arg.rfind("--", 0) != 0) {
+      out.module = arg.substr(2);
+      out.has_module = true;
+      rest(i + 1);
+      return true;
+    } else if (arg == "--file") {
+      if (i + 1 >= g_argc) return false;
+      out.file = g_argv[i + 1];
+      if (i + 2 < g_argc && std::string(g_argv[i + 2]) != "--args") return false;
+      rest(i + 3);
+      return true;
+    } else if (arg == "--") {
+      if (i + 1 >= g_argc) return false;
+      out.file = g_argv[i + 1];
+      rest(i + 2);
+      return true;
+    } else if (arg.size() > 1 && arg[0] == '-') {
+      return false;
+    } else {
+      out.file = arg;
+      rest(i + 1);
+      return true;
+    }
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------- where (lib/runtime-dir.ts)
+
+std::string RuntimeDir() {
+  const char* dir = getenv("PYNWHEEL_RUNTIME_DIR");
+  if (dir && *dir) return dir;
+  const char* xdg = getenv("XDG_RUNTIME_DIR");
+  if (xdg && *xdg) return std::string(xdg) + "/pynwheel";
+  const char* tmp = getenv("TMPDIR");
+  return std::string(tmp && *tmp ? tmp : "/tmp") + "/pynwheel-" + std::to_string(getuid());
+}
+
+/** The same checks as lib/runtime-dir.ts; on any doubt Node decides and explains. */
+bool RuntimeDirIsSafe(const std::string& dir) {
+  struct stat st;
+  if (lstat(dir.c_str(), &st) != 0) return false;
+  return S_ISDIR(st.st_mode) && st.st_uid == getuid() && (st.st_mode & 077) == 0;
+}
+
+// ---------------------------------------------------------------- which python (lib/interpreter.ts)
+
+bool IsExecutableFile(const std::string& path) {
+  struct stat st;
+  return access(path.c_str(), X_OK) == 0 && stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+std::string Absolute(const std::string& cwd, const std::string& path) {
+  return path.empty() || path[0] == '/' ? path : cwd + "/" + path;
+}
+
+std::string FindOnPath(const std::string& name, const std::string& cwd) {
+  const char* env = getenv("PATH");
+  std::string path = env ? env : "/usr/local/bin:/usr/bin:/bin";
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find(':', start);
+    std::string entry = path.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    std::string candidate = Absolute(cwd, entry.empty() ? "." : entry) + "/" + name;
+    if (IsExecutableFile(candidate)) return candidate;
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return "";
+}
+
+/** Returns false when Node should decide (and report) instead. */
+bool ResolvePython(const std::string& explicit_python, const std::string& cwd, std::string& path, std::string& argv0) {
+  std::string wanted = !explicit_python.empty() ? explicit_python : getenv("PYNWHEEL_PYTHON") ? getenv("PYNWHEEL_PYTHON") : "";
+  if (!wanted.empty()) {
+    path = wanted.find('/') != std::string::npos ? Absolute(cwd, wanted) : FindOnPath(wanted, cwd);
+    argv0 = wanted;
+    return !path.empty() && IsExecutableFile(path);
+  }
+  const char* venv = getenv("VIRTUAL_ENV");
+  if (venv && *venv && IsExecutableFile(Absolute(cwd, venv) + "/bin/python3")) {
+    path = Absolute(cwd, venv) + "/bin/python3";
+    argv0 = "python3";
+    return true;
+  }
+  path = FindOnPath("python3", cwd);
+  argv0 = "python3";
+  return !path.empty();
+}
+
+// ---------------------------------------------------------------- the socket
+
+int Connect(const std::string& socket_path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (socket_path.size() >= sizeof addr.sun_path) return -1;
+  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  int rc;
+  do rc = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr); while (rc != 0 && errno == EINTR);
+  if (rc != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+std::string Frame(const std::string& payload, unsigned char fd_count) {
+  std::string frame = "PN";
+  frame += static_cast<char>(kProtocol);
+  frame += static_cast<char>(fd_count);
+  uint32_t n = static_cast<uint32_t>(payload.size());
+  for (int shift = 24; shift >= 0; shift -= 8) frame += static_cast<char>((n >> shift) & 0xFF);
+  return frame + payload;
+}
+
+/** Sends a whole frame; the fds go with its first byte (there always is one). */
+bool SendFrame(int sock, const std::string& frame, const std::vector<int>& fds) {
+  size_t sent = 0;
+  while (sent < frame.size()) {
+    iovec iov{const_cast<char*>(frame.data() + sent), frame.size() - sent};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    std::vector<char> control;
+    if (sent == 0 && !fds.empty()) {
+      control.assign(CMSG_SPACE(sizeof(int) * fds.size()), 0);
+      msg.msg_control = control.data();
+      msg.msg_controllen = control.size();
+      cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+      cmsg->cmsg_level = SOL_SOCKET;
+      cmsg->cmsg_type = SCM_RIGHTS;
+      cmsg->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+      std::memcpy(CMSG_DATA(cmsg), fds.data(), sizeof(int) * fds.size());
+    }
+    ssize_t n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    sent += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------- signals
+
+int g_signal_pipe[2] = {-1, -1};
+
+void OnSignal(int signo) {
+  int saved = errno;
+  unsigned char byte = static_cast<unsigned char>(signo);
+  (void)!write(g_signal_pipe[1], &byte, 1);
+  errno = saved;
+}
+
+struct NamedSignal { int signo; const char* name; };
+// lib/signals.ts's list, and SIGTSTP/SIGCONT for Ctrl-Z and fg.
+const NamedSignal kForwarded[] = {
+    {SIGINT, "SIGINT"}, {SIGTERM, "SIGTERM"}, {SIGHUP, "SIGHUP"}, {SIGQUIT, "SIGQUIT"},
+    {SIGUSR1, "SIGUSR1"}, {SIGUSR2, "SIGUSR2"}, {SIGWINCH, "SIGWINCH"}, {SIGALRM, "SIGALRM"},
+    {SIGVTALRM, "SIGVTALRM"}, {SIGPWR, "SIGPWR"}, {SIGURG, "SIGURG"}, {SIGIO, "SIGIO"},
+    {SIGTSTP, "SIGTSTP"}, {SIGCONT, "SIGCONT"}, {SIGXCPU, "SIGXCPU"}, {SIGPROF, "SIGPROF"},
+};
+
+bool InstallSignalForwarding() {
+  if (pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return false;
+  struct sigaction sa{};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  for (const auto& s : kForwarded) sigaction(s.signo, &sa, nullptr);
+  return true;
+}
+
+[[noreturn]] void DieBySignal(int signo, bool core) {
+  if (!core) {
+    rlimit none{0, 0};
+    getrlimit(RLIMIT_CORE, &none);
+    none.rlim_cur = 0;
+    setrlimit(RLIMIT_CORE, &none);
+  }
+  signal(signo, SIG_DFL);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, signo);
+  sigprocmask(SIG_UNBLOCK, &set, nullptr);
+  raise(signo);
+  _exit(128 + signo);
+}
+
+// ---------------------------------------------------------------- one run
+
+std::string CurrentDirectory() {
+  char buf[PATH_MAX];
+  if (getcwd(buf, sizeof buf)) return buf;
+  const char* pwd = getenv("PWD");
+  return pwd && pwd[0] == '/' ? pwd : "/";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  g_argc = argc;
+  g_argv = argv;
+  // Which of fds 0-2 the caller left open must be known before anything is opened: a new fd
+  // takes the lowest free number. Closed ones are held by /dev/null (and sent as absent).
+  bool present[3];
+  for (int fd = 0; fd < 3; fd++) {
+    present[fd] = fcntl(fd, F_GETFD) != -1;
+    if (!present[fd] && open("/dev/null", O_RDWR) != fd) return kExitFailed;
+  }
+  if (argc < 2) HandToNode();
+  std::string first = argv[1];
+  // `pynwheel FILE ARGS` (a shebang) and the spec's `--file` form, as lib/cli.ts decides.
+  bool shebang_form = first == "--file" || (first[0] != '-' && first != "run" && first != "start" && first != "stop" &&
+                                            first != "status" && first != "doctor" && first != "help");
+  if (first != "run" && !shebang_form) HandToNode();
+  RunArgs run;
+  if (!ParseRunArgs(first == "run" ? 2 : 1, run) || run.file == "-") HandToNode();
+  if ((getenv("PYNWHEEL_DISABLE") && std::string(getenv("PYNWHEEL_DISABLE")) == "1") || getenv("PYTHONINSPECT")) HandToNode();
+
+  std::string dir = RuntimeDir();
+  if (!RuntimeDirIsSafe(dir)) HandToNode();
+  std::string cwd = CurrentDirectory();
+  std::string python, argv0;
+  if (!ResolvePython(run.python, cwd, python, argv0)) HandToNode();
+  int sock = Connect(dir + "/daemon.sock");
+  if (sock < 0) HandToNode();  // no daemon: Node starts one
+
+  // The request, as lib/client.ts builds it. A closed stdio fd is sent as absent: python then
+  // has sys.stdin None, which Node (it reopens closed fds on /dev/null) cannot tell.
+  std::vector<int> fds;
+  for (int fd = 0; fd < 3; fd++) {
+    if (present[fd]) fds.push_back(fd);
+  }
+  int cwd_fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (cwd_fd >= 0) fds.push_back(cwd_fd);
+  std::string json = "{\"type\":\"run\",\"client\":";
+  runner::AppendJsonString(json, kVersion);
+  json += run.has_module ? ",\"module\":" : ",\"file\":";
+  runner::AppendJsonString(json, run.has_module ? run.module.c_str() : run.file.c_str());
+  json += ",\"args\":[";
+  for (size_t i = 0; i < run.args.size(); i++) {
+    if (i) json += ',';
+    runner::AppendJsonString(json, run.args[i].c_str());
+  }
+  json += "],\"cwd\":";
+  runner::AppendJsonString(json, cwd.c_str());
+  json += ",\"env\":{";
+  bool first_var = true;
+  for (char** e = environ; *e; e++) {
+    const char* eq = std::strchr(*e, '=');
+    if (!eq || eq == *e) continue;
+    if (!first_var) json += ',';
+    first_var = false;
+    std::string name(*e, eq - *e);
+    runner::AppendJsonString(json, name.c_str());
+    json += ':';
+    runner::AppendJsonString(json, eq + 1);
+  }
+  json += "},\"python\":";
+  runner::AppendJsonString(json, python.c_str());
+  json += ",\"argv0\":";
+  runner::AppendJsonString(json, argv0.c_str());
+  json += std::string(",\"stdio\":[") + (present[0] ? "true" : "false") + "," + (present[1] ? "true" : "false") + "," +
+          (present[2] ? "true" : "false") + "],\"cwdFd\":" + (cwd_fd >= 0 ? "true" : "false") + "}";
+
+  if (!InstallSignalForwarding() || !SendFrame(sock, Frame(json, static_cast<unsigned char>(fds.size())), fds)) {
+    HandToNode();  // nothing has run yet
+  }
+  if (cwd_fd >= 0) close(cwd_fd);
+
+  std::string buffer;
+  bool started = false;
+  for (;;) {
+    pollfd pfds[2] = {{sock, POLLIN, 0}, {g_signal_pipe[0], POLLIN, 0}};
+    if (poll(pfds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (pfds[1].revents & POLLIN) {
+      unsigned char signos[64];
+      ssize_t n = read(g_signal_pipe[0], signos, sizeof signos);
+      for (ssize_t i = 0; i < n; i++) {
+        for (const auto& s : kForwarded) {
+          if (s.signo != signos[i]) continue;
+          std::string payload = std::string("{\"type\":\"signal\",\"signal\":\"") + s.name + "\"}";
+          SendFrame(sock, Frame(payload, 0), {});
+          if (s.signo == SIGTSTP) kill(getpid(), SIGSTOP);  // Ctrl-Z: the run stops, then we do
+        }
+      }
+    }
+    if (!(pfds[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+    char data[65536];
+    char control[CMSG_SPACE(sizeof(int) * 8)];
+    iovec iov{data, sizeof data};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+    if (n < 0 && errno == EINTR) continue;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {  // the daemon sends none
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+        int* received = reinterpret_cast<int*>(CMSG_DATA(c));
+        for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) close(received[i]);
+      }
+    }
+    if (n <= 0 || (msg.msg_flags & MSG_CTRUNC)) break;
+    buffer.append(data, static_cast<size_t>(n));
+    while (buffer.size() >= 8) {
+      if (buffer[0] != 'P' || buffer[1] != 'N' || static_cast<unsigned char>(buffer[2]) != kProtocol) {
+        if (!started) HandToNode();  // a daemon of another version: Node replaces it
+        goto lost;
+      }
+      uint32_t length = 0;
+      for (int i = 4; i < 8; i++) length = (length << 8) | static_cast<unsigned char>(buffer[i]);
+      if (buffer.size() < 8 + length) break;
+      std::string reply = buffer.substr(8, length);
+      buffer.erase(0, 8 + length);
+      std::string type = runner::JsonField(reply, "type");
+      if (type == "started") {
+        started = true;
+      } else if (type == "exit") {
+        std::string signo = runner::JsonField(reply, "signal");
+        if (!signo.empty()) DieBySignal(std::atoi(signo.c_str()), runner::JsonField(reply, "core") == "true");
+        return std::atoi(runner::JsonField(reply, "code").c_str());
+      } else if (type == "error") {
+        std::string code = runner::JsonField(reply, "code");
+        // Nothing ran: Node replaces an old daemon (EVERSION) or runs python itself (ESTALE).
+        if (!started && (code == "EVERSION" || code == "ESTALE")) HandToNode();
+        std::fprintf(stderr, "pynwheel: %s\n", runner::JsonField(reply, "message").c_str());
+        return kExitFailed;
+      }
+    }
+  }
+lost:
+  std::fprintf(stderr, "pynwheel: lost the pynwheel daemon during the run\n");
+  return kExitFailed;
+}
