@@ -55,6 +55,8 @@ export function makeSandbox(name: string): Sandbox {
     HOME: process.env.HOME ?? '/root',
     LANG: 'C.UTF-8',
     PYNWHEEL_RUNTIME_DIR: runtimeDir,
+    // If tap kills a test file (timeout) before its teardown stops the daemon, it still leaves.
+    PYNWHEEL_IDLE: '120',
   };
   return {
     runtimeDir,
