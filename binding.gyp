@@ -10,16 +10,18 @@
         "native/fdops.cc",
         "native/fdpass.cc",
         "native/poller.cc",
-        "native/sockets.cc"
+        "native/sockets.cc",
+        "native/posix/die.cc",
+        "native/posix/fdmsg.cc"
       ],
-      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra"]
     },
     {
       "target_name": "pynwheel-runner",
       "type": "executable",
-      "sources": ["native/runner/main.cc", "native/runner/json.cc"],
+      "sources": ["native/runner/main.cc", "native/runner/json.cc", "native/posix/die.cc", "native/posix/fdmsg.cc"],
       "defines": ["PYNWHEEL_VERSION=<!(node -p \"require('./package.json').version\")"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-O2"]
     }

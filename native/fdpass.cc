@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "posix/fdmsg.h"
 #include "errors.h"
 #include "exports.h"
 
@@ -61,50 +62,13 @@ static Napi::Value SendMsg(const Napi::CallbackInfo& info) {
     fds[i] = static_cast<int>(number);
   }
 
-  iovec iov;
-  iov.iov_base = data.Data();
-  iov.iov_len = data.ByteLength();
-  msghdr msg;
-  memset(&msg, 0, sizeof(msg));
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  ControlBuffer control;
-  if (count > 0) {
-    memset(&control, 0, sizeof(control));
-    msg.msg_control = control.bytes;
-    msg.msg_controllen = CMSG_SPACE(count * sizeof(int));
-    cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-    cmsg->cmsg_level = SOL_SOCKET;
-    cmsg->cmsg_type = SCM_RIGHTS;
-    cmsg->cmsg_len = CMSG_LEN(count * sizeof(int));
-    memcpy(CMSG_DATA(cmsg), fds, count * sizeof(int));
-  }
-
-  // MSG_NOSIGNAL: a vanished peer is an EPIPE error, not a SIGPIPE.
-  ssize_t sent;
-  do {
-    sent = sendmsg(fd, &msg, MSG_NOSIGNAL);
-  } while (sent < 0 && errno == EINTR);
+  ssize_t sent = pynwheel_posix::SendWithFds(fd, data.Data(), data.ByteLength(), fds, count);
   if (sent < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) return Napi::Number::New(env, -1);
     ThrowErrno(env, "sendmsg");
     return env.Undefined();
   }
   return Napi::Number::New(env, static_cast<double>(sent));
-}
-
-// Every fd in every SCM_RIGHTS cmsg of `msg`.
-static std::vector<int> CollectFds(msghdr* msg) {
-  std::vector<int> fds;
-  for (cmsghdr* cmsg = CMSG_FIRSTHDR(msg); cmsg != nullptr; cmsg = CMSG_NXTHDR(msg, cmsg)) {
-    if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS) continue;
-    size_t n = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    size_t start = fds.size();
-    fds.resize(start + n);
-    // memcpy: CMSG_DATA need not be aligned for int.
-    memcpy(fds.data() + start, CMSG_DATA(cmsg), n * sizeof(int));
-  }
-  return fds;
 }
 
 static Napi::Value RecvMsg(const Napi::CallbackInfo& info) {
@@ -147,7 +111,7 @@ static Napi::Value RecvMsg(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
 
-  std::vector<int> fds = CollectFds(&msg);
+  std::vector<int> fds = pynwheel_posix::ReceivedFds(&msg);
   if (msg.msg_flags & MSG_CTRUNC) {
     // The kernel dropped the fds that did not fit; the message is unusable, so close the rest.
     for (int received : fds) close(received);

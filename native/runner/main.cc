@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -21,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "../posix/die.h"
+#include "../posix/fdmsg.h"
 #include "json.h"
 
 #define PYNWHEEL_STRINGIFY(x) #x
@@ -205,23 +206,8 @@ std::string Frame(const std::string& payload, unsigned char fd_count) {
 bool SendFrame(int sock, const std::string& frame, const std::vector<int>& fds) {
   size_t sent = 0;
   while (sent < frame.size()) {
-    iovec iov{const_cast<char*>(frame.data() + sent), frame.size() - sent};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    std::vector<char> control;
-    if (sent == 0 && !fds.empty()) {
-      control.assign(CMSG_SPACE(sizeof(int) * fds.size()), 0);
-      msg.msg_control = control.data();
-      msg.msg_controllen = control.size();
-      cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-      cmsg->cmsg_level = SOL_SOCKET;
-      cmsg->cmsg_type = SCM_RIGHTS;
-      cmsg->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-      std::memcpy(CMSG_DATA(cmsg), fds.data(), sizeof(int) * fds.size());
-    }
-    ssize_t n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
+    ssize_t n = pynwheel_posix::SendWithFds(sock, frame.data() + sent, frame.size() - sent,
+                                            sent == 0 ? fds.data() : nullptr, sent == 0 ? fds.size() : 0);
     if (n <= 0) return false;
     sent += static_cast<size_t>(n);
   }
@@ -256,22 +242,6 @@ bool InstallSignalForwarding() {
   sa.sa_flags = SA_RESTART;
   for (const auto& s : kForwarded) sigaction(s.signo, &sa, nullptr);
   return true;
-}
-
-[[noreturn]] void DieBySignal(int signo, bool core) {
-  if (!core) {
-    rlimit none{0, 0};
-    getrlimit(RLIMIT_CORE, &none);
-    none.rlim_cur = 0;
-    setrlimit(RLIMIT_CORE, &none);
-  }
-  signal(signo, SIG_DFL);
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, signo);
-  sigprocmask(SIG_UNBLOCK, &set, nullptr);
-  raise(signo);
-  _exit(128 + signo);
 }
 
 // ---------------------------------------------------------------- one run
@@ -387,12 +357,7 @@ int main(int argc, char** argv) {
     msg.msg_controllen = sizeof control;
     ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
     if (n < 0 && errno == EINTR) continue;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {  // the daemon sends none
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-        int* received = reinterpret_cast<int*>(CMSG_DATA(c));
-        for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) close(received[i]);
-      }
-    }
+    for (int fd : pynwheel_posix::ReceivedFds(&msg)) close(fd);  // the daemon sends none
     if (n <= 0 || (msg.msg_flags & MSG_CTRUNC)) break;
     buffer.append(data, static_cast<size_t>(n));
     while (buffer.size() >= 8) {
@@ -410,7 +375,7 @@ int main(int argc, char** argv) {
         started = true;
       } else if (type == "exit") {
         std::string signo = runner::JsonField(reply, "signal");
-        if (!signo.empty()) DieBySignal(std::atoi(signo.c_str()), runner::JsonField(reply, "core") == "true");
+        if (!signo.empty()) pynwheel_posix::DieBySignal(std::atoi(signo.c_str()), runner::JsonField(reply, "core") == "true");
         return std::atoi(runner::JsonField(reply, "code").c_str());
       } else if (type == "error") {
         std::string code = runner::JsonField(reply, "code");
