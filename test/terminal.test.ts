@@ -55,7 +55,9 @@ t.test('getpass() reads without echo', async (t) => {
 
 t.test('pdb and breakpoint() work interactively', async (t) => {
   write(sb, 'debug_me.py', 'x = 6\nbreakpoint()\nprint("after", x)\n');
-  sameOnTerminal(t, 'debug_me.py', [{ expect: '(Pdb) ' }, { send: 'p x * 7\n' }, { expect: '42' }, { send: 'c\n' }, { expect: 'after 6' }]);
+  sameOnTerminal(t, 'debug_me.py', [
+    { expect: '(Pdb) ' }, { send: 'p x * 7\n' }, { expect: '42' }, { expect: '(Pdb) ' }, { send: 'c\n' }, { expect: 'after 6' },
+  ]);
 });
 
 t.test('curses programs work and leave the terminal as it was', async (t) => {
