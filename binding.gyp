@@ -22,7 +22,10 @@
       "target_name": "pynwheel-runner",
       "type": "executable",
       "sources": ["native/runner/main.cc", "native/runner/json.cc", "native/posix/die.cc", "native/posix/fdmsg.cc"],
-      "defines": ["PYNWHEEL_VERSION=<!(node -p \"require('./package.json').version\")"],
+      "defines": [
+        "PYNWHEEL_VERSION=<!(node -p \"require('./package.json').version\")",
+        "PYNWHEEL_NODE=<!(node -p \"JSON.stringify(process.env.npm_node_execpath || process.execPath)\")"
+      ],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-O2"]
     }
   ]

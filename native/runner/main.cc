@@ -17,6 +17,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -40,11 +42,17 @@ int g_argc;
 
 // ---------------------------------------------------------------- handing over to Node
 
-/** exec the Node CLI with our own arguments: it handles whatever the runner does not. */
+/**
+ * exec the Node CLI with our own arguments: it handles whatever the runner does not.
+ * Which node: the one that built the runner (npm's node at install time, recorded by
+ * binding.gyp), so that a PATH without node (cron, a `#!/usr/bin/env pynwheel` script run with a
+ * minimal PATH) still reaches the CLI; if that node is gone (a removed nvm version), `node` on
+ * PATH, as bin/pynwheel.js's `#!/usr/bin/env node` would find it.
+ */
 [[noreturn]] void HandToNode() {
   char exe[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  std::string cli;
+  std::string cli = "dist/cli.js";
   if (n > 0) {
     exe[n] = '\0';
     std::string self(exe);  // <package>/build/Release/pynwheel-runner
@@ -56,9 +64,39 @@ int g_argc;
   args.push_back(const_cast<char*>(cli.c_str()));
   for (int i = 1; i < g_argc; i++) args.push_back(g_argv[i]);
   args.push_back(nullptr);
+#ifdef PYNWHEEL_NODE
+  execv(PYNWHEEL_NODE, args.data());  // returns only if it failed: try PATH
+#endif
   execvp("node", args.data());
   std::fprintf(stderr, "pynwheel: cannot run node for %s: %s\n", cli.c_str(), std::strerror(errno));
   _exit(kExitFailed);
+}
+
+// ---------------------------------------------------------------- paths as Node's path.resolve
+
+/**
+ * `path` made absolute against `base` and normalised lexically (no "." or "..", no doubled or
+ * trailing "/"), as Node's path.resolve does: the daemon keys zygotes by the interpreter's path
+ * and python derives sys.executable from it, so both clients must send the same spelling.
+ */
+std::string Resolve(const std::string& base, const std::string& path) {
+  std::string joined = !path.empty() && path[0] == '/' ? path : base + "/" + path;
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (start <= joined.size()) {
+    size_t end = joined.find('/', start);
+    if (end == std::string::npos) end = joined.size();
+    std::string part = joined.substr(start, end - start);
+    if (part == "..") {
+      if (!parts.empty()) parts.pop_back();
+    } else if (!part.empty() && part != ".") {
+      parts.push_back(part);
+    }
+    start = end + 1;
+  }
+  std::string out;
+  for (const auto& part : parts) out += "/" + part;
+  return out.empty() ? "/" : out;
 }
 
 // ---------------------------------------------------------------- what to run (lib/run-args.ts)
@@ -114,13 +152,14 @@ bool ParseRunArgs(int from, RunArgs& out) {
 
 // ---------------------------------------------------------------- where (lib/runtime-dir.ts)
 
-std::string RuntimeDir() {
+/** lib/runtime-dir.ts's runtimeDirFor: resolved against `cwd`, which the caller knows. */
+std::string RuntimeDir(const std::string& cwd) {
   const char* dir = getenv("PYNWHEEL_RUNTIME_DIR");
-  if (dir && *dir) return dir;
+  if (dir && *dir) return Resolve(cwd, dir);
   const char* xdg = getenv("XDG_RUNTIME_DIR");
-  if (xdg && *xdg) return std::string(xdg) + "/pynwheel";
+  if (xdg && *xdg) return Resolve(cwd, xdg) + "/pynwheel";
   const char* tmp = getenv("TMPDIR");
-  return std::string(tmp && *tmp ? tmp : "/tmp") + "/pynwheel-" + std::to_string(getuid());
+  return Resolve(cwd, tmp && *tmp ? tmp : "/tmp") + "/pynwheel-" + std::to_string(getuid());
 }
 
 /** The same checks as lib/runtime-dir.ts; on any doubt Node decides and explains. */
@@ -137,36 +176,35 @@ bool IsExecutableFile(const std::string& path) {
   return access(path.c_str(), X_OK) == 0 && stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
-std::string Absolute(const std::string& cwd, const std::string& path) {
-  return path.empty() || path[0] == '/' ? path : cwd + "/" + path;
-}
-
+/** lib/interpreter.ts's findOnPath. */
 std::string FindOnPath(const std::string& name, const std::string& cwd) {
   const char* env = getenv("PATH");
   std::string path = env ? env : "/usr/local/bin:/usr/bin:/bin";
   size_t start = 0;
   while (start <= path.size()) {
     size_t end = path.find(':', start);
-    std::string entry = path.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    std::string candidate = Absolute(cwd, entry.empty() ? "." : entry) + "/" + name;
+    if (end == std::string::npos) end = path.size();
+    std::string entry = path.substr(start, end - start);
+    std::string candidate = Resolve(Resolve(cwd, entry.empty() ? "." : entry), name);
     if (IsExecutableFile(candidate)) return candidate;
-    if (end == std::string::npos) break;
     start = end + 1;
   }
   return "";
 }
 
-/** Returns false when Node should decide (and report) instead. */
+/** lib/interpreter.ts's resolveInterpreter; false when Node should decide (and report) instead. */
 bool ResolvePython(const std::string& explicit_python, const std::string& cwd, std::string& path, std::string& argv0) {
-  std::string wanted = !explicit_python.empty() ? explicit_python : getenv("PYNWHEEL_PYTHON") ? getenv("PYNWHEEL_PYTHON") : "";
+  const char* env_python = getenv("PYNWHEEL_PYTHON");
+  std::string wanted = !explicit_python.empty() ? explicit_python : env_python ? env_python : "";
   if (!wanted.empty()) {
-    path = wanted.find('/') != std::string::npos ? Absolute(cwd, wanted) : FindOnPath(wanted, cwd);
+    path = wanted.find('/') != std::string::npos ? Resolve(cwd, wanted) : FindOnPath(wanted, cwd);
     argv0 = wanted;
     return !path.empty() && IsExecutableFile(path);
   }
+  // An activated venv wins even if PATH was changed after `activate`.
   const char* venv = getenv("VIRTUAL_ENV");
-  if (venv && *venv && IsExecutableFile(Absolute(cwd, venv) + "/bin/python3")) {
-    path = Absolute(cwd, venv) + "/bin/python3";
+  if (venv && *venv && IsExecutableFile(Resolve(cwd, venv) + "/bin/python3")) {
+    path = Resolve(cwd, venv) + "/bin/python3";
     argv0 = "python3";
     return true;
   }
@@ -240,57 +278,73 @@ bool InstallSignalForwarding() {
   sa.sa_handler = OnSignal;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESTART;
-  for (const auto& s : kForwarded) sigaction(s.signo, &sa, nullptr);
+  for (const auto& s : kForwarded) {
+    if (sigaction(s.signo, &sa, nullptr) != 0) return false;
+  }
   return true;
+}
+
+/** Passes on the signals the handler noted; false once the daemon is gone. */
+bool ForwardPendingSignals(int sock) {
+  unsigned char signos[64];
+  for (;;) {
+    ssize_t n = read(g_signal_pipe[0], signos, sizeof signos);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return true;  // EAGAIN: all read
+    for (ssize_t i = 0; i < n; i++) {
+      for (const auto& s : kForwarded) {
+        if (s.signo != signos[i]) continue;
+        std::string payload = std::string("{\"type\":\"signal\",\"signal\":\"") + s.name + "\"}";
+        if (!SendFrame(sock, Frame(payload, 0), {})) return false;
+        // Ctrl-Z stops the client only (the run is not in the terminal's job): the run was told
+        // to stop, now we do; `fg` continues us, and SIGCONT is passed on in turn.
+        if (s.signo == SIGTSTP && kill(getpid(), SIGSTOP) != 0) return true;
+      }
+    }
+  }
 }
 
 // ---------------------------------------------------------------- one run
 
-std::string CurrentDirectory() {
+/** getcwd, or (a deleted cwd) $PWD or "/" as lib/cli.ts's currentDirectory; *known false then. */
+std::string CurrentDirectory(bool* known) {
   char buf[PATH_MAX];
-  if (getcwd(buf, sizeof buf)) return buf;
+  *known = getcwd(buf, sizeof buf) != nullptr;
+  if (*known) return buf;
   const char* pwd = getenv("PWD");
   return pwd && pwd[0] == '/' ? pwd : "/";
 }
 
-}  // namespace
+bool IsSet(const char* name) {
+  const char* value = getenv(name);
+  return value != nullptr && *value != '\0';  // as a JS truthiness test of process.env[name]
+}
 
-int main(int argc, char** argv) {
-  g_argc = argc;
-  g_argv = argv;
-  // Which of fds 0-2 the caller left open must be known before anything is opened: a new fd
-  // takes the lowest free number. Closed ones are held by /dev/null (and sent as absent).
-  bool present[3];
-  for (int fd = 0; fd < 3; fd++) {
-    present[fd] = fcntl(fd, F_GETFD) != -1;
-    if (!present[fd] && open("/dev/null", O_RDWR) != fd) return kExitFailed;
+/**
+ * The environment as Node's process.env enumerates it: the first of duplicate names wins
+ * (getenv's answer), and a name that is empty or not valid UTF-8 is left out (Node cannot look
+ * it up). Values with invalid UTF-8 get U+FFFD as Node's strings do.
+ */
+void AppendEnvironment(std::string& json) {
+  json += '{';
+  std::set<std::string> seen;
+  for (char** e = environ; *e; e++) {
+    const char* eq = std::strchr(*e, '=');
+    if (!eq || eq == *e) continue;
+    std::string name(*e, eq - *e);
+    if (!runner::IsValidUtf8(name.c_str()) || !seen.insert(name).second) continue;
+    if (seen.size() > 1) json += ',';
+    runner::AppendJsonString(json, name.c_str());
+    json += ':';
+    runner::AppendJsonString(json, eq + 1);
   }
-  if (argc < 2) HandToNode();
-  std::string first = argv[1];
-  // `pynwheel FILE ARGS` (a shebang) and the spec's `--file` form, as lib/cli.ts decides.
-  bool shebang_form = first == "--file" || (first[0] != '-' && first != "run" && first != "start" && first != "stop" &&
-                                            first != "status" && first != "doctor" && first != "help");
-  if (first != "run" && !shebang_form) HandToNode();
-  RunArgs run;
-  if (!ParseRunArgs(first == "run" ? 2 : 1, run) || run.file == "-") HandToNode();
-  if ((getenv("PYNWHEEL_DISABLE") && std::string(getenv("PYNWHEEL_DISABLE")) == "1") || getenv("PYTHONINSPECT")) HandToNode();
+  json += '}';
+}
 
-  std::string dir = RuntimeDir();
-  if (!RuntimeDirIsSafe(dir)) HandToNode();
-  std::string cwd = CurrentDirectory();
-  std::string python, argv0;
-  if (!ResolvePython(run.python, cwd, python, argv0)) HandToNode();
-  int sock = Connect(dir + "/daemon.sock");
-  if (sock < 0) HandToNode();  // no daemon: Node starts one
-
-  // The request, as lib/client.ts builds it. A closed stdio fd is sent as absent: python then
-  // has sys.stdin None, which Node (it reopens closed fds on /dev/null) cannot tell.
-  std::vector<int> fds;
-  for (int fd = 0; fd < 3; fd++) {
-    if (present[fd]) fds.push_back(fd);
-  }
-  int cwd_fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (cwd_fd >= 0) fds.push_back(cwd_fd);
+/** The run request, as lib/client.ts builds it. */
+std::string RunRequest(const RunArgs& run, const std::string& cwd, const std::string& python, const std::string& argv0,
+                       const bool present[3], bool cwd_fd) {
+  auto flag = [](bool b) { return b ? "true" : "false"; };
   std::string json = "{\"type\":\"run\",\"client\":";
   runner::AppendJsonString(json, kVersion);
   json += run.has_module ? ",\"module\":" : ",\"file\":";
@@ -302,91 +356,133 @@ int main(int argc, char** argv) {
   }
   json += "],\"cwd\":";
   runner::AppendJsonString(json, cwd.c_str());
-  json += ",\"env\":{";
-  bool first_var = true;
-  for (char** e = environ; *e; e++) {
-    const char* eq = std::strchr(*e, '=');
-    if (!eq || eq == *e) continue;
-    if (!first_var) json += ',';
-    first_var = false;
-    std::string name(*e, eq - *e);
-    runner::AppendJsonString(json, name.c_str());
-    json += ':';
-    runner::AppendJsonString(json, eq + 1);
-  }
-  json += "},\"python\":";
+  json += ",\"env\":";
+  AppendEnvironment(json);
+  json += ",\"python\":";
   runner::AppendJsonString(json, python.c_str());
   json += ",\"argv0\":";
   runner::AppendJsonString(json, argv0.c_str());
-  json += std::string(",\"stdio\":[") + (present[0] ? "true" : "false") + "," + (present[1] ? "true" : "false") + "," +
-          (present[2] ? "true" : "false") + "],\"cwdFd\":" + (cwd_fd >= 0 ? "true" : "false") + "}";
+  json += std::string(",\"stdio\":[") + flag(present[0]) + "," + flag(present[1]) + "," + flag(present[2]) +
+          "],\"cwdFd\":" + flag(cwd_fd) + "}";
+  return json;
+}
 
-  if (!InstallSignalForwarding() || !SendFrame(sock, Frame(json, static_cast<unsigned char>(fds.size())), fds)) {
-    HandToNode();  // nothing has run yet
-  }
-  if (cwd_fd >= 0) close(cwd_fd);
+[[noreturn]] void LostDaemon() {
+  std::fprintf(stderr, "pynwheel: lost the pynwheel daemon during the run\n");
+  _exit(kExitFailed);
+}
 
+/**
+ * Reads the daemon's replies until the run ends, passing signals on meanwhile, and ends this
+ * process the same way (exit status, or death by the same signal).
+ */
+[[noreturn]] void AwaitOutcome(int sock) {
   std::string buffer;
   bool started = false;
   for (;;) {
     pollfd pfds[2] = {{sock, POLLIN, 0}, {g_signal_pipe[0], POLLIN, 0}};
     if (poll(pfds, 2, -1) < 0) {
       if (errno == EINTR) continue;
-      break;
+      LostDaemon();
     }
-    if (pfds[1].revents & POLLIN) {
-      unsigned char signos[64];
-      ssize_t n = read(g_signal_pipe[0], signos, sizeof signos);
-      for (ssize_t i = 0; i < n; i++) {
-        for (const auto& s : kForwarded) {
-          if (s.signo != signos[i]) continue;
-          std::string payload = std::string("{\"type\":\"signal\",\"signal\":\"") + s.name + "\"}";
-          SendFrame(sock, Frame(payload, 0), {});
-          if (s.signo == SIGTSTP) kill(getpid(), SIGSTOP);  // Ctrl-Z: the run stops, then we do
-        }
-      }
-    }
+    if ((pfds[1].revents & POLLIN) && !ForwardPendingSignals(sock)) LostDaemon();
     if (!(pfds[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
     char data[65536];
-    char control[CMSG_SPACE(sizeof(int) * 8)];
+    union {  // aligned for cmsghdr
+      cmsghdr align;
+      char bytes[CMSG_SPACE(sizeof(int) * 4)];
+    } control;
     iovec iov{data, sizeof data};
     msghdr msg{};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
+    msg.msg_control = control.bytes;
+    msg.msg_controllen = sizeof control.bytes;
     ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
     if (n < 0 && errno == EINTR) continue;
-    for (int fd : pynwheel_posix::ReceivedFds(&msg)) close(fd);  // the daemon sends none
-    if (n <= 0 || (msg.msg_flags & MSG_CTRUNC)) break;
+    if (n < 0) LostDaemon();
+    for (int fd : pynwheel_posix::ReceivedFds(&msg)) close(fd);  // replies carry none
+    if (n == 0 || (msg.msg_flags & MSG_CTRUNC)) LostDaemon();
     buffer.append(data, static_cast<size_t>(n));
     while (buffer.size() >= 8) {
       if (buffer[0] != 'P' || buffer[1] != 'N' || static_cast<unsigned char>(buffer[2]) != kProtocol) {
         if (!started) HandToNode();  // a daemon of another version: Node replaces it
-        goto lost;
+        LostDaemon();
       }
       uint32_t length = 0;
       for (int i = 4; i < 8; i++) length = (length << 8) | static_cast<unsigned char>(buffer[i]);
-      if (buffer.size() < 8 + length) break;
-      std::string reply = buffer.substr(8, length);
-      buffer.erase(0, 8 + length);
-      std::string type = runner::JsonField(reply, "type");
+      if (buffer.size() < 8 + static_cast<size_t>(length)) break;
+      std::map<std::string, std::string> reply;
+      bool parsed = runner::ParseFlatObject(buffer.substr(8, length), reply);
+      buffer.erase(0, 8 + static_cast<size_t>(length));
+      if (!parsed) LostDaemon();
+      const std::string& type = reply["type"];
       if (type == "started") {
         started = true;
       } else if (type == "exit") {
-        std::string signo = runner::JsonField(reply, "signal");
-        if (!signo.empty()) pynwheel_posix::DieBySignal(std::atoi(signo.c_str()), runner::JsonField(reply, "core") == "true");
-        return std::atoi(runner::JsonField(reply, "code").c_str());
+        if (!reply["signal"].empty()) pynwheel_posix::DieBySignal(std::atoi(reply["signal"].c_str()), reply["core"] == "true");
+        std::exit(std::atoi(reply["code"].c_str()));
       } else if (type == "error") {
-        std::string code = runner::JsonField(reply, "code");
         // Nothing ran: Node replaces an old daemon (EVERSION) or runs python itself (ESTALE).
-        if (!started && (code == "EVERSION" || code == "ESTALE")) HandToNode();
-        std::fprintf(stderr, "pynwheel: %s\n", runner::JsonField(reply, "message").c_str());
-        return kExitFailed;
+        if (!started && (reply["code"] == "EVERSION" || reply["code"] == "ESTALE")) HandToNode();
+        std::fprintf(stderr, "pynwheel: %s\n", reply["message"].c_str());
+        std::exit(kExitFailed);
       }
     }
   }
-lost:
-  std::fprintf(stderr, "pynwheel: lost the pynwheel daemon during the run\n");
-  return kExitFailed;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  g_argc = argc;
+  g_argv = argv;
+  // Which of fds 0-2 the caller left open must be known before anything is opened: a new fd
+  // takes the lowest free number. Closed ones are held by /dev/null (and sent as absent, so the
+  // run has them closed too: python's sys.stdin is None, which the Node CLI cannot give, as
+  // Node reopens closed stdio fds on /dev/null at start-up).
+  bool present[3];
+  for (int fd = 0; fd < 3; fd++) {
+    present[fd] = fcntl(fd, F_GETFD) != -1;
+    if (present[fd]) continue;
+    int held;
+    do held = open("/dev/null", O_RDWR); while (held < 0 && errno == EINTR);
+    if (held != fd) return kExitFailed;  // cannot happen: fd was the lowest free number
+  }
+  if (argc < 2) HandToNode();
+  std::string first = argv[1];
+  // `pynwheel FILE ARGS` (a shebang) and the spec's `--file` form, as lib/cli.ts decides.
+  bool shebang_form = first == "--file" || (first[0] != '-' && first != "run" && first != "start" && first != "stop" &&
+                                            first != "status" && first != "doctor" && first != "help");
+  if (first != "run" && !shebang_form) HandToNode();
+  RunArgs run;
+  if (!ParseRunArgs(first == "run" ? 2 : 1, run) || run.file == "-") HandToNode();
+  // PYTHONINSPECT asks for python's REPL after the script: lib/cli.ts runs python directly.
+  if ((getenv("PYNWHEEL_DISABLE") && std::strcmp(getenv("PYNWHEEL_DISABLE"), "1") == 0) || IsSet("PYTHONINSPECT")) HandToNode();
+
+  bool cwd_known;
+  std::string cwd = CurrentDirectory(&cwd_known);
+  // A relative runtime directory under a deleted cwd: Node's path.resolve decides.
+  const char* dir_env = getenv("PYNWHEEL_RUNTIME_DIR");
+  if (!cwd_known && dir_env && *dir_env && dir_env[0] != '/') HandToNode();
+  std::string dir = RuntimeDir(cwd);
+  if (!RuntimeDirIsSafe(dir)) HandToNode();
+  std::string python, argv0;
+  if (!ResolvePython(run.python, cwd, python, argv0)) HandToNode();
+  int sock = Connect(dir + "/daemon.sock");
+  if (sock < 0) HandToNode();  // no daemon (Node starts one), or trouble Node should report
+
+  std::vector<int> fds;
+  for (int fd = 0; fd < 3; fd++) {
+    if (present[fd]) fds.push_back(fd);
+  }
+  int cwd_fd;
+  do cwd_fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC); while (cwd_fd < 0 && errno == EINTR);
+  if (cwd_fd >= 0) fds.push_back(cwd_fd);
+  std::string request = RunRequest(run, cwd, python, argv0, present, cwd_fd >= 0);
+  if (!InstallSignalForwarding() || !SendFrame(sock, Frame(request, static_cast<unsigned char>(fds.size())), fds)) {
+    HandToNode();  // nothing has run yet (the handlers and pipe do not survive exec)
+  }
+  if (cwd_fd >= 0) close(cwd_fd);  // the daemon holds its own copy now
+  AwaitOutcome(sock);
 }
