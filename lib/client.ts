@@ -26,6 +26,12 @@ export interface ClientOptions {
   stdio: [number | null, number | null, number | null];
   /** Pass the signals a terminal or a user sends us on to the run (the CLI does). */
   forwardSignals: boolean;
+  /** Node API: told the run's pid once the zygote has forked it. */
+  onStarted?: (pid: number) => void;
+  /** Node API: given a way to signal the run as soon as the request is on its way (again on a retry). */
+  onControl?: (sendSignal: (signal: NodeJS.Signals) => void) => void;
+  /** Default true: when the zygotes cannot be trusted (ESTALE), run the interpreter here. The Node API does that itself, to keep its pid and kill(). */
+  directFallback?: boolean;
 }
 
 export interface RunOutcome {
@@ -44,7 +50,7 @@ export async function runThroughDaemon(target: RunTarget, options: ClientOptions
     return await runOnce(paths, target, options);
   } catch (err) {
     if (!(err instanceof PynwheelError)) throw err;
-    if (err.code === 'ESTALE') {
+    if (err.code === 'ESTALE' && options.directFallback !== false) {
       // Modules are changing on disk right now (an install in progress): no zygote can be
       // trusted, and the run had not started, so the interpreter runs it itself.
       const pythonArgs = target.module !== undefined ? ['-m', target.module, ...target.args] : [target.file!, ...target.args];
@@ -118,6 +124,7 @@ async function runOnce(paths: RuntimePaths, target: RunTarget, options: ClientOp
       const reply = message as unknown as RunReply;
       if (reply.type === 'started') {
         pid = reply.pid;
+        options.onStarted?.(reply.pid);
       } else if (reply.type === 'exit') {
         const signo = typeof reply.signal === 'number' ? reply.signal : null;
         settle(() => resolve({
@@ -139,6 +146,7 @@ async function runOnce(paths: RuntimePaths, target: RunTarget, options: ClientOp
         `lost the pynwheel daemon during the run${err ? ` (${err.message})` : ''}`)));
     });
     channel.send(request, fds);
+    options.onControl?.((signal) => channel.send({ type: 'signal', signal }));
   });
 }
 

@@ -1,0 +1,156 @@
+#!/usr/bin/env node
+// The Node API against what a Node program would use otherwise (issue 6): N sequential calls of
+// a trivial script and of a numpy script, each with
+//   - pynwheel's run() (output captured, as the others capture it),
+//   - child_process.spawn of the interpreter, stdout and stderr collected, awaited to 'close',
+//   - python-shell's PythonShell.run (a devDependency, for this bench only),
+// interleaved call by call after a warm-up; wall time of each call, promise to settlement.
+// Also the core path alone: lib/client.ts's runThroughDaemon with /dev/null as stdio (no pipes,
+// no API), what run() is built on and cannot be faster than.
+// Prints medians per call (and p10, p90), saves bench/results/api.json.
+//
+// Usage: npm run bench:api [-- --runs N]   (default 1000 calls a contender and script)
+// The Python environment: $PYNWHEEL_BENCH_PYTHON, else .venv-bench-api at the repo root, made
+// and given numpy by pip on first use.
+'use strict';
+const { spawn, spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { PythonShell } = require('python-shell');
+const { benchPython } = require('./python-env');
+const { run } = require('../dist/index.js');
+const { runThroughDaemon } = require('../dist/client.js');
+const { resolveInterpreter } = require('../dist/interpreter.js');
+
+const ROOT = path.resolve(__dirname, '..');
+const NODE_CLI = path.join(ROOT, 'bin', 'pynwheel.js');
+const argv = process.argv.slice(2);
+const runsFlag = argv.indexOf('--runs');
+const RUNS = runsFlag >= 0 ? Number(argv[runsFlag + 1]) : 1000;
+const WARMUP = Math.min(20, RUNS);
+const TARGET_TRIVIAL_MS = 3;
+
+const SCRIPTS = {
+  trivial: 'print("hello")\n',
+  numpy: 'import numpy as np\na = np.arange(1000, dtype=np.float64)\nprint(float(a.sum()), float(a.std()))\n',
+};
+
+function elapsedMs(started) {
+  return Number(process.hrtime.bigint() - started) / 1e6;
+}
+
+/** child_process.spawn of python, output collected, to 'close'. */
+function viaSpawn(python, script, env, cwd) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(python, [script], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = [];
+    child.stdout.on('data', (d) => out.push(d));
+    child.stderr.on('data', (d) => out.push(d));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(Buffer.concat(out)) : reject(new Error(`python exited ${code}: ${Buffer.concat(out)}`))));
+  });
+}
+
+function stats(times) {
+  const sorted = [...times].sort((a, b) => a - b);
+  const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+  const round = (v) => +v.toFixed(3);
+  return { median: round(at(0.5)), p10: round(at(0.1)), p90: round(at(0.9)), min: round(sorted[0]), max: round(sorted[sorted.length - 1]), n: times.length };
+}
+
+function printTable(headers, rows) {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+  const line = (cells) => cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
+  console.log(line(headers));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const r of rows) console.log(line(r));
+}
+
+async function main() {
+  const python = benchPython('api', { numpy: 'numpy' });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pnw-bench-api-'));
+  const runtimeDir = path.join(dir, 'rt');
+  fs.mkdirSync(runtimeDir, { mode: 0o700 });
+  const env = {
+    PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'C.UTF-8',
+    PYNWHEEL_RUNTIME_DIR: runtimeDir,
+    PYNWHEEL_IDLE: '600', // should this bench be killed, its daemon still leaves
+  };
+  const cleanup = () => {
+    spawnSync(process.execPath, [NODE_CLI, 'stop'], { env, stdio: 'ignore' });
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('SIGINT', () => {
+    cleanup();
+    process.exit(130);
+  });
+  const devNull = fs.openSync('/dev/null', 'r+');
+  const interpreter = resolveInterpreter(python, env, dir);
+  const result = {
+    name: 'api', date: new Date().toISOString(), runs: RUNS, unit: 'ms', python,
+    machine: { cpus: os.cpus().length, node: process.version, platform: `${os.platform()} ${os.release()}` },
+    targetTrivialMedianMs: TARGET_TRIVIAL_MS,
+    rows: {},
+  };
+  try {
+    for (const [name, source] of Object.entries(SCRIPTS)) {
+      const script = path.join(dir, `bench_${name}.py`); // not numpy.py: it would shadow numpy
+      fs.writeFileSync(script, source);
+      const expected = (await viaSpawn(python, script, env, dir)).toString();
+      const contenders = {
+        'pynwheel run()': async () => {
+          const r = await run(script, { pythonPath: python, env, cwd: dir, encoding: 'utf8' });
+          if (r.stdout !== expected) throw new Error(`run() printed ${JSON.stringify(r.stdout)}`);
+        },
+        'child_process.spawn': async () => {
+          await viaSpawn(python, script, env, dir);
+        },
+        'python-shell': async () => {
+          const lines = await PythonShell.run(script, { pythonPath: python, env, cwd: dir, mode: 'text' });
+          if (lines.join('\n') !== expected.trimEnd()) throw new Error(`python-shell printed ${JSON.stringify(lines)}`);
+        },
+        'core path (no API, /dev/null stdio)': async () => {
+          const outcome = await runThroughDaemon({ file: script, args: [] }, {
+            cwd: dir, env, interpreter, stdio: [devNull, devNull, devNull], forwardSignals: false,
+          });
+          if (outcome.exitCode !== 0) throw new Error(`core path exited ${outcome.exitCode}`);
+        },
+      };
+      const times = Object.fromEntries(Object.keys(contenders).map((c) => [c, []]));
+      for (const call of Object.values(contenders)) for (let i = 0; i < WARMUP; i++) await call();
+      process.stderr.write(`${name}: ${RUNS} calls each`);
+      for (let i = 0; i < RUNS; i++) {
+        // Interleaved call by call, so that a busy moment of the machine falls on all of them.
+        for (const [contender, call] of Object.entries(contenders)) {
+          const started = process.hrtime.bigint();
+          await call();
+          times[contender].push(elapsedMs(started));
+        }
+        if (i % 100 === 99) process.stderr.write('.');
+      }
+      process.stderr.write('\n');
+      result.rows[name] = Object.fromEntries(Object.entries(times).map(([c, t]) => [c, stats(t)]));
+    }
+  } finally {
+    fs.closeSync(devNull);
+    cleanup();
+  }
+  const contenders = Object.keys(result.rows.trivial);
+  console.log(`\nmedian ms per call (p10-p90), ${RUNS} sequential calls each, interleaved; ${python}`);
+  printTable(['script', ...contenders], Object.entries(result.rows).map(([name, row]) => [
+    name, ...contenders.map((c) => `${row[c].median.toFixed(2)} (${row[c].p10.toFixed(1)}-${row[c].p90.toFixed(1)})`),
+  ]));
+  const trivial = result.rows.trivial['pynwheel run()'].median;
+  result.targetMet = trivial <= TARGET_TRIVIAL_MS;
+  console.log(`\ntrivial run(): median ${trivial.toFixed(2)} ms, target <= ${TARGET_TRIVIAL_MS} ms: ${result.targetMet ? 'met' : 'NOT met'}`);
+  const out = path.join(__dirname, 'results', 'api.json');
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
+  console.log(`saved ${path.relative(ROOT, out)}`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,8 @@
+// The ESM entry point: the CommonJS build's exports, by name.
+import pynwheel from './dist/index.js';
+
+export const {
+  run, spawn, PythonProcess, PythonError, PynwheelError, AbortError, TimeoutError, MaxBufferError,
+  JsonLineError, parseTraceback, VERSION,
+} = pynwheel;
+export default pynwheel;

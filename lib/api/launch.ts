@@ -1,0 +1,83 @@
+// Starting the run: through the daemon (a fork of a warm zygote), or with the interpreter
+// itself when the zygote cannot give python's behaviour (flags without an environment
+// variable, PYNWHEEL_DISABLE=1, PYTHONINSPECT, modules changing on disk right now).
+import { spawn as spawnChild } from 'node:child_process';
+import { runThroughDaemon, type RunOutcome, type RunTarget } from '../client';
+import { PynwheelError } from '../errors';
+import type { Interpreter } from '../interpreter';
+import { signalNumber } from '../signals';
+import type { PythonOptionPlan } from './python-options';
+
+export interface LaunchRequest {
+  interpreter: Interpreter;
+  target: RunTarget;
+  cwd: string;
+  /** The caller's environment, before pythonOptions' variables are added. */
+  env: NodeJS.ProcessEnv;
+  pythonOptions: string[];
+  plan: PythonOptionPlan;
+  stdio: [number | null, number | null, number | null];
+}
+
+export interface LaunchEvents {
+  /** The run's process exists. */
+  started(pid: number): void;
+  /** A way to signal the run (until it ends); given before `started`, signals wait in order. */
+  control(sendSignal: (signal: NodeJS.Signals) => void): void;
+}
+
+export async function launch(request: LaunchRequest, events: LaunchEvents): Promise<RunOutcome> {
+  const { env } = request;
+  if (request.plan.unsupported.length || env.PYNWHEEL_DISABLE === '1' || env.PYTHONINSPECT) {
+    return launchDirectly(request, events);
+  }
+  try {
+    return await runThroughDaemon(request.target, {
+      cwd: request.cwd,
+      env: { ...env, ...request.plan.env },
+      interpreter: request.interpreter,
+      stdio: request.stdio,
+      forwardSignals: false,
+      onStarted: events.started,
+      onControl: events.control,
+      directFallback: false,
+    });
+  } catch (err) {
+    // Modules keep changing on disk (an install in progress): no zygote can be trusted, and the
+    // run has not started; the interpreter runs it, as the CLI does.
+    if (err instanceof PynwheelError && err.code === 'ESTALE') return launchDirectly(request, events);
+    throw err;
+  }
+}
+
+/** The command python would be run with, for messages: [interpreter, ...flags, file, ...args]. */
+export function pythonCommand(request: Pick<LaunchRequest, 'interpreter' | 'target' | 'pythonOptions'>): string[] {
+  return [request.interpreter.argv0, ...request.pythonOptions, ...pythonArgs(request.target)];
+}
+
+function pythonArgs(target: RunTarget): string[] {
+  return target.module !== undefined ? ['-m', target.module, ...target.args] : [target.file!, ...target.args];
+}
+
+/** `python FLAGS FILE ARGS` as a child of this process, with the same fds. */
+function launchDirectly(request: LaunchRequest, events: LaunchEvents): Promise<RunOutcome> {
+  return new Promise((resolve, reject) => {
+    const child = spawnChild(request.interpreter.path, [...request.pythonOptions, ...pythonArgs(request.target)], {
+      cwd: request.cwd,
+      env: request.env,
+      argv0: request.interpreter.argv0,
+      // A closed fd cannot be handed to a child by child_process: /dev/null is the nearest.
+      stdio: request.stdio.map((fd) => fd ?? 'ignore'),
+    });
+    events.control((signal) => { child.kill(signal); });
+    child.on('spawn', () => events.started(child.pid!));
+    child.on('error', (err) => reject(new PynwheelError('ESPAWN', `cannot run ${request.interpreter.path}: ${err.message}`, { cause: err })));
+    child.on('exit', (code, signal) => resolve({
+      exitCode: code,
+      signal,
+      signo: signal ? signalNumber(signal) ?? null : null,
+      core: false,
+      pid: child.pid ?? null,
+    }));
+  });
+}
