@@ -21,7 +21,15 @@ export interface RunRequest {
   stdio: [boolean, boolean, boolean];
   /** Whether an fd of the caller's cwd follows the stdio fds (chdir by fd survives renames). */
   cwdFd: boolean;
+  /**
+   * The caller's umask and resource limits ([resource, soft, hard], -1 for unlimited), as the
+   * native client reads them with getrlimit. Without them the zygote reads /proc/<caller pid>.
+   */
+  umask?: number;
+  limits?: Array<[number, number, number]>;
 }
+
+export const MAX_LIMITS = 64;
 
 /** Daemon -> client. */
 export type RunReply =
@@ -52,6 +60,13 @@ export function checkRunRequest(message: Message, fdCount: number): RunRequest {
   if (typeof m.argv0 !== 'string') bad('"argv0" must be a string');
   if (!Array.isArray(m.stdio) || m.stdio.length !== 3 || !m.stdio.every((b) => typeof b === 'boolean')) bad('"stdio" must be three booleans');
   if (typeof m.cwdFd !== 'boolean') bad('"cwdFd" must be a boolean');
+  if (m.umask !== undefined && !(Number.isInteger(m.umask) && (m.umask as number) >= 0 && (m.umask as number) <= 0o777)) bad('"umask" must be an integer from 0 to 0o777');
+  if (m.limits !== undefined) {
+    const isLimit = (l: unknown) => Array.isArray(l) && l.length === 3 && Number.isSafeInteger(l[0]) && l[0] >= 0 && l[0] < MAX_LIMITS &&
+      l.slice(1).every((v) => Number.isSafeInteger(v) && v >= -1);
+    if (!Array.isArray(m.limits) || m.limits.length > MAX_LIMITS || !m.limits.every(isLimit)) bad('"limits" must be [resource, soft, hard] triples');
+    if (m.umask === undefined) bad('"limits" come with "umask"');
+  }
   const request = m as unknown as RunRequest;
   if (fdCountOf(request) !== fdCount) bad(`it announces ${fdCountOf(request)} fds but carries ${fdCount}`);
   return request;

@@ -342,10 +342,23 @@ class NativeOutputCapture:
         return tuple(written)
 
 
+_LIBC = []  # [ctypes.CDLL(None)] once loaded: children inherit it instead of loading it per run
+
+
+def libc():
+    """The C library, loaded once (ctypes is standard library); None where ctypes is missing."""
+    if not _LIBC:
+        try:
+            import ctypes
+            _LIBC.append(ctypes.CDLL(None, use_errno=True))
+        except Exception:
+            _LIBC.append(None)
+    return _LIBC[0]
+
+
 def _fflush_c_stdio():
     try:
-        import ctypes
-        ctypes.CDLL(None).fflush(None)
+        libc().fflush(None)
     except Exception:
         pass
 
@@ -364,6 +377,7 @@ def fork_quietly():
 
 
 PROBE_TIMEOUT = 10.0
+SPARE_DELAY = 0.05  # seconds a spare waits for runs in progress to end before it is forked
 
 
 def children_still_work():
@@ -397,18 +411,32 @@ def _is_submodule(name):
         return False
 
 
+_DIRECTORY_LISTINGS = {}  # directory -> ((st_ino, st_mtime_ns), module files' names, other names)
+
+
 def local_module_names(directory):
-    """Top-level module names that `directory` provides (it comes first on sys.path)."""
-    names = set()
+    """Top-level module names that `directory` provides (it comes first on sys.path). The
+    listing is kept while the directory's mtime stays (a run's children inherit it); whether a
+    subdirectory is a package is looked at each time, as creating its __init__.py does not
+    touch the directory's mtime."""
     try:
-        entries = os.listdir(directory)
+        st = os.stat(directory)
     except OSError:
-        return names
-    suffixes = tuple(importlib.machinery.all_suffixes())
-    for entry in entries:
-        if entry.endswith(suffixes):
-            names.add(entry.partition(".")[0])
-        elif "." not in entry and os.path.isfile(os.path.join(directory, entry, "__init__.py")):
+        return set()
+    stamp = (st.st_ino, st.st_mtime_ns)
+    cached = _DIRECTORY_LISTINGS.get(directory)
+    if cached is None or cached[0] != stamp:
+        try:
+            entries = os.listdir(directory)
+        except OSError:
+            return set()
+        suffixes = tuple(importlib.machinery.all_suffixes())
+        files = frozenset(entry.partition(".")[0] for entry in entries if entry.endswith(suffixes))
+        others = tuple(entry for entry in entries if "." not in entry and entry not in files)
+        cached = _DIRECTORY_LISTINGS[directory] = (stamp, files, others)
+    names = set(cached[1])
+    for entry in cached[2]:
+        if os.path.isfile(os.path.join(directory, entry, "__init__.py")):
             names.add(entry)
     return names
 
@@ -439,8 +467,9 @@ class ModuleWatcher:
         self.checks = 0
         self.check_ns = 0
         try:
-            import ctypes
-            self._libc = ctypes.CDLL(None, use_errno=True)
+            self._libc = libc()
+            if self._libc is None:
+                raise OSError("no ctypes")
             self.fd = self._libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
         except Exception:
             self.fd = -1
@@ -529,6 +558,7 @@ class Zygote:
         self.runs = {}  # pid -> run id
         self.runs_served = 0
         self.spare = None  # a pre-forked child waiting for its run: Spare
+        self.last_handout = 0.0
         self.forks = {"spare": 0, "onDemand": 0}  # how runs got their process
         self.closed_in_child = False
         self.selector = None
@@ -556,12 +586,19 @@ class Zygote:
         if self.watcher.fd >= 0:
             selector.register(self.watcher.fd, selectors.EVENT_READ, "files")
         while True:
+            timeout = None
             if self.spare is None and self.runs_served > 0:
-                # Idle: fork the next run's process now, so that no run waits for a fork.
-                child = self._fork_spare(selector)
-                if child is not None:
-                    return child
-            for key, _ in selector.select():
+                # Fork the next run's process ahead, so that no run waits for a fork: once the
+                # runs in progress are done (a fork and the spare's warm-up would compete with
+                # them for the CPU), or after SPARE_DELAY if they go on.
+                waited = time.monotonic() - self.last_handout
+                if not self.runs or waited >= SPARE_DELAY:
+                    child = self._fork_spare(selector)
+                    if child is not None:
+                        return child
+                else:
+                    timeout = SPARE_DELAY - waited
+            for key, _ in selector.select(timeout):
                 if isinstance(key.data, int):
                     self._on_status(key.data)
                     continue
@@ -674,6 +711,7 @@ class Zygote:
                 self._shutdown()
             if names:
                 self.watcher.watch_imported()
+            request["importNames"] = names  # the run's child need not parse the script again
             pid = self._hand_to_spare(request, fds)
             self.forks["spare" if pid is not None else "onDemand"] += 1
             if pid is None:
@@ -687,6 +725,7 @@ class Zygote:
         _close_all(fds)
         self.runs[pid] = run_id
         self.runs_served += 1
+        self.last_handout = time.monotonic()
         self.channel.send({"type": "started", "id": run_id, "pid": pid})
         return None
 
@@ -743,7 +782,8 @@ class Zygote:
             return None
         ours.close()
         selector.close()
-        self.close_in_child()
+        prepare_child(self)
+        _warm_up()
         channel = Channel(theirs)
         try:
             while channel.fill():
@@ -803,17 +843,48 @@ class Zygote:
 
 # ---------------------------------------------------------------- the child: become the run
 
-def become_run(zygote, request, fds):
-    """Turn this forked child into the caller's `python FILE ARGS`."""
+def prepare_child(zygote):
+    """What every run's process does first, whatever the run: a spare does it while it waits."""
+    if zygote.closed_in_child:
+        return
     zygote.close_in_child()
     _restore_signals()
     os.setpgid(0, 0)
     _die_with_parent()
-    _take_stdio(request, fds)
-    _take_process_attributes(request.get("callerPid"))
-    env = request.get("env") or {}
+
+
+def _warm_up():
+    """A spare, while it waits, goes once through the steps of a run's start on harmless
+    inputs. A forked child's first touch of each page of the zygote's objects and code costs a
+    copy-on-write fault: taken here, they are off the run's path (milliseconds in all)."""
+    try:
+        json.loads(json.dumps({"type": "run", "env": dict(os.environ), "args": ["x"], "stdio": [True]}))
+        _take_process_attributes(os.getpid(), None)
+        _take_environment(dict(os.environ))
+        local_module_names(os.getcwd())
+        importlib.invalidate_caches()
+        types.ModuleType("__main__")
+        compile("pass\n", "<warm-up>", "exec", dont_inherit=True)
+        _is_zip(ZYGOTE_FILE)
+        struct.pack("i", 0)
+        _stdio_streams({}, [fd for fd in (0, 1, 2) if _fd_is_open(fd)])
+    except Exception:
+        pass  # only a warm-up: the run does each step for real
+
+
+def _take_environment(env):
+    """os.environ (and the C environment, in the caller's order) replaced by the caller's."""
     os.environ.clear()
     os.environ.update(env)
+
+
+def become_run(zygote, request, fds):
+    """Turn this forked child into the caller's `python FILE ARGS`."""
+    prepare_child(zygote)
+    _take_stdio(request, fds)
+    _take_process_attributes(request.get("callerPid"), request)
+    env = request.get("env") or {}
+    _take_environment(env)
     _make_stdio_objects(env)
     _fresh_per_run_state()
     # A fresh interpreter lists directories anew: a package installed a moment ago is found.
@@ -834,10 +905,16 @@ RLIMITS = {  # /proc/<pid>/limits row -> resource constant
 }
 
 
-def _take_process_attributes(caller_pid):
-    """The caller's umask and resource limits, read from /proc: a run has what python started
-    from the caller's shell would have. (A limit above the zygote's hard limit cannot be
-    raised; it stays at the zygote's.)"""
+def _take_process_attributes(caller_pid, request):
+    """The caller's umask and resource limits: a run has what python started from the caller's
+    shell would have. The native client sends them (getrlimit is cheaper than /proc); otherwise
+    they are read from /proc/<caller>. (A limit above the zygote's hard limit cannot be raised;
+    it stays at the zygote's.)"""
+    umask, limits = (request.get("umask"), request.get("limits")) if request else (None, None)
+    if isinstance(umask, int) and isinstance(limits, list):
+        os.umask(umask & 0o777)
+        _set_limits(limits)
+        return
     if not isinstance(caller_pid, int) or caller_pid <= 0:
         return
     try:
@@ -867,6 +944,23 @@ def _take_process_attributes(caller_pid):
                     pass
 
 
+def _set_limits(limits):
+    """[[resource, soft, hard], ...] with -1 for unlimited; only those that differ are set."""
+    import resource
+    for entry in limits:
+        try:
+            which, soft, hard = (resource.RLIM_INFINITY if v == -1 else v for v in entry)
+            if resource.getrlimit(which) == (soft, hard):
+                continue
+            resource.setrlimit(which, (soft, hard))
+        except (ValueError, OSError, TypeError):
+            try:  # the hard limit cannot go up: take at least the soft one
+                current_hard = resource.getrlimit(which)[1]
+                resource.setrlimit(which, (min(soft, current_hard), current_hard))
+            except (ValueError, OSError, TypeError, UnboundLocalError):
+                pass
+
+
 def _fresh_per_run_state():
     """State a fresh interpreter would not share with any other run. `random` reseeds itself
     at fork; numpy's global generator and faulthandler's stream are ours to renew."""
@@ -890,10 +984,8 @@ def _restore_signals():
 def _die_with_parent():
     """If the zygote is killed, its runs go too (no orphans). Linux only; best effort."""
     try:
-        import ctypes
-        libc = ctypes.CDLL(None, use_errno=True)
         PR_SET_PDEATHSIG = 1
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     except Exception:
         return
     if os.getppid() == 1:  # the zygote died before prctl took effect
@@ -927,6 +1019,21 @@ def _take_stdio(request, fds):
 
 def _make_stdio_objects(env):
     """sys.stdin/stdout/stderr as python's create_stdio builds them for these fds."""
+    streams = _stdio_streams(env, [fd for fd in (0, 1, 2) if _fd_is_open(fd)])
+    sys.stdin, sys.stdout, sys.stderr = streams
+    sys.__stdin__, sys.__stdout__, sys.__stderr__ = streams
+
+
+def _fd_is_open(fd):
+    try:
+        os.fstat(fd)
+        return True
+    except OSError:
+        return False
+
+
+def _stdio_streams(env, open_fds):
+    """The three text streams python would build on fds 0-2 (None for one not in open_fds)."""
     unbuffered = bool(env.get("PYTHONUNBUFFERED"))
     # The zygote's own stdio has the locale's choices (the locale is in its key, and the daemon
     # keeps PYTHONIOENCODING out of its environment); PYTHONIOENCODING applies per run, as in
@@ -947,9 +1054,7 @@ def _make_stdio_objects(env):
     streams = []
     for fd, name, mode, errs in ((0, "<stdin>", "r", in_errors), (1, "<stdout>", "w", out_errors),
                                  (2, "<stderr>", "w", "backslashreplace")):
-        try:
-            os.fstat(fd)
-        except OSError:
+        if fd not in open_fds:
             streams.append(None)
             continue
         buffered = not (unbuffered and mode == "w")
@@ -961,8 +1066,7 @@ def _make_stdio_objects(env):
                                   line_buffering, unbuffered)
         stream.mode = mode
         streams.append(stream)
-    sys.stdin, sys.stdout, sys.stderr = streams
-    sys.__stdin__, sys.__stdout__, sys.__stderr__ = streams
+    return streams
 
 
 def run_script(request):
@@ -981,7 +1085,7 @@ def run_script(request):
         runpy._run_module_as_main(request["module"], alter_argv=True)
         return
     script = request["file"]
-    _replay_native_output(_ZYGOTE.preloader.names_for(os.path.join(request.get("cwd") or "/", script)) if _ZYGOTE else [])
+    _replay_native_output(request)
     sys.argv = [script] + args
     sys.orig_argv = [argv0, script] + args
     path = os.path.abspath(script)
@@ -1013,12 +1117,15 @@ def run_script(request):
     exec(code, main.__dict__)
 
 
-def _replay_native_output(names):
+def _replay_native_output(request):
     """What C code wrote on fds 1 and 2 when the zygote imported a module this script imports:
     written again here, where python would have written it, on the run's own stdout/stderr."""
     replay = _ZYGOTE.preloader.replay if _ZYGOTE else {}
     if not replay:
         return
+    names = request.get("importNames")
+    if names is None:
+        names = _ZYGOTE.preloader.names_for(os.path.join(request.get("cwd") or "/", request["file"]))
     done = set()
     for name, _ in names:
         top = name.partition(".")[0]

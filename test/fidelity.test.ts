@@ -140,6 +140,12 @@ t.test('the caller\'s umask and resource limits apply in the run; it has its own
     else t.equal(pnwOut[i], pyOut[i], pyOut[i].split(' ')[0]);
   }
   t.equal(pnwOut[6], 'own group True');
+  // The native runner (the warm path of the committed shim) sends its getrlimit values and
+  // umask itself: every row is exact there, RLIMIT_NOFILE's soft limit included.
+  const viaRunner = viaShell(`${path.resolve(__dirname, '..', 'bin', 'pynwheel')} run attrs.py`);
+  const runnerOut = lines(viaRunner.stdout);
+  t.same(runnerOut.slice(0, 6), pyOut.slice(0, 6), 'through the runner: the umask and every limit as python has them');
+  t.equal(runnerOut[6], 'own group True', 'through the runner: its own process group');
 });
 
 t.test('a directory or zip file with __main__.py runs as with python', async (t) => {

@@ -198,7 +198,11 @@ t.test('the runner sends what the Node CLI sends, whatever the bytes', async (t)
     const [runner, node] = fake.requests.slice(-2);
     // The one difference on purpose: the Node CLI cannot see that stdin was closed.
     t.same(runner.stdio, [false, true, true], `${name}: the runner (not Node) sent the first request`);
-    t.same({ ...runner, stdio: null }, { ...node, stdio: null }, `${name}: the same request`);
+    // And one for speed: the runner sends its umask and limits (getrlimit), where the zygote
+    // reads /proc/<pid> for the Node CLI.
+    t.same({ ...runner, stdio: null, umask: undefined, limits: undefined }, { ...node, stdio: null }, `${name}: the same request`);
+    t.equal(runner.umask, parseInt(/^Umask:\s*(\d+)/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))![1], 8), `${name}: the runner sent our umask`);
+    t.same(limitsOf(runner.limits), limitsOf(readOwnLimits()), `${name}: and our resource limits`);
   }
   t.equal(fake.requests[0].client, JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version, 'the runner\'s version is package.json\'s');
   await fake.close();
@@ -257,3 +261,23 @@ t.test('an unsafe runtime directory: the Node CLI\'s refusal, word for word', as
     t.same(view(runner), view(node), dir);
   }
 });
+
+type Limit = [number, number, number];
+/** NOFILE (7) and STACK (3): limits every process has and a test can compare. */
+function limitsOf(limits: Limit[]): Limit[] {
+  return limits.filter(([resource]) => resource === 7 || resource === 3).sort((a, b) => a[0] - b[0]);
+}
+
+/** This process's limits as /proc shows them (the runner it spawns inherits them). */
+function readOwnLimits(): Limit[] {
+  const rows: Record<string, number> = { 'Max stack size': 3, 'Max open files': 7 };
+  const limits: Limit[] = [];
+  for (const line of fs.readFileSync('/proc/self/limits', 'utf8').split('\n')) {
+    for (const [label, resource] of Object.entries(rows)) {
+      if (!line.startsWith(label)) continue;
+      const [soft, hard] = line.slice(label.length).trim().split(/\s+/).map((v) => (v === 'unlimited' ? -1 : Number(v)));
+      limits.push([resource, soft, hard]);
+    }
+  }
+  return limits;
+}

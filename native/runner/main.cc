@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -341,6 +342,29 @@ void AppendEnvironment(std::string& json) {
   json += '}';
 }
 
+/**
+ * The umask and resource limits the run must have, as python started here would: read with
+ * getrlimit here (the zygote would otherwise read /proc/<our pid>, which costs it more).
+ */
+void AppendProcessAttributes(std::string& json) {
+  mode_t mask = umask(0);
+  umask(mask);
+  json += ",\"umask\":" + std::to_string(mask) + ",\"limits\":[";
+  auto value = [](rlim_t v) { return v == RLIM_INFINITY ? std::string("-1") : std::to_string(static_cast<unsigned long long>(v)); };
+  bool first = true;
+  for (int resource = 0; resource < RLIM_NLIMITS; resource++) {
+    rlimit limit;
+    if (getrlimit(static_cast<__rlimit_resource>(resource), &limit) != 0) continue;
+    // JSON numbers are doubles: a limit beyond 2^53 (not "unlimited") is left to the zygote's.
+    if ((limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur > (1ULL << 53)) ||
+        (limit.rlim_max != RLIM_INFINITY && limit.rlim_max > (1ULL << 53))) continue;
+    json += first ? "[" : ",[";
+    first = false;
+    json += std::to_string(resource) + "," + value(limit.rlim_cur) + "," + value(limit.rlim_max) + "]";
+  }
+  json += ']';
+}
+
 /** The run request, as lib/client.ts builds it. */
 std::string RunRequest(const RunArgs& run, const std::string& cwd, const std::string& python, const std::string& argv0,
                        const bool present[3], bool cwd_fd) {
@@ -363,7 +387,9 @@ std::string RunRequest(const RunArgs& run, const std::string& cwd, const std::st
   json += ",\"argv0\":";
   runner::AppendJsonString(json, argv0.c_str());
   json += std::string(",\"stdio\":[") + flag(present[0]) + "," + flag(present[1]) + "," + flag(present[2]) +
-          "],\"cwdFd\":" + flag(cwd_fd) + "}";
+          "],\"cwdFd\":" + flag(cwd_fd);
+  AppendProcessAttributes(json);
+  json += '}';
   return json;
 }
 
