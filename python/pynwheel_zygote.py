@@ -779,6 +779,7 @@ class Zygote:
         if pid != 0:
             theirs.close()
             self.spare = Spare(pid, ours, generation)
+            self._warm_up_after_fork()
             return None
         ours.close()
         selector.close()
@@ -793,6 +794,20 @@ class Zygote:
         except (OSError, ProtocolError):
             pass
         os._exit(0)  # the zygote let this spare go (it imported more since), or died
+
+    def _warm_up_after_fork(self):
+        """After a fork the zygote's own pages are shared copy-on-write too: its first writes
+        to them fault. Take those faults now, while idle, on the steps a run request takes."""
+        try:
+            sample = {"type": "run", "id": 0, "file": ZYGOTE_FILE, "cwd": "/", "env": dict(os.environ),
+                      "args": [], "stdio": [True, True, True], "importNames": []}
+            json.loads(json.dumps(sample))
+            os.path.dirname(os.path.realpath(ZYGOTE_FILE))
+            self.preloader.names_for(ZYGOTE_FILE)
+            local_module_names(os.path.dirname(ZYGOTE_FILE))
+            self.watcher.changed()
+        except Exception:
+            pass  # only a warm-up
 
     def _hand_to_spare(self, request, fds):
         """Give the run to the waiting child if it has every module the run needs. Returns its
@@ -867,6 +882,7 @@ def _warm_up():
         compile("pass\n", "<warm-up>", "exec", dont_inherit=True)
         _is_zip(ZYGOTE_FILE)
         struct.pack("i", 0)
+        gc.collect()  # as the run's exit does
         _stdio_streams({}, [fd for fd in (0, 1, 2) if _fd_is_open(fd)])
     except Exception:
         pass  # only a warm-up: the run does each step for real
