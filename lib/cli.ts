@@ -136,7 +136,9 @@ function formatStatus(reply: Record<string, unknown>): string {
   const zygotes = (reply.zygotes as Array<Record<string, unknown>>) ?? [];
   if (!zygotes.length) lines.push('no zygotes');
   for (const z of zygotes) {
-    lines.push(`zygote: pid ${String(z.pid)}  ${String(z.python)}  (Python ${String(z.version).split(' ')[0]})`);
+    const family = ((z.key as { family?: string[] } | undefined)?.family ?? []);
+    lines.push(`zygote: pid ${String(z.pid)}  ${String(z.python)}  (Python ${String(z.version).split(' ')[0]})` +
+      `  ${family.length ? `family: ${family.join(', ')}` : 'base: standard library only'}`);
     const key = z.key as { realPython?: string; env?: Record<string, string> } | undefined;
     const keyEnv = Object.entries(key?.env ?? {}).map(([k, v]) => `${k}=${v}`).join(' ');
     lines.push(`  key: ${String(key?.realPython)}${keyEnv ? ` with ${keyEnv}` : ''}`);

@@ -6,7 +6,9 @@ import { ensureRuntimeDir, runtimeDirFor } from './runtime-dir';
 const DEFAULT_IDLE_SECONDS = 30 * 60;
 
 const DEFAULT_ZYGOTE_IDLE_SECONDS = 10 * 60;
-const DEFAULT_MAX_ZYGOTES = 4;
+// Each interpreter has a base zygote and one per family of third-party packages its scripts
+// import (numpy, torch, ...): room for the usual few of each.
+const DEFAULT_MAX_ZYGOTES = 12;
 
 /** A positive number from the environment, or the default. */
 function setting(name: string, fallback: number): number {

@@ -12,7 +12,7 @@ import type { RuntimePaths } from './runtime-dir';
 import { signalNumber } from './signals';
 import { VERSION } from './version';
 import { Zygote, type ZygoteStatus } from './zygote';
-import { keyFor, keyString, type ZygoteKey } from './zygote-key';
+import { keyFor, keyString, withFamily, type ZygoteKey } from './zygote-key';
 
 /** A connection that has not sent its request by then is dropped. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -47,6 +47,16 @@ interface Run {
   /** The client's pid, from SO_PEERCRED: the run takes its umask and resource limits. */
   callerPid: number;
   done: boolean;
+  /** The family of modules a zygote found the script needs (see Zygote's `route`). */
+  family?: string[];
+}
+
+/** Scripts whose family the daemon remembers, so that their runs go to its zygote at once. */
+const MAX_REMEMBERED_SCRIPTS = 4096;
+
+/** A script as its runs name it: the same words in the same directory are the same script. */
+function scriptKey(base: string, request: RunRequest): string {
+  return `${base}\0${request.cwd}\0${request.module !== undefined ? `-m ${request.module}` : request.file}`;
 }
 
 export class Daemon {
@@ -57,6 +67,7 @@ export class Daemon {
   private readonly zygotes = new Map<string, Zygote>();
   /** Modules each interpreter's zygote must not keep, with the reason (see Zygote's `unfit`). */
   private readonly unfitModules = new Map<string, Map<string, string>>();
+  private readonly families = new Map<string, string[]>();
   private readonly connections = new Set<FdChannel>();
   private readonly runs = new Map<number, Run>();
   private nextRunId = 1;
@@ -245,7 +256,7 @@ export class Daemon {
   }
 
   private dispatch(run: Run): void {
-    const zygote = this.zygoteFor(run.request);
+    const zygote = this.zygoteFor(run);
     run.zygote = zygote;
     // The run's fds are released only once the zygote has them (or never will): closing them
     // while the frame may still be queued would make the zygote's sendmsg fail.
@@ -274,6 +285,18 @@ export class Daemon {
         }
         this.dispatch(run);
       },
+      route: (family) => {
+        // The zygote read the script's imports: its family's zygote takes it (and the next
+        // run of this script goes there at once).
+        this.rememberFamily(run.request, family);
+        if (run.done) return releaseFds(run);
+        if (++run.retries > MAX_RETRIES) {
+          releaseFds(run);
+          return this.fail(run, 'EZYGOTE', `the zygotes keep routing this run (last to ${JSON.stringify(family)})`);
+        }
+        run.family = family;
+        this.dispatch(run);
+      },
       stale: (reason) => {
         if (run.done) return releaseFds(run);
         if (++run.retries > MAX_STALE_RETRIES) {
@@ -286,8 +309,10 @@ export class Daemon {
     });
   }
 
-  private zygoteFor(request: RunRequest): Zygote {
-    const key = keyFor(request.python, realPath(request.python), request.env);
+  private zygoteFor(run: Run): Zygote {
+    const { request } = run;
+    const base = keyFor(request.python, realPath(request.python), request.env);
+    const key = withFamily(base, run.family ?? this.families.get(scriptKey(keyString(base), request)) ?? []);
     const id = keyString(key);
     const existing = this.zygotes.get(id);
     if (existing?.acceptsRuns) return existing;
@@ -300,7 +325,8 @@ export class Daemon {
     const id = keyString(key);
     const zygote = new Zygote(key, env, [...this.unfitFor(key.python).keys()], preload);
     this.zygotes.set(id, zygote);
-    log(`starting a zygote for ${key.python}${Object.keys(key.env).length ? ` with ${JSON.stringify(key.env)}` : ''}` +
+    log(`starting a zygote for ${key.python}${key.family.length ? ` (family ${key.family.join(', ')})` : ''}` +
+      `${Object.keys(key.env).length ? ` with ${JSON.stringify(key.env)}` : ''}` +
       `${preload.length ? `, preloading ${preload.join(', ')}` : ''}`);
     zygote.on('dead', (reason) => {
       if (this.zygotes.get(id) === zygote) this.zygotes.delete(id);
@@ -322,6 +348,15 @@ export class Daemon {
     if (!victim) return; // every zygote is busy: allow one more for now
     log(`stopping zygote ${victim.pid} for ${victim.python}: least recently used of ${live.length} (PYNWHEEL_MAX_ZYGOTES=${this.options.maxZygotes})`);
     victim.stop();
+  }
+
+  /** Which family of modules a script needs, as its last run's zygote found: most recent last. */
+  private rememberFamily(request: RunRequest, family: string[]): void {
+    const base = keyFor(request.python, realPath(request.python), request.env);
+    const key = scriptKey(keyString(base), request);
+    this.families.delete(key);
+    this.families.set(key, family);
+    if (this.families.size > MAX_REMEMBERED_SCRIPTS) this.families.delete(this.families.keys().next().value!);
   }
 
   private unfitFor(python: string): Map<string, string> {

@@ -38,6 +38,12 @@ export interface ZygoteKey {
   realPython: string;
   /** Values of the key's variables that the caller has set. */
   env: Record<string, string>;
+  /**
+   * The third-party packages the zygote imports for its runs, sorted ([] for the interpreter's
+   * base zygote, which runs scripts that need only the standard library). The zygote decides
+   * which family a script belongs to, from its imports.
+   */
+  family: string[];
 }
 
 /** Names from PYNWHEEL_KEY_ENV (comma or space separated), for variables we do not know of. */
@@ -51,9 +57,13 @@ export function keyFor(python: string, realPython: string, env: Record<string, s
   for (const name of [...new Set(names)].sort()) {
     if (env[name] !== undefined) values[name] = env[name];
   }
-  return { python, realPython, env: values };
+  return { python, realPython, env: values, family: [] };
+}
+
+export function withFamily(key: ZygoteKey, family: string[]): ZygoteKey {
+  return { ...key, family: [...family].sort() };
 }
 
 export function keyString(key: ZygoteKey): string {
-  return JSON.stringify([key.python, key.realPython, key.env]);
+  return JSON.stringify([key.python, key.realPython, key.env, key.family]);
 }

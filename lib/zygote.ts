@@ -25,6 +25,8 @@ export interface RunListener {
   unfit(module: string, reason: string): void;
   /** The zygote's modules changed on disk; it is leaving and a successor takes the run. */
   stale(reason: string): void;
+  /** The script belongs to another family of modules: the zygote for that family takes it. */
+  route(family: string[]): void;
 }
 
 export interface ZygoteStatus {
@@ -75,7 +77,7 @@ export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, strin
     this.python = python;
     const [ours, theirs] = native.socketpair();
     this.channel = new FdChannel(ours, MAX_ZYGOTE_FRAME);
-    this.child = spawn(python, [ZYGOTE_SCRIPT, '3', skipped.join(','), preload.join(',')], {
+    this.child = spawn(python, [ZYGOTE_SCRIPT, '3', skipped.join(','), preload.join(','), key.family.join(',')], {
       // The zygote's own output (never a run's) goes to the daemon's log.
       stdio: ['ignore', 'inherit', 'inherit', theirs],
       env,
@@ -208,6 +210,10 @@ export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, strin
         this.retiring = true; // it exits right after this message
         this.runs.delete(id);
         listener.unfit(String(message.module), String(message.reason));
+        break;
+      case 'route':
+        this.runs.delete(id);
+        listener.route(Array.isArray(message.family) ? message.family.map(String) : []);
         break;
     }
   }

@@ -1,6 +1,7 @@
 """pynwheel zygote: a warm interpreter that forks one child per run.
 
-Started by the pynwheel daemon as `python pynwheel_zygote.py FD`, where FD is its end of a
+Started by the pynwheel daemon as `python pynwheel_zygote.py FD [SKIP [PRELOAD [FAMILY]]]`
+(comma-separated module names), where FD is its end of a
 socketpair. Standard library only: it runs inside the user's own interpreter or venv.
 
 The parent never runs user code: it only imports modules that a script names at its top level
@@ -149,6 +150,8 @@ def _library_roots():
 
 
 LIBRARY_ROOTS = _library_roots()
+STDLIB_ROOTS = tuple(sorted({os.path.realpath(p) for p in (sysconfig.get_paths().get("stdlib"),
+                                                            sysconfig.get_paths().get("platstdlib")) if p}))
 
 
 def top_level_imports(tree):
@@ -253,6 +256,25 @@ class Preloader:
             if tainted:
                 return tainted
         return None
+
+    def family_of(self, names, script_dir):
+        """The third-party packages (site-packages, not the standard library) a script's
+        imports name at the top level, sorted: runs of one family share a zygote that has
+        imported them, and other runs never pay for them (a larger zygote forks slower, and
+        its runs take more copy-on-write faults)."""
+        family = set()
+        shadowed = None
+        for name, _ in names:
+            top = name.partition(".")[0]
+            if top in family or top in sys.builtin_module_names or _is_stdlib_name(top):
+                continue
+            if shadowed is None:
+                shadowed = local_module_names(script_dir)
+            if top in shadowed or top in self.failed:
+                continue
+            if top in sys.modules or self._is_library_module(top):
+                family.add(top)
+        return sorted(family)
 
     def _is_library_module(self, top):
         try:
@@ -404,6 +426,19 @@ def children_still_work():
         time.sleep(0.0005)
 
 
+def _is_stdlib_name(top):
+    names = getattr(sys, "stdlib_module_names", None)  # 3.10+
+    if names is not None:
+        return top in names
+    try:  # 3.9: where it would be found
+        spec = importlib.machinery.PathFinder.find_spec(top)
+    except (ImportError, ValueError):
+        return False
+    origin = os.path.realpath(spec.origin or "") if spec is not None and spec.origin else ""
+    return (bool(origin) and "site-packages" not in origin
+            and any(origin.startswith(root + os.sep) for root in STDLIB_ROOTS))
+
+
 def _is_submodule(name):
     try:
         return importlib.util.find_spec(name) is not None
@@ -547,12 +582,17 @@ class Spare:
 
 
 class Zygote:
-    def __init__(self, fd, skip, preload):
+    def __init__(self, fd, skip, preload, family):
         self.channel = Channel(socket.socket(fileno=fd))
         self.preloader = Preloader(skip)
-        if preload:
-            # A predecessor had these when its files changed: be as warm at once.
-            self.preloader.preload("/nonexistent", [(name, False) for name in preload])
+        # The third-party packages this zygote is for ([] for the interpreter's base zygote):
+        # a run of another family is routed back to the daemon, which has a zygote for it.
+        self.family = family
+        self.unfit_at_start = None
+        wanted = list(dict.fromkeys(family + preload))
+        if wanted:
+            # Its family, and what a predecessor had when its files changed: warm at once.
+            self.unfit_at_start = self.preloader.preload("/nonexistent", [(name, False) for name in wanted])
         self.watcher = ModuleWatcher()
         self.watcher.watch_imported()
         self.runs = {}  # pid -> run id
@@ -578,7 +618,7 @@ class Zygote:
 
     def serve(self):
         """Loop until the daemon hangs up. Returns (run, fds) only in a forked child."""
-        self.channel.send({"type": "hello", "pid": os.getpid(), "python": sys.executable,
+        self.channel.send({"type": "hello", "pid": os.getpid(), "python": sys.executable, "family": self.family,
                            "version": sys.version, "protocol": PROTOCOL_VERSION})
         selector = self.selector = selectors.DefaultSelector()
         selector.register(self.channel.sock, selectors.EVENT_READ, "daemon")
@@ -703,7 +743,12 @@ class Zygote:
                 script_dir = os.path.dirname(os.path.realpath(path))
                 names = self.preloader.names_for(path)
             self._leave_if_stale(run_id, fds)
-            tainted = self.preloader.preload(script_dir, names) if names else None
+            family = self.preloader.family_of(names, script_dir) if names else []
+            if family != self.family:
+                _close_all(fds)
+                self.channel.send({"type": "route", "id": run_id, "family": family})
+                return None
+            tainted = self.unfit_at_start or (self.preloader.preload(script_dir, names) if names else None)
             if tainted:
                 _close_all(fds)
                 self.channel.send({"type": "unfit", "id": run_id, "module": tainted[0],
@@ -1342,9 +1387,9 @@ _ZYGOTE = None  # the Zygote this process was forked from, in a run
 def main():
     global _ZYGOTE
     fd = int(sys.argv[1])
-    skip = [name for name in (sys.argv[2] if len(sys.argv) > 2 else "").split(",") if name]
-    preload = [name for name in (sys.argv[3] if len(sys.argv) > 3 else "").split(",") if name]
-    zygote = _ZYGOTE = Zygote(fd, skip, preload)
+    lists = [[name for name in (sys.argv[i] if len(sys.argv) > i else "").split(",") if name] for i in (2, 3, 4)]
+    skip, preload, family = lists
+    zygote = _ZYGOTE = Zygote(fd, skip, preload, family)
     request, fds = zygote.serve()
     become_run(zygote, request, fds)
     return request

@@ -88,6 +88,34 @@ t.test('a pre-forked child takes the next run; one that lacks new imports is not
   t.ok((await status()).zygotes[0].preloaded.includes('ipaddress'));
 });
 
+t.test('third-party packages get zygotes of their own family; stdlib-only runs never pay for them', async (t) => {
+  type Z = { pid: number; key: { family: string[] }; preloaded: string[]; runs: number };
+  const byFamily = async (family: string) => ((await status()).zygotes as Z[]).find((z) => z.key.family.join() === family);
+  write(sb, 'fam_plain.py', 'import json, sys\nprint("plain", "numpy" in sys.modules)\n');
+  write(sb, 'fam_numpy.py', 'import fractions\nimport numpy as np\nprint("numpy", int(np.arange(4).sum()))\n');
+  write(sb, 'numpy_shadow/numpy.py', 'print("my own numpy")\n');
+  write(sb, 'numpy_shadow/use.py', 'import numpy\n');
+  for (let i = 0; i < 2; i++) {
+    t.equal((await pynwheel(sb, ['run', 'fam_numpy.py'])).stdout.toString(), 'numpy 6\n');
+    t.equal((await pynwheel(sb, ['run', 'fam_plain.py'])).stdout.toString(), 'plain False\n', 'a stdlib-only run has no numpy');
+  }
+  const base = (await byFamily(''))!;
+  const numpy = (await byFamily('numpy'))!;
+  t.ok(base && numpy && base.pid !== numpy.pid, 'a base zygote and a numpy zygote');
+  t.notOk(base.preloaded.includes('numpy'), 'the base zygote never imported numpy');
+  t.ok(numpy.preloaded.includes('numpy') && numpy.preloaded.includes('fractions'), 'the numpy zygote has it, and the stdlib the script names');
+  t.equal(numpy.runs, 2, 'both numpy runs were forked from it');
+  // The daemon remembers the family of a script; when the script changes, the zygote routes it.
+  const runsBefore = base.runs;
+  write(sb, 'fam_numpy.py', 'import json\nprint("no numpy now")\n');
+  t.equal((await pynwheel(sb, ['run', 'fam_numpy.py'])).stdout.toString(), 'no numpy now\n');
+  t.equal((await byFamily(''))!.runs, runsBefore + 1, 'a script that stopped importing numpy runs from the base zygote');
+  // A module of the script's own directory is not a third-party package.
+  t.equal((await pynwheel(sb, ['run', 'numpy_shadow/use.py'])).stdout.toString(), 'my own numpy\n');
+  t.equal((await byFamily('numpy'))!.runs, 2, 'the script with its own numpy.py did not go to the numpy zygote');
+  t.match((await pynwheel(sb, ['status'])).stdout.toString(), /family: numpy/);
+});
+
 t.test('malformed frames get an error or a closed connection; the daemon keeps serving', async (t) => {
   const before = fs.readdirSync(`/proc/${daemonPid()}/fd`).length;
   const cases: Array<[string, Buffer]> = [
