@@ -497,6 +497,7 @@ class ModuleWatcher:
     def __init__(self):
         self.fd = -1
         self.watched = {}  # directory -> watch descriptor
+        self.modules_watched = -1  # len(sys.modules) when their directories were last added
         self.directories = {}  # watch descriptor -> directory
         self.change = None  # the first change seen, as words
         self.checks = 0
@@ -513,8 +514,9 @@ class ModuleWatcher:
 
     def watch_imported(self):
         """Watch the directories of every module file imported so far, and site-packages."""
-        if self.fd < 0:
-            return
+        if self.fd < 0 or len(sys.modules) == self.modules_watched:
+            return  # nothing imported since the last look (the zygote only ever adds modules)
+        self.modules_watched = len(sys.modules)
         directories = set(LIBRARY_ROOTS)
         for module in list(sys.modules.values()):
             filename = getattr(module, "__file__", None)
@@ -1242,11 +1244,11 @@ def _hide_zygote_frames_from_recursion_limit():
 def _unshadow(directory):
     """Forget modules the zygote imported that the script's directory provides itself, so that
     `import json` finds the script's own json.py as it would under python."""
-    local = local_module_names(directory)
-    for name in list(sys.modules):
-        top = name.partition(".")[0]
-        if top in local and top not in _STARTUP_MODULES:
-            del sys.modules[name]
+    for top in local_module_names(directory):
+        if top in sys.modules and top not in _STARTUP_MODULES:
+            prefix = top + "."
+            for name in [name for name in sys.modules if name == top or name.startswith(prefix)]:
+                del sys.modules[name]
 
 
 def _is_zip(path):
