@@ -43,4 +43,4 @@ function reply(res, status, body) {
   res.writeHead(status, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`);
 }
 
-server.listen(PORT, () => console.log(`listening on http://localhost:${PORT}/stats?n=100000`));
+server.listen(PORT, () => console.log(`listening on http://localhost:${server.address().port}/stats?n=100000`));

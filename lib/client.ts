@@ -108,16 +108,14 @@ async function runOnce(paths: RuntimePaths, target: RunTarget, options: ClientOp
         forwarders.set(signal, handler);
         process.on(signal, handler);
       }
-      // Ctrl-Z stops the client only (the run is not in the terminal's job): stop the run too,
-      // then ourselves; `fg` continues us, and we continue the run.
-      const stop = (): void => {
-        channel.send({ type: 'signal', signal: 'SIGTSTP' });
-        process.kill(process.pid, 'SIGSTOP');
-      };
-      const resume = (): void => channel.send({ type: 'signal', signal: 'SIGCONT' });
-      forwarders.set('SIGTSTP', stop).set('SIGCONT', resume);
-      process.on('SIGTSTP', stop);
-      process.on('SIGCONT', resume);
+      // Ctrl-Z reaches the client only (the run is not in the terminal's job): it is passed
+      // on, and once the run has stopped ('stopped' below) we stop too; `fg` continues us, and
+      // we continue the run. A script that handles SIGTSTP does not stop, and neither do we.
+      for (const signal of ['SIGTSTP', 'SIGCONT'] as const) {
+        const handler = (): void => channel.send({ type: 'signal', signal });
+        forwarders.set(signal, handler);
+        process.on(signal, handler);
+      }
     }
     channel.on('frame', ({ message, fds: stray }) => {
       stray.forEach(closeQuietly);
@@ -125,6 +123,8 @@ async function runOnce(paths: RuntimePaths, target: RunTarget, options: ClientOp
       if (reply.type === 'started') {
         pid = reply.pid;
         options.onStarted?.(reply.pid);
+      } else if (reply.type === 'stopped') {
+        if (options.forwardSignals) process.kill(process.pid, 'SIGSTOP');
       } else if (reply.type === 'exit') {
         const signo = typeof reply.signal === 'number' ? reply.signal : null;
         settle(() => resolve({

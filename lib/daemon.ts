@@ -9,7 +9,7 @@ import { checkRunFds, checkRunRequest, type RunRequest } from './messages';
 import { native, type Poller } from './native';
 import { MAX_CLIENT_FRAME, type Frame } from './protocol';
 import type { RuntimePaths } from './runtime-dir';
-import { signalNumber } from './signals';
+import { forwardableSignal, signalNumber } from './signals';
 import { VERSION } from './version';
 import { Zygote, type ZygoteStatus } from './zygote';
 import { keyFor, keyString, withFamily, type ZygoteKey } from './zygote-key';
@@ -247,8 +247,9 @@ export class Daemon {
 
   private onRunFrame(run: Run, { message, fds }: Frame): void {
     fds.forEach(closeQuietly);
-    if (message.type === 'signal' && typeof message.signal === 'string') {
-      const signo = signalNumber(message.signal);
+    if (message.type === 'signal' && (typeof message.signal === 'string' || Number.isInteger(message.signo))) {
+      // By name (the Node client) or by number (the native runner: realtime signals have no name).
+      const signo = typeof message.signal === 'string' ? signalNumber(message.signal) : forwardableSignal(message.signo as number);
       if (signo !== undefined && run.zygote) run.zygote.signal(run.id, signo);
       return;
     }
@@ -284,6 +285,9 @@ export class Daemon {
           return this.fail(run, 'EZYGOTE', 'too many modules unfit for a zygote');
         }
         this.dispatch(run);
+      },
+      stopped: (signal) => {
+        if (!run.done) run.conn.send({ type: 'stopped', signal });
       },
       route: (family) => {
         // The zygote read the script's imports: its family's zygote takes it (and the next

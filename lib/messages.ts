@@ -34,6 +34,8 @@ export const MAX_LIMITS = 64;
 /** Daemon -> client. */
 export type RunReply =
   | { type: 'started'; pid: number }
+  /** The run was stopped (SIGTSTP, SIGSTOP, ...): a CLI client stops itself too, as a shell's job. */
+  | { type: 'stopped'; signal: number }
   | { type: 'exit'; code?: number; signal?: number; core?: boolean }
   | { type: 'error'; code: string; message: string };
 

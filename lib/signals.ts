@@ -17,3 +17,11 @@ export const FORWARDED_SIGNALS: NodeJS.Signals[] = [
   'SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH',
   'SIGALRM', 'SIGVTALRM', 'SIGPWR', 'SIGURG', 'SIGIO',
 ];
+
+/** Linux's highest signal number (SIGRTMAX). */
+export const MAX_SIGNAL = 64;
+
+/** A signal number a client may pass on: any this kernel has but SIGKILL and SIGSTOP (not catchable). */
+export function forwardableSignal(signo: number): number | undefined {
+  return Number.isInteger(signo) && signo >= 1 && signo <= MAX_SIGNAL && signo !== byName.SIGKILL && signo !== byName.SIGSTOP ? signo : undefined;
+}

@@ -27,6 +27,8 @@ export interface RunListener {
   stale(reason: string): void;
   /** The script belongs to another family of modules: the zygote for that family takes it. */
   route(family: string[]): void;
+  /** The run was stopped by a signal (it continues on SIGCONT). */
+  stopped(signal: number): void;
 }
 
 export interface ZygoteStatus {
@@ -210,6 +212,9 @@ export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, strin
         this.retiring = true; // it exits right after this message
         this.runs.delete(id);
         listener.unfit(String(message.module), String(message.reason));
+        break;
+      case 'stopped':
+        listener.stopped(Number(message.signal));
         break;
       case 'route':
         this.runs.delete(id);

@@ -680,11 +680,16 @@ class Zygote:
     def _reap(self):
         while True:
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                pid, status = os.waitpid(-1, os.WNOHANG | os.WUNTRACED)
             except ChildProcessError:
                 return
             if pid == 0:
                 return
+            if os.WIFSTOPPED(status):
+                # Stopped (Ctrl-Z passed on, SIGSTOP): the client stops too, as a shell's job.
+                if pid in self.runs:
+                    self.channel.send({"type": "stopped", "id": self.runs[pid], "signal": os.WSTOPSIG(status)})
+                continue
             if self.spare is not None and pid == self.spare.pid:
                 self.spare = None  # died waiting (killed from outside): fork another
             if pid in self.reported:

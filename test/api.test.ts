@@ -52,6 +52,18 @@ t.test('differential: stdout, stderr, exit status and an uncaught exception as p
   await same(t, ['fds.py'], { input: '' }); // pipes are socketpairs, as libuv makes them
 });
 
+t.test('pipes are this process\'s own socketpairs: output never passes through the daemon', async (t) => {
+  write(sb, 'peer.py', [
+    'import os, socket, struct',
+    'for fd in (0, 1, 2):',
+    '    s = socket.socket(fileno=os.dup(fd))',
+    '    print(struct.unpack("3i", s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0])',
+  ].join('\n') + '\n');
+  const r = await run('peer.py', opts({ encoding: 'utf8', input: '' }));
+  // SO_PEERCRED of a socketpair names the process that made it: here, this one.
+  t.same((r.stdout as string).trim().split('\n').map(Number), [process.pid, process.pid, process.pid], 'the other end of stdin, stdout and stderr is this process');
+});
+
 t.test('the result: Buffers by default, strings with encoding, parsed lines with mode json', async (t) => {
   write(sb, 'lines.py', 'import json, sys\nfor i in range(3):\n    print(json.dumps({"i": i, "s": "é"}))\nprint("note", file=sys.stderr)\n');
   const plain = await run('lines.py', opts());

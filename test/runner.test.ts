@@ -74,6 +74,69 @@ t.test('signals sent to the runner reach the run', async (t) => {
   t.equal(await closed, 'SIGTERM', 'the default action ended the run and the runner died the same way');
 });
 
+/** Start `command`, wait for "ready", send `signo`, and return what python-style output and ending it had. */
+async function signalled(command: string, args: string[], signo: number): Promise<{ out: string; code: number | null; signal: string | null }> {
+  const child = spawn(command, args, { cwd: sb.dir, env: sb.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  const closed = new Promise<[number | null, string | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+  for (let i = 0; i < 500 && !out.includes('ready'); i++) await sleep(10);
+  process.kill(child.pid!, signo);
+  const [code, signal] = await closed;
+  return { out, code, signal };
+}
+
+t.test('every catchable signal sent to the runner reaches the run, as sent to python', async (t) => {
+  write(sb, 'catch.py', [
+    'import signal, sys, time',
+    'signo = int(sys.argv[1])',
+    'got = []',
+    'signal.signal(signo, lambda n, f: got.append(n))',
+    'print("ready", flush=True)',
+    'for _ in range(500):',
+    '    if got:',
+    '        break',
+    '    time.sleep(0.01)',
+    'print("got", got)',
+  ].join('\n') + '\n');
+  write(sb, 'default.py', 'import time\nprint("ready", flush=True)\ntime.sleep(5)\nprint("not ended")\n');
+  const interpreter = path.join(sb.venv, 'bin', 'python3');
+  // 1-31 but SIGKILL and SIGSTOP (not catchable): SIGSEGV, SIGCHLD, SIGPIPE, SIGTSTP, ... too;
+  // and realtime signals, which have no name in Node.
+  const catchable = [...Array.from({ length: 31 }, (_, i) => i + 1).filter((n) => n !== 9 && n !== 19), 36, 50, 64];
+  for (const signo of catchable) {
+    const py = await signalled(interpreter, ['catch.py', String(signo)], signo);
+    const pnw = await signalled(SHIM, ['run', 'catch.py', String(signo)], signo);
+    t.same(pnw, py, `signal ${signo}: the script's handler ran (${JSON.stringify(py.out.split('\n')[1])})`);
+  }
+  // Default actions: the run ends by the signal and the runner dies the same way.
+  for (const signo of [10, 12, 14, 15, 24, 25, 36, 64]) {
+    const py = await signalled(interpreter, ['default.py'], signo);
+    const pnw = await signalled(SHIM, ['run', 'default.py'], signo);
+    t.same(pnw, py, `signal ${signo} unhandled: ${py.signal ?? py.code}`);
+  }
+});
+
+t.test('a signal that reaches the client before its run has started ends it as python: nothing is left behind', async (t) => {
+  // The run writes its pid first, so a run that did start can be looked for afterwards.
+  write(sb, 'early.py', 'import os, sys, time\nopen(sys.argv[1], "w").write(str(os.getpid()))\ntime.sleep(3)\nprint("not ended")\n');
+  let started = 0;
+  for (const delay of [0, 1, 2, 3, 5, 8, 12, 20]) {
+    const pidFile = path.join(sb.dir, `early-${delay}.pid`);
+    const child = spawn(SHIM, ['run', 'early.py', pidFile], { cwd: sb.dir, env: sb.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const closed = new Promise<[number | null, string | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+    await sleep(delay);
+    child.kill('SIGTERM');
+    t.same(await closed, [null, 'SIGTERM'], `after ${delay} ms: died of SIGTERM, as python would`);
+    await sleep(300);
+    if (!fs.existsSync(pidFile)) continue; // the run never started
+    started++;
+    const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+    t.notOk(pid > 0 && isAlive(pid), `after ${delay} ms: the run (pid ${pid}) did not outlive its client`);
+  }
+  t.comment(`${started} of 8 runs had started when the signal came`);
+});
+
 t.test('everything else goes to the Node CLI, with the same words', async (t) => {
   const open = fs.mkdtempSync(path.join(sb.dir, 'open-'));
   fs.chmodSync(open, 0o777);

@@ -102,9 +102,30 @@ t.test('closing the terminal ends the run', async (t) => {
   t.equal(pnw.timedOut, null);
 });
 
+t.test('a script that handles SIGTSTP keeps running, and so does its client, as with python', async (t) => {
+  write(sb, 'no_stop.py', [
+    'import signal, time',
+    'signal.signal(signal.SIGTSTP, lambda *a: print("caught TSTP", flush=True))',
+    'print("ready", flush=True)',
+    'for i in range(1, 40):',
+    '    time.sleep(0.05)',
+    'print("finished", flush=True)',
+  ].join('\n') + '\n');
+  const viaShim = `${path.join(path.dirname(CLI), 'pynwheel')} run no_stop.py`;
+  for (const [who, command] of [['python', 'python3 no_stop.py'], ['pynwheel', `${process.execPath} ${CLI} run no_stop.py`], ['the runner', viaShim]] as const) {
+    const s = session([
+      { expect: '$ ' }, { send: `${command}\n` }, { expect: 'ready' }, { send: '\x1a' }, { expect: 'caught TSTP' },
+      { expect: 'finished' }, { send: "printf '%s-%s\\n' MARK DONE\n" }, { expect: 'MARK-DONE' }, { send: 'exit\n' },
+    ], ['bash', '--norc', '--noprofile', '-i']);
+    t.equal(s.timedOut, null, `${who}: every step happened`);
+    t.notMatch(s.output, /Stopped/, `${who}: nothing was stopped`);
+  }
+});
+
 t.test('Ctrl-Z suspends the run and its client; fg resumes both', async (t) => {
   write(sb, 'ticker.py', 'import sys, time\nfor i in range(1, 1000):\n    print("tick", i, flush=True)\n    time.sleep(0.1)\n');
-  for (const [who, command] of [['python', 'python3 ticker.py'], ['pynwheel', `${process.execPath} ${CLI} run ticker.py`]] as const) {
+  const viaShim = `${path.join(path.dirname(CLI), 'pynwheel')} run ticker.py`; // the native runner
+  for (const [who, command] of [['python', 'python3 ticker.py'], ['pynwheel', `${process.execPath} ${CLI} run ticker.py`], ['the runner', viaShim]] as const) {
     const s = session([
       { expect: '$ ' }, { send: `${command}\n` }, { expect: 'tick 3' },
       // The markers are printed by printf from pieces, so typing them does not match them.

@@ -257,30 +257,43 @@ bool SendFrame(int sock, const std::string& frame, const std::vector<int>& fds) 
 
 int g_signal_pipe[2] = {-1, -1};
 
-void OnSignal(int signo) {
+/** Signals that a fault of this process raises: those are its own, never passed on. */
+bool IsFaultSignal(int signo) {
+  return signo == SIGSEGV || signo == SIGBUS || signo == SIGFPE || signo == SIGILL || signo == SIGTRAP ||
+         signo == SIGSYS;
+}
+
+void OnSignal(int signo, siginfo_t* info, void*) {
   int saved = errno;
+  if (IsFaultSignal(signo) && info != nullptr && info->si_code > 0) {
+    // A real fault here (the kernel sent it, si_code > 0), not kill(1): die of it as any
+    // program would; returning re-runs the faulting instruction under the default action.
+    signal(signo, SIG_DFL);
+    errno = saved;
+    return;
+  }
   unsigned char byte = static_cast<unsigned char>(signo);
   (void)!write(g_signal_pipe[1], &byte, 1);
   errno = saved;
 }
 
-struct NamedSignal { int signo; const char* name; };
-// lib/signals.ts's list, and SIGTSTP/SIGCONT for Ctrl-Z and fg.
-const NamedSignal kForwarded[] = {
-    {SIGINT, "SIGINT"}, {SIGTERM, "SIGTERM"}, {SIGHUP, "SIGHUP"}, {SIGQUIT, "SIGQUIT"},
-    {SIGUSR1, "SIGUSR1"}, {SIGUSR2, "SIGUSR2"}, {SIGWINCH, "SIGWINCH"}, {SIGALRM, "SIGALRM"},
-    {SIGVTALRM, "SIGVTALRM"}, {SIGPWR, "SIGPWR"}, {SIGURG, "SIGURG"}, {SIGIO, "SIGIO"},
-    {SIGTSTP, "SIGTSTP"}, {SIGCONT, "SIGCONT"}, {SIGXCPU, "SIGXCPU"}, {SIGPROF, "SIGPROF"},
-};
+/**
+ * Every catchable signal: a user's kill(1) of the client reaches the run, as it would reach
+ * python (SIGKILL and SIGSTOP cannot be caught; SIGCHLD is ours only if we had children, and we
+ * have none). The realtime signals glibc keeps for itself (32, 33) are left alone.
+ */
+bool IsForwarded(int signo) {
+  return signo >= 1 && signo < NSIG && signo != SIGKILL && signo != SIGSTOP && (signo < 32 || signo >= SIGRTMIN);
+}
 
 bool InstallSignalForwarding() {
   if (pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return false;
   struct sigaction sa{};
-  sa.sa_handler = OnSignal;
+  sa.sa_sigaction = OnSignal;
   sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;
-  for (const auto& s : kForwarded) {
-    if (sigaction(s.signo, &sa, nullptr) != 0) return false;
+  sa.sa_flags = SA_RESTART | SA_SIGINFO;
+  for (int signo = 1; signo < NSIG; signo++) {
+    if (IsForwarded(signo) && sigaction(signo, &sa, nullptr) != 0) return false;
   }
   return true;
 }
@@ -293,14 +306,10 @@ bool ForwardPendingSignals(int sock) {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return true;  // EAGAIN: all read
     for (ssize_t i = 0; i < n; i++) {
-      for (const auto& s : kForwarded) {
-        if (s.signo != signos[i]) continue;
-        std::string payload = std::string("{\"type\":\"signal\",\"signal\":\"") + s.name + "\"}";
-        if (!SendFrame(sock, Frame(payload, 0), {})) return false;
-        // Ctrl-Z stops the client only (the run is not in the terminal's job): the run was told
-        // to stop, now we do; `fg` continues us, and SIGCONT is passed on in turn.
-        if (s.signo == SIGTSTP && kill(getpid(), SIGSTOP) != 0) return true;
-      }
+      int signo = signos[i];
+      // By number: the daemon accepts any signal this kernel has (realtime ones have no name).
+      std::string payload = "{\"type\":\"signal\",\"signo\":" + std::to_string(signo) + "}";
+      if (!SendFrame(sock, Frame(payload, 0), {})) return false;
     }
   }
 }
@@ -445,6 +454,10 @@ std::string RunRequest(const RunArgs& run, const std::string& cwd, const std::st
       const std::string& type = reply["type"];
       if (type == "started") {
         started = true;
+      } else if (type == "stopped") {
+        // The run stopped (Ctrl-Z passed on, a SIGSTOP, ...): so do we, as the shell expects of
+        // its job; `fg` continues us, and SIGCONT is passed on in turn.
+        kill(getpid(), SIGSTOP);
       } else if (type == "exit") {
         if (!reply["signal"].empty()) pynwheel_posix::DieBySignal(std::atoi(reply["signal"].c_str()), reply["core"] == "true");
         std::exit(std::atoi(reply["code"].c_str()));
