@@ -399,6 +399,7 @@ def fork_quietly():
 
 
 PROBE_TIMEOUT = 10.0
+SPARES = 2  # pre-forked children a zygote keeps
 SPARE_DELAY = 0.05  # seconds a spare waits for runs in progress to end before it is forked
 
 
@@ -599,7 +600,7 @@ class Zygote:
         self.watcher.watch_imported()
         self.runs = {}  # pid -> run id
         self.runs_served = 0
-        self.spare = None  # a pre-forked child waiting for its run: Spare
+        self.spares = []  # pre-forked children waiting for runs, oldest (warmest) first: Spare
         self.last_handout = 0.0
         self.forks = {"spare": 0, "onDemand": 0}  # how runs got their process
         self.closed_in_child = False
@@ -629,15 +630,19 @@ class Zygote:
             selector.register(self.watcher.fd, selectors.EVENT_READ, "files")
         while True:
             timeout = None
-            if self.spare is None and self.runs_served > 0:
-                # Fork the next run's process ahead, so that no run waits for a fork: once the
-                # runs in progress are done (a fork and the spare's warm-up would compete with
-                # them for the CPU), or after SPARE_DELAY if they go on.
+            if len(self.spares) < SPARES and self.runs_served > 0:
+                # Fork the next runs' processes ahead, so that no run waits for a fork or for a
+                # spare's warm-up (two: back-to-back runs find one ready while the next warms
+                # up): once the runs in progress are done (a fork and a warm-up would compete
+                # with them for the CPU), or after SPARE_DELAY if they go on. One fork per turn
+                # of the loop, so a request that came meanwhile is served first.
                 waited = time.monotonic() - self.last_handout
                 if not self.runs or waited >= SPARE_DELAY:
                     child = self._fork_spare(selector)
                     if child is not None:
                         return child
+                    if len(self.spares) < SPARES:
+                        timeout = 0
                 else:
                     timeout = SPARE_DELAY - waited
             for key, _ in selector.select(timeout):
@@ -690,8 +695,8 @@ class Zygote:
                 if pid in self.runs:
                     self.channel.send({"type": "stopped", "id": self.runs[pid], "signal": os.WSTOPSIG(status)})
                 continue
-            if self.spare is not None and pid == self.spare.pid:
-                self.spare = None  # died waiting (killed from outside): fork another
+            # A spare that died waiting (killed from outside) is replaced.
+            self.spares = [spare for spare in self.spares if spare.pid != pid]
             if pid in self.reported:
                 self.reported.discard(pid)
                 continue
@@ -830,8 +835,7 @@ class Zygote:
         pid = self._fork()
         if pid != 0:
             theirs.close()
-            self.spare = Spare(pid, ours, generation)
-            self._warm_up_after_fork()
+            self.spares.append(Spare(pid, ours, generation))
             return None
         ours.close()
         selector.close()
@@ -847,29 +851,14 @@ class Zygote:
             pass
         os._exit(0)  # the zygote let this spare go (it imported more since), or died
 
-    def _warm_up_after_fork(self):
-        """After a fork the zygote's own pages are shared copy-on-write too: its first writes
-        to them fault. Take those faults now, while idle, on the steps a run request takes."""
-        try:
-            sample = {"type": "run", "id": 0, "file": ZYGOTE_FILE, "cwd": "/", "env": dict(os.environ),
-                      "args": [], "stdio": [True, True, True], "importNames": []}
-            json.loads(json.dumps(sample))
-            os.path.dirname(os.path.realpath(ZYGOTE_FILE))
-            self.preloader.names_for(ZYGOTE_FILE)
-            local_module_names(os.path.dirname(ZYGOTE_FILE))
-            self.watcher.changed()
-        except Exception:
-            pass  # only a warm-up
-
     def _hand_to_spare(self, request, fds):
         """Give the run to the waiting child if it has every module the run needs. Returns its
         pid, or None if there is no usable spare."""
-        spare, self.spare = self.spare, None
-        if spare is None:
+        while self.spares and self.spares[0].generation != len(sys.modules):
+            self.spares.pop(0).sock.close()  # stale: it lacks what was just imported; it exits on EOF
+        if not self.spares:
             return None
-        if spare.generation != len(sys.modules):
-            spare.sock.close()  # stale: it lacks what was just imported; it exits on EOF
-            return None
+        spare = self.spares.pop(0)
         try:
             Channel(spare.sock).send(request, fds)
         except OSError:
@@ -880,9 +869,9 @@ class Zygote:
 
     def _shutdown(self):
         """The daemon is gone or asked us to go: no run may outlive us."""
-        if self.spare is not None:
+        for spare in self.spares:
             try:
-                os.kill(self.spare.pid, signal.SIGKILL)
+                os.kill(spare.pid, signal.SIGKILL)
             except OSError:
                 pass
         for pid in list(self.runs):
@@ -896,8 +885,8 @@ class Zygote:
         if self.closed_in_child:
             return
         self.closed_in_child = True
-        if self.spare is not None:
-            self.spare.sock.close()
+        for spare in self.spares:
+            spare.sock.close()
         self.watcher.close()
         for fd in self.status_pipes:  # other runs' pipes
             os.close(fd)

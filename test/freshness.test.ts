@@ -142,6 +142,25 @@ t.test('numpy in a run: its native thread pool works at full thread count', asyn
   t.ok((await status()).zygotes.some((z: { preloaded: string[] }) => z.preloaded.includes('numpy')), 'numpy came from the zygote');
 });
 
+t.test('torch in a run: its intra-op thread pool works at full thread count', async (t) => {
+  write(sb, 'torch_mm.py', [
+    'import os, torch',
+    'a = torch.rand(600, 600, generator=torch.Generator().manual_seed(1))',
+    'for _ in range(10):',
+    '    b = a @ a',
+    '# The pool\'s threads exist once it has worked: at least as many as torch says it uses.',
+    'threads = len(os.listdir("/proc/self/task"))',
+    'print(torch.get_num_threads(), torch.get_num_interop_threads(), round(float(b.sum()), 1))',
+    'print("pool threads present", threads >= torch.get_num_threads())',
+  ].join('\n') + '\n');
+  await pynwheel(sb, ['run', 'torch_mm.py']); // the torch zygote imports it here
+  const { py, pnw } = await both(sb, ['torch_mm.py']);
+  t.same(view(pnw), view(py), 'the same thread counts and the same product as under python');
+  t.match(pnw.stdout.toString(), new RegExp(`^${Math.min(os.cpus().length, 2) > 1 ? '[2-9]' : '1'}\\b`), 'more than one intra-op thread where there are cores');
+  t.match(pnw.stdout.toString(), /pool threads present True/);
+  t.ok((await status()).zygotes.some((z: { preloaded: string[] }) => z.preloaded.includes('torch')), 'torch came from a zygote');
+});
+
 t.test('a variable read at import changes between runs: behaves as with python', async (t) => {
   const site = sitePackages(sb.venv);
   const module = path.join(site, 'pnw_import_env.py');

@@ -9,8 +9,8 @@ export const ROOT = path.resolve(__dirname, '..');
 export const CLI = path.join(ROOT, 'bin', 'pynwheel.js');
 export const FIXTURES = path.join(__dirname, 'fixtures');
 
-/** Packages the tests import from the venv (numpy: native thread pools in a run). */
-const TEST_PACKAGES = ['numpy'];
+/** Packages the tests import from the venv (numpy and torch: native thread pools in a run). */
+export const TEST_PACKAGES = ['numpy', 'torch'];
 
 /** The tests' venv (made by .ci/run, or here on first use): a real python, not a pyenv shim. */
 export function testVenv(): string {
@@ -20,7 +20,9 @@ export function testVenv(): string {
     const made = spawnSync('python3', ['-m', 'venv', venv], { stdio: 'inherit' });
     if (made.status !== 0) throw new Error(`could not create the test venv at ${venv}`);
   }
-  const missing = TEST_PACKAGES.filter((name) => spawnSync(python3, ['-c', `import ${name}`], { stdio: 'ignore' }).status !== 0);
+  // find_spec, not import: importing torch takes seconds, and every test file comes here.
+  const found = spawnSync(python3, ['-c', 'import importlib.util, sys\nprint(" ".join(n for n in sys.argv[1:] if importlib.util.find_spec(n) is None))', ...TEST_PACKAGES], { encoding: 'utf8' });
+  const missing = found.status === 0 ? found.stdout.split(/\s+/).filter(Boolean) : TEST_PACKAGES;
   if (missing.length) pipInstall(python3, missing);
   return venv;
 }
