@@ -104,9 +104,15 @@ t.test('closing the terminal ends the run', async (t) => {
 
 t.test('a script that handles SIGTSTP keeps running, and so does its client, as with python', async (t) => {
   write(sb, 'no_stop.py', [
+    // The handler only notes the signal: printing inside it could land in the middle of the
+    // print below (a reentrant call to the buffered writer, a RuntimeError under python too).
     'import signal, time',
-    'signal.signal(signal.SIGTSTP, lambda *a: print("caught TSTP", flush=True))',
+    'caught = []',
+    'signal.signal(signal.SIGTSTP, lambda *a: caught.append(1))',
     'print("ready", flush=True)',
+    'while not caught:',
+    '    time.sleep(0.01)',
+    'print("caught TSTP", flush=True)',
     'for i in range(1, 40):',
     '    time.sleep(0.05)',
     'print("finished", flush=True)',
