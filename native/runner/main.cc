@@ -56,8 +56,11 @@ int g_argc;
   std::string cli = "dist/cli.js";
   if (n > 0) {
     exe[n] = '\0';
-    std::string self(exe);  // <package>/build/Release/pynwheel-runner
-    for (int up = 0; up < 3; up++) self = self.substr(0, self.rfind('/'));
+    // <package>/build/Release/pynwheel-runner, or its copy <package>/bin/pynwheel in an
+    // installed package (scripts/install-runner.js).
+    std::string self(exe);
+    int levels = self.size() > 13 && self.compare(self.size() - 13, 13, "/bin/pynwheel") == 0 ? 2 : 3;
+    for (int up = 0; up < levels; up++) self = self.substr(0, self.rfind('/'));
     cli = self + "/dist/cli.js";
   }
   std::vector<char*> args;
