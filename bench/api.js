@@ -19,6 +19,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { PythonShell } = require('python-shell');
 const { benchPython } = require('./python-env');
+const { printTable } = require('./table');
 const { run } = require('../dist/index.js');
 const { runThroughDaemon } = require('../dist/client.js');
 const { resolveInterpreter } = require('../dist/interpreter.js');
@@ -57,14 +58,6 @@ function stats(times) {
   const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
   const round = (v) => +v.toFixed(3);
   return { median: round(at(0.5)), p10: round(at(0.1)), p90: round(at(0.9)), min: round(sorted[0]), max: round(sorted[sorted.length - 1]), n: times.length };
-}
-
-function printTable(headers, rows) {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  const line = (cells) => cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
-  console.log(line(headers));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const r of rows) console.log(line(r));
 }
 
 async function main() {

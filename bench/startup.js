@@ -30,6 +30,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { benchPython } = require('./python-env');
+const { printTable } = require('./table');
 const { barChart } = require('./chart');
 
 const ROOT = path.resolve(__dirname, '..');
@@ -166,14 +167,6 @@ function compileProbe(dir) {
 
 function fmt(v) {
   return v === undefined || v === null ? '-' : v < 1 ? v.toFixed(3) : v < 100 ? v.toFixed(1) : v.toFixed(0);
-}
-
-function printTable(headers, rows) {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  const line = (cells) => cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
-  console.log(line(headers));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const r of rows) console.log(line(r));
 }
 
 async function main() {

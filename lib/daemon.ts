@@ -49,6 +49,8 @@ interface Run {
   done: boolean;
   /** The family of modules a zygote found the script needs (see Zygote's `route`). */
   family?: string[];
+  /** The script as the daemon remembers families (set when the run is first dispatched). */
+  scriptKey?: string;
 }
 
 /** Scripts whose family the daemon remembers, so that their runs go to its zygote at once. */
@@ -292,7 +294,7 @@ export class Daemon {
       route: (family) => {
         // The zygote read the script's imports: its family's zygote takes it (and the next
         // run of this script goes there at once).
-        this.rememberFamily(run.request, family);
+        this.rememberFamily(run.scriptKey!, family);
         if (run.done) return releaseFds(run);
         if (++run.retries > MAX_RETRIES) {
           releaseFds(run);
@@ -316,7 +318,8 @@ export class Daemon {
   private zygoteFor(run: Run): Zygote {
     const { request } = run;
     const base = keyFor(request.python, realPath(request.python), request.env);
-    const key = withFamily(base, run.family ?? this.families.get(scriptKey(keyString(base), request)) ?? []);
+    run.scriptKey ??= scriptKey(keyString(base), request);
+    const key = withFamily(base, run.family ?? this.families.get(run.scriptKey) ?? []);
     const id = keyString(key);
     const existing = this.zygotes.get(id);
     if (existing?.acceptsRuns) return existing;
@@ -355,9 +358,7 @@ export class Daemon {
   }
 
   /** Which family of modules a script needs, as its last run's zygote found: most recent last. */
-  private rememberFamily(request: RunRequest, family: string[]): void {
-    const base = keyFor(request.python, realPath(request.python), request.env);
-    const key = scriptKey(keyString(base), request);
+  private rememberFamily(key: string, family: string[]): void {
     this.families.delete(key);
     this.families.set(key, family);
     if (this.families.size > MAX_REMEMBERED_SCRIPTS) this.families.delete(this.families.keys().next().value!);

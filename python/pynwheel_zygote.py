@@ -229,10 +229,12 @@ class Preloader:
             names += self.names_for(spec.origin)
         return names
 
-    def preload(self, script_dir, names):
+    def preload(self, script_dir, names, shadowed=None):
         """Import what can be shared. Returns a module name whose import had effects that a run
-        must see itself (output, warnings, threads): the zygote is then unfit and is replaced."""
-        shadowed = local_module_names(script_dir)
+        must see itself (output, warnings, threads): the zygote is then unfit and is replaced.
+        `shadowed`: the script directory's module names, if the caller has them already."""
+        if shadowed is None:
+            shadowed = local_module_names(script_dir)
         for name, maybe_attribute in names:
             if name in sys.modules or name in self.failed:
                 continue
@@ -257,19 +259,16 @@ class Preloader:
                 return tainted
         return None
 
-    def family_of(self, names, script_dir):
+    def family_of(self, names, shadowed):
         """The third-party packages (site-packages, not the standard library) a script's
         imports name at the top level, sorted: runs of one family share a zygote that has
         imported them, and other runs never pay for them (a larger zygote forks slower, and
         its runs take more copy-on-write faults)."""
         family = set()
-        shadowed = None
         for name, _ in names:
             top = name.partition(".")[0]
             if top in family or top in sys.builtin_module_names or _is_stdlib_name(top):
                 continue
-            if shadowed is None:
-                shadowed = local_module_names(script_dir)
             if top in shadowed or top in self.failed:
                 continue
             if top in sys.modules or self._is_library_module(top):
@@ -755,12 +754,14 @@ class Zygote:
                 script_dir = os.path.dirname(os.path.realpath(path))
                 names = self.preloader.names_for(path)
             self._leave_if_stale(run_id, fds)
-            family = self.preloader.family_of(names, script_dir) if names else []
+            # Listed once: for the family, the preload, and the run's own unshadowing.
+            local = local_module_names(script_dir)
+            family = self.preloader.family_of(names, local) if names else []
             if family != self.family:
                 _close_all(fds)
                 self.channel.send({"type": "route", "id": run_id, "family": family})
                 return None
-            tainted = self.unfit_at_start or (self.preloader.preload(script_dir, names) if names else None)
+            tainted = self.unfit_at_start or (self.preloader.preload(script_dir, names, local) if names else None)
             if tainted:
                 _close_all(fds)
                 self.channel.send({"type": "unfit", "id": run_id, "module": tainted[0],
@@ -768,7 +769,9 @@ class Zygote:
                 self._shutdown()
             if names:
                 self.watcher.watch_imported()
-            request["importNames"] = names  # the run's child need not parse the script again
+            # The run's child need neither parse the script nor list its directory again.
+            request["importNames"] = names
+            request["localModules"] = [script_dir, sorted(local)]
             pid = self._hand_to_spare(request, fds)
             self.forks["spare" if pid is not None else "onDemand"] += 1
             if pid is None:
@@ -915,7 +918,9 @@ def _warm_up():
     copy-on-write fault: taken here, they are off the run's path (milliseconds in all)."""
     try:
         json.loads(json.dumps({"type": "run", "env": dict(os.environ), "args": ["x"], "stdio": [True]}))
-        _take_process_attributes(os.getpid(), None)
+        import resource  # the native client's umask and limits, as they are (nothing changes)
+        _set_limits([[which, *resource.getrlimit(which)] for which in range(getattr(resource, "RLIM_NLIMITS", 16))])
+        os.umask(os.umask(0))
         _take_environment(dict(os.environ))
         local_module_names(os.getcwd())
         importlib.invalidate_caches()
@@ -1137,7 +1142,7 @@ def run_script(request):
         sys.orig_argv = [argv0, "-m", request["module"]] + args
         if not getattr(sys.flags, "safe_path", False):
             sys.path.insert(0, os.getcwd())
-            _unshadow(os.getcwd())
+            _unshadow(os.getcwd(), request)
         import runpy
         runpy._run_module_as_main(request["module"], alter_argv=True)
         return
@@ -1162,7 +1167,7 @@ def run_script(request):
     script_dir = os.path.dirname(os.path.realpath(path))
     if not getattr(sys.flags, "safe_path", False):  # -P / PYTHONSAFEPATH: no script directory
         sys.path.insert(0, script_dir)
-        _unshadow(script_dir)
+        _unshadow(script_dir, request)
     main.__file__ = path
     main.__cached__ = None
     main.__loader__ = importlib.machinery.SourceFileLoader("__main__", path)
@@ -1235,10 +1240,13 @@ def _hide_zygote_frames_from_recursion_limit():
     sys.getrecursionlimit, sys.setrecursionlimit = getrecursionlimit, setrecursionlimit
 
 
-def _unshadow(directory):
+def _unshadow(directory, request):
     """Forget modules the zygote imported that the script's directory provides itself, so that
-    `import json` finds the script's own json.py as it would under python."""
-    for top in local_module_names(directory):
+    `import json` finds the script's own json.py as it would under python. The zygote listed the
+    directory for the request; a renamed cwd can make the run's directory another one."""
+    given = request.get("localModules")
+    local = given[1] if isinstance(given, list) and len(given) == 2 and given[0] == directory else local_module_names(directory)
+    for top in local:
         if top in sys.modules and top not in _STARTUP_MODULES:
             prefix = top + "."
             for name in [name for name in sys.modules if name == top or name.startswith(prefix)]:
