@@ -146,7 +146,9 @@ function formatStatus(reply: Record<string, unknown>): string {
     lines.push(`  memory: RSS ${mib(z.rssKiB)}, PSS ${mib(z.pssKiB)}; watching ${String(z.watchedDirectories ?? 0)} directories for changes` +
       `${typeof z.staleCheckNs === 'number' ? ` (${(z.staleCheckNs / 1000).toFixed(1)} us a check)` : ''}`);
     const forks = (z.forks as { spare?: number; onDemand?: number } | undefined) ?? {};
-    lines.push(`  up ${duration(Date.now() - Number(z.startedAt))}, ${String(z.runs)} runs served (${forks.spare ?? 0} by a pre-forked child), ${String(z.active)} running`);
+    const lane = (z.lane as { served?: number; path?: string | null } | undefined) ?? {};
+    lines.push(`  up ${duration(Date.now() - Number(z.startedAt))}, ${String(z.runs)} runs served (${forks.spare ?? 0} by a pre-forked child, ` +
+      `${lane.served ?? 0} of them straight from their client), ${String(z.active)} running`);
     const preloaded = (z.preloaded as string[]) ?? [];
     lines.push(`  preloaded: ${preloaded.length ? preloaded.join(', ') : '(none yet)'}`);
     const unfit = Object.entries((z.unfit as Record<string, string>) ?? {});

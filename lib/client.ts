@@ -1,13 +1,16 @@
 // One run as seen from the caller: send the request with our fds, pass signals on, and learn
 // how the run ended.
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { FdChannel, closeQuietly } from './channel';
 import { connectOrStart, replaceDaemon } from './connect';
 import { runDirectly } from './direct';
 import { PynwheelError } from './errors';
 import type { Interpreter } from './interpreter';
 import { fdCountOf, type RunReply, type RunRequest } from './messages';
+import { native } from './native';
 import { MAX_CLIENT_FRAME } from './protocol';
+import { routeName } from './routes';
 import { ensureRuntimeDir, runtimeDirFor, type RuntimePaths } from './runtime-dir';
 import { FORWARDED_SIGNALS, signalName } from './signals';
 import { VERSION } from './version';
@@ -81,48 +84,81 @@ async function runOnce(paths: RuntimePaths, target: RunTarget, options: ClientOp
   };
   const fds = cwdFd === null ? stdioFds : [...stdioFds, cwdFd];
   if (fdCountOf(request) !== fds.length) throw new Error('internal: fd count mismatch');
-  let channel: FdChannel;
   try {
-    channel = new FdChannel(await connectOrStart(paths, options.env), MAX_CLIENT_FRAME);
-  } catch (err) {
+    // Straight to the zygote that ran this script last, if the daemon left a route to it.
+    const lane = request.file !== undefined ? connectLane(paths, request.python, request.cwd, request.file) : null;
+    let held: SignalName[] = [];
+    if (lane !== null) {
+      const outcome = await exchange(new FdChannel(lane, MAX_CLIENT_FRAME), request, fds, options, true, []);
+      if (!('declined' in outcome)) return outcome;
+      // Signals that came while the lane decided: the daemon's run gets them (the Node API
+      // replays its own to each new control, below).
+      held = options.onControl ? [] : outcome.held;
+    }
+    const channel = new FdChannel(await connectOrStart(paths, options.env), MAX_CLIENT_FRAME);
+    const outcome = await exchange(channel, request, fds, options, false, held);
+    if ('declined' in outcome) throw new Error('internal: the daemon declined');
+    return outcome;
+  } finally {
     if (cwdFd !== null) closeQuietly(cwdFd);
-    throw err;
   }
-  return new Promise<RunOutcome>((resolve, reject) => {
+}
+
+type SignalName = NodeJS.Signals;
+
+/** The route's socket, or null (no route, or its zygote is gone: the daemon decides). */
+function connectLane(paths: RuntimePaths, python: string, cwd: string, file: string): number | null {
+  try {
+    return native.connect(path.join(paths.dir, 'r', routeName(python, cwd, file)));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Sends the request and follows the run to its end. From a lane, a run declined (or a lane
+ * closed) before it started resolves `{ declined }` with the signals held meanwhile: nothing ran.
+ */
+function exchange(channel: FdChannel, request: RunRequest, fds: number[], options: ClientOptions, lane: boolean,
+  carried: SignalName[]): Promise<RunOutcome | { declined: true; held: SignalName[] }> {
+  return new Promise((resolve, reject) => {
     let pid: number | null = null;
     let settled = false;
-    const forwarders = new Map<NodeJS.Signals, () => void>();
-    const cleanup = (): void => {
-      for (const [signal, handler] of forwarders) process.removeListener(signal, handler);
-      if (cwdFd !== null) closeQuietly(cwdFd);
+    // A lane's run is someone's only once it has started: signals wait until then.
+    const held: SignalName[] = [];
+    const sendSignal = (signal: SignalName): void => {
+      if (lane && pid === null) held.push(signal);
+      else channel.send({ type: 'signal', signal });
     };
+    const forwarders = new Map<SignalName, () => void>();
     const settle = (fn: () => void): void => {
       if (settled) return;
       settled = true;
-      cleanup();
+      for (const [signal, handler] of forwarders) process.removeListener(signal, handler);
       fn();
     };
+    const decline = (): void => {
+      settle(() => resolve({ declined: true, held }));
+      channel.destroy();
+    };
     if (options.forwardSignals) {
-      for (const signal of FORWARDED_SIGNALS) {
-        const handler = (): void => channel.send({ type: 'signal', signal });
-        forwarders.set(signal, handler);
-        process.on(signal, handler);
-      }
       // Ctrl-Z reaches the client only (the run is not in the terminal's job): it is passed
       // on, and once the run has stopped ('stopped' below) we stop too; `fg` continues us, and
       // we continue the run. A script that handles SIGTSTP does not stop, and neither do we.
-      for (const signal of ['SIGTSTP', 'SIGCONT'] as const) {
-        const handler = (): void => channel.send({ type: 'signal', signal });
+      for (const signal of [...FORWARDED_SIGNALS, 'SIGTSTP', 'SIGCONT'] as SignalName[]) {
+        const handler = (): void => sendSignal(signal);
         forwarders.set(signal, handler);
         process.on(signal, handler);
       }
     }
     channel.on('frame', ({ message, fds: stray }) => {
       stray.forEach(closeQuietly);
-      const reply = message as unknown as RunReply;
+      const reply = message as unknown as RunReply | { type: 'decline' };
+      if (lane && pid === null && reply.type !== 'started') return decline();
       if (reply.type === 'started') {
         pid = reply.pid;
         options.onStarted?.(reply.pid);
+        if (lane) held.splice(0).forEach(sendSignal);
       } else if (reply.type === 'stopped') {
         if (options.forwardSignals) process.kill(process.pid, 'SIGSTOP');
       } else if (reply.type === 'exit') {
@@ -141,12 +177,14 @@ async function runOnce(paths: RuntimePaths, target: RunTarget, options: ClientOp
       }
     });
     channel.on('close', (err) => {
+      if (lane && pid === null) return decline();
       if (err instanceof PynwheelError && err.code === 'EVERSION' && pid === null) return settle(() => reject(err));
       settle(() => reject(new PynwheelError('EDAEMON',
         `lost the pynwheel daemon during the run${err ? ` (${err.message})` : ''}`)));
     });
     channel.send(request, fds);
-    options.onControl?.((signal) => channel.send({ type: 'signal', signal }));
+    carried.forEach(sendSignal);
+    options.onControl?.(sendSignal);
   });
 }
 

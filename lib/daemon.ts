@@ -8,6 +8,7 @@ import { boundLog, log } from './log';
 import { checkRunFds, checkRunRequest, type RunRequest } from './messages';
 import { native, type Poller } from './native';
 import { MAX_CLIENT_FRAME, type Frame } from './protocol';
+import { Routes } from './routes';
 import type { RuntimePaths } from './runtime-dir';
 import { forwardableSignal, signalNumber } from './signals';
 import { VERSION } from './version';
@@ -78,8 +79,12 @@ export class Daemon {
   private watchTimer?: NodeJS.Timeout;
   private idleTimer?: NodeJS.Timeout;
   private stopping = false;
+  private readonly routes: Routes;
+  private lanesStarted = 0;
 
-  constructor(private readonly paths: RuntimePaths, private readonly options: DaemonOptions) {}
+  constructor(private readonly paths: RuntimePaths, private readonly options: DaemonOptions) {
+    this.routes = new Routes(paths.dir);
+  }
 
   /** False if another daemon already serves this directory. */
   start(): boolean {
@@ -90,6 +95,8 @@ export class Daemon {
     }
     // We hold the lock, so a socket left here belongs to a daemon that died.
     fs.rmSync(this.paths.socket, { force: true });
+    this.removeLanes();
+    this.routes.reset();
     this.listenFd = native.listen(this.paths.socket, 128);
     this.socketIno = fs.statSync(this.paths.socket).ino;
     fs.writeFileSync(`${this.paths.dir}/daemon.pid`, `${process.pid}\n`);
@@ -116,6 +123,7 @@ export class Daemon {
     if (this.ownsSocket()) {
       fs.rmSync(this.paths.socket, { force: true });
       fs.rmSync(`${this.paths.dir}/daemon.pid`, { force: true });
+      this.routes.remove();
     }
     for (const run of [...this.runs.values()]) {
       releaseFds(run);
@@ -126,6 +134,13 @@ export class Daemon {
     if (this.lockFd >= 0) closeQuietly(this.lockFd);
     // Let queued replies go out, then leave even if a peer does not read them.
     setTimeout(() => process.exit(0), 200).unref();
+  }
+
+  /** Lane sockets a daemon that died left behind (their zygotes died with it). */
+  private removeLanes(): void {
+    for (const name of fs.readdirSync(this.paths.dir)) {
+      if (/^lane\d+$/.test(name)) fs.rmSync(`${this.paths.dir}/${name}`, { force: true });
+    }
   }
 
   private ownsSocket(): boolean {
@@ -152,6 +167,7 @@ export class Daemon {
   private touch(): void {
     clearTimeout(this.idleTimer);
     if (this.runs.size > 0 || this.connections.size > 0) return;
+    if ([...this.zygotes.values()].some((z) => z.activeRuns > 0)) return; // lane runs
     this.idleTimer = setTimeout(() => this.shutdown(`idle for ${this.options.idleMs} ms`), this.options.idleMs);
     this.idleTimer.unref();
   }
@@ -267,6 +283,10 @@ export class Daemon {
       started: (pid) => {
         releaseFds(run);
         if (!run.done) run.conn.send({ type: 'started', pid });
+        // The next runs of this script go straight to this zygote's lane.
+        if (zygote.lanePath && run.request.file !== undefined) {
+          this.routes.publish(run.request.python, run.request.cwd, run.request.file, zygote.lanePath);
+        }
       },
       exited: (outcome) => {
         this.runsServed++;
@@ -330,12 +350,18 @@ export class Daemon {
 
   private startZygote(key: ZygoteKey, env: Record<string, string>, preload: string[]): Zygote {
     const id = keyString(key);
-    const zygote = new Zygote(key, env, [...this.unfitFor(key.python).keys()], preload);
+    const lane = `${this.paths.dir}/lane${++this.lanesStarted}`;
+    const zygote = new Zygote(key, env, [...this.unfitFor(key.python).keys()], preload, lane);
     this.zygotes.set(id, zygote);
     log(`starting a zygote for ${key.python}${key.family.length ? ` (family ${key.family.join(', ')})` : ''}` +
       `${Object.keys(key.env).length ? ` with ${JSON.stringify(key.env)}` : ''}` +
       `${preload.length ? `, preloading ${preload.join(', ')}` : ''}`);
+    zygote.on('lane', (served) => {
+      this.runsServed += served;
+      this.touch();
+    });
     zygote.on('dead', (reason) => {
+      this.routes.forget(lane);
       if (this.zygotes.get(id) === zygote) this.zygotes.delete(id);
       if (!this.stopping) log(`zygote ${zygote.pid || '(not started)'} for ${key.python} ended: ${reason}`);
     });

@@ -8,7 +8,8 @@ import { FdChannel, closeQuietly } from './channel';
 import { native } from './native';
 import { MAX_ZYGOTE_FRAME, type Message } from './protocol';
 import type { RunRequest } from './messages';
-import type { ZygoteKey } from './zygote-key';
+import { VERSION } from './version';
+import { IMPORT_TIME_ENV, PYTHON_STARTUP_ENV, type ZygoteKey } from './zygote-key';
 
 export const ZYGOTE_SCRIPT = path.resolve(__dirname, '..', 'python', 'pynwheel_zygote.py');
 const HELLO_TIMEOUT_MS = 60_000;
@@ -48,6 +49,8 @@ export interface ZygoteStatus {
   notShared: Record<string, string>;
   /** Runs handed to a pre-forked child, and runs that had to wait for a fork. */
   forks: { spare: number; onDemand: number };
+  /** Runs whose client came straight to the zygote's lane (see lib/routes.ts), and its path. */
+  lane: { path: string | null; served: number; active: number };
   /** Directories watched for changes to imported modules, and what one check costs (ns, mean). */
   watchedDirectories: number;
   staleCheckNs: number | null;
@@ -55,12 +58,16 @@ export interface ZygoteStatus {
   startedAt: number;
 }
 
-export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, string[]] }> {
+export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, string[]]; lane: [number] }> {
   readonly python: string;
   readonly startedAt = Date.now();
   pid = 0;
   version = '';
   lastUsed = Date.now();
+  /** Where clients reach its spares directly (null until its hello, or if it has no path). */
+  lanePath: string | null = null;
+  private laneActive = 0;
+  private laneServed = 0;
   private readonly child: ChildProcess;
   private readonly channel: FdChannel;
   private readonly runs = new Map<number, RunListener>();
@@ -73,13 +80,16 @@ export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, strin
   private retiring = false;
   private exitReason: string | null = null;
 
-  constructor(readonly key: ZygoteKey, readonly env: Record<string, string>, readonly skipped: string[], preload: string[]) {
+  /** `lane`: the path of the socket its spares will accept runs on. */
+  constructor(readonly key: ZygoteKey, readonly env: Record<string, string>, readonly skipped: string[], preload: string[], readonly lane: string) {
     super();
     const python = key.python;
     this.python = python;
     const [ours, theirs] = native.socketpair();
     this.channel = new FdChannel(ours, MAX_ZYGOTE_FRAME);
-    this.child = spawn(python, [ZYGOTE_SCRIPT, '3', skipped.join(','), preload.join(','), key.family.join(',')], {
+    // What the spares check a lane client's request against: the daemon's own key for it.
+    const laneConfig = { socket: lane, client: VERSION, python, keyNames: [...PYTHON_STARTUP_ENV, ...IMPORT_TIME_ENV], keyEnv: key.env };
+    this.child = spawn(python, [ZYGOTE_SCRIPT, '3', skipped.join(','), preload.join(','), key.family.join(','), JSON.stringify(laneConfig)], {
       // The zygote's own output (never a run's) goes to the daemon's log.
       stdio: ['ignore', 'inherit', 'inherit', theirs],
       env,
@@ -108,6 +118,7 @@ export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, strin
         clearTimeout(this.helloTimer);
         this.pid = Number(message.pid);
         this.version = String(message.version ?? '');
+        this.lanePath = typeof message.lane === 'string' ? message.lane : null;
         helloReceived();
       } else {
         this.onMessage(message);
@@ -125,7 +136,7 @@ export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, strin
   }
 
   get activeRuns(): number {
-    return this.runs.size;
+    return this.runs.size + this.laneActive;
   }
 
   /** Hand a run to the zygote. `fds` stay the caller's to close (after `started`). */
@@ -163,6 +174,7 @@ export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, strin
       failed: (reply?.failed as Record<string, string>) ?? {},
       notShared: (reply?.notShared as Record<string, string>) ?? {},
       forks: (reply?.forks as { spare: number; onDemand: number }) ?? { spare: 0, onDemand: 0 },
+      lane: { path: this.lanePath, served: this.laneServed, active: this.laneActive },
       watchedDirectories: Number(reply?.watchedDirectories ?? 0),
       staleCheckNs: reply?.staleChecks ? Math.round(Number(reply.staleCheckNs) / Number(reply.staleChecks)) : null,
     };
@@ -176,6 +188,16 @@ export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, strin
   private onMessage(message: Message): void {
     if (message.type === 'status') {
       this.statusWaiters.shift()?.(message);
+      return;
+    }
+    if (message.type === 'lane') {
+      // A lane run started or ended (the zygote says so after the fact, off the run's path).
+      const served = Number(message.served) || 0;
+      const added = Math.max(0, served - this.laneServed);
+      this.laneServed = served;
+      this.laneActive = Number(message.active) || 0;
+      this.lastUsed = Date.now();
+      this.emit('lane', added);
       return;
     }
     if (message.type === 'stale') {
@@ -229,6 +251,8 @@ export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, strin
     clearTimeout(this.helloTimer);
     this.channel.destroy();
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    this.laneActive = 0;
+    fs.rmSync(this.lane, { force: true }); // killed, it could not remove its socket itself
     for (const waiter of this.statusWaiters.splice(0)) waiter(null);
     const orphans = [...this.runs];
     this.runs.clear();

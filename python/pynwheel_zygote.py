@@ -1,8 +1,8 @@
 """pynwheel zygote: a warm interpreter that forks one child per run.
 
-Started by the pynwheel daemon as `python pynwheel_zygote.py FD [SKIP [PRELOAD [FAMILY]]]`
-(comma-separated module names), where FD is its end of a
-socketpair. Standard library only: it runs inside the user's own interpreter or venv.
+Started by the pynwheel daemon as `python pynwheel_zygote.py FD [SKIP [PRELOAD [FAMILY [LANE]]]]`
+(comma-separated module names; LANE a JSON object: the lane socket's path, the client version,
+the interpreter and the zygote's key), where FD is its end of a socketpair. Standard library only: it runs inside the user's own interpreter or venv.
 
 The parent never runs user code: it only imports modules that a script names at its top level
 and that resolve to the standard library or site-packages, then forks. The child takes the
@@ -571,21 +571,289 @@ class ModuleWatcher:
             self.fd = -1
 
 
+# ---------------------------------------------------------------- the lane: runs without the daemon
+
+RELAY_START_TIMEOUT = 2.0  # seconds a spare may take to say it started a relayed run
+MAX_LANE_REQUEST = 1 << 20  # bytes: an environment and arguments of any sensible size
+LANE_REQUEST_TIMEOUT = 10.0  # a client that connects and sends nothing is dropped
+
+
+class LaneRefused(Exception):
+    """A request the lane does not take: the client sends it to the daemon instead."""
+
+
+class Lane:
+    """The zygote's own listening socket, which its spares accept on. The native client
+    connects to it directly (through the daemon's route for the script), so a warm run passes
+    through neither the daemon nor the zygote: the spare that accepts checks the request and
+    becomes the run. Anything it is not sure of is declined, and the client asks the daemon,
+    which decides as always. The zygote relays the daemon's runs through it too, so that each
+    spare is claimed by exactly one run however the runs come."""
+
+    def __init__(self, config):
+        self.path = config["socket"]
+        self.client = config["client"]  # the pynwheel version whose clients it serves
+        self.python = config["python"]  # the interpreter's path as the daemon keys it
+        self.key_env = dict(config["keyEnv"])  # values of variables read once, at start or import
+        # The names the daemon keys zygotes by, with this zygote's PYNWHEEL_KEY_ENV ones.
+        self.key_names = frozenset(config["keyNames"]) | frozenset(self.key_env)
+        try:
+            st = os.stat(self.python)
+            self.python_identity = (st.st_dev, st.st_ino)
+        except OSError:
+            self.python_identity = None
+        self.scripts = {}  # (path, mtime_ns, size, ino) -> (import names, script dir, local names)
+        self.sock = None
+        self.ino = None
+        self.address = None  # what the zygote connects to when it relays a run of the daemon's
+        self.published = None  # the path clients find through the daemon's routes
+
+    def open(self):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        if self.path:
+            try:
+                try:
+                    os.unlink(self.path)
+                except FileNotFoundError:
+                    pass
+                old_umask = os.umask(0o177)
+                try:
+                    sock.bind(self.path)
+                finally:
+                    os.umask(old_umask)
+                self.ino = os.stat(self.path).st_ino
+                self.published = self.path
+            except OSError as exc:
+                # (A path too long for a socket, say.) The daemon's runs still need the lane:
+                # an unnamed one, which only the zygote's relays know; peers are checked anyway.
+                sys.stderr.write("pynwheel zygote: no lane at %s (%s); runs go through the daemon\n" % (self.path, exc))
+                sock.close()
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.listen(128)  # an unbound socket is given an abstract address here
+        sock.setblocking(False)  # the spares all wait on it; one wins each connection
+        self.sock = sock
+        self.address = sock.getsockname()
+
+    def close(self, unlink=True):
+        if self.sock is None:
+            return
+        if unlink and self.published:
+            try:
+                if os.stat(self.path).st_ino == self.ino:
+                    os.unlink(self.path)
+            except OSError:
+                pass
+        self.sock.close()
+        self.sock = None
+
+    def remember(self, path, names, script_dir, local):
+        """The zygote ran this script as it is now: the same file may come by the lane. True if
+        that is news (spares forked before do not know it)."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            return False
+        key = (path, st.st_mtime_ns, st.st_size, st.st_ino)
+        known = (names, script_dir, frozenset(local))
+        if self.scripts.get(key) == known:
+            return False
+        if len(self.scripts) > 4096:
+            self.scripts.clear()
+        self.scripts[key] = known
+        return True
+
+    def refusal(self, request, fds, watcher_fd):
+        """Why this zygote cannot run `request` as the daemon would have it run here, or None.
+        The daemon's own checks (lib/messages.ts) stay the judge of bad requests: anything
+        unusual is declined and goes there."""
+        r = request
+        if r.get("type") != "run" or r.get("client") != self.client:
+            return "not a run request of this version"
+        file, cwd, env, stdio = r.get("file"), r.get("cwd"), r.get("env"), r.get("stdio")
+        if not isinstance(file, str) or not file or "\0" in file or "module" in r:
+            return "not a file run"
+        if not isinstance(cwd, str) or not cwd.startswith("/") or "\0" in cwd:
+            return "bad cwd"
+        if not isinstance(r.get("args"), list) or not all(isinstance(a, str) and "\0" not in a for a in r["args"]):
+            return "bad args"
+        if not isinstance(env, dict) or "" in env or any("=" in k or "\0" in k for k in env) \
+                or not all(type(v) is str and "\0" not in v for v in env.values()):
+            return "bad env"
+        if not isinstance(r.get("argv0"), str) or not isinstance(r.get("cwdFd"), bool):
+            return "bad request"
+        if not isinstance(stdio, list) or len(stdio) != 3 or not all(isinstance(b, bool) for b in stdio):
+            return "bad stdio"
+        umask, limits = r.get("umask"), r.get("limits")
+        if umask is not None and not (isinstance(umask, int) and 0 <= umask <= 0o777 and isinstance(limits, list) and all(
+                isinstance(l, list) and len(l) == 3 and all(isinstance(v, int) and v >= -1 for v in l) for l in limits)):
+            return "bad umask or limits"  # (without them the run reads the caller's in /proc)
+        if sum(stdio) + r["cwdFd"] != len(fds):
+            return "fd count"
+        for index, fd in enumerate(fds):
+            if _is_directory_fd(fd) is not (r["cwdFd"] and index == len(fds) - 1):
+                return "bad fds"  # stdio that is a directory, or a cwd fd that is not
+        if r.get("python") != self.python:
+            return "another interpreter"
+        try:
+            st = os.stat(self.python)
+            if (st.st_dev, st.st_ino) != self.python_identity:
+                return "the interpreter changed"
+        except OSError:
+            return "the interpreter is gone"
+        names = self.key_names.union(_extra_key_names(env)) if "PYNWHEEL_KEY_ENV" in env else self.key_names
+        if {name: env[name] for name in names.intersection(env)} != self.key_env:
+            return "another environment"
+        if watcher_fd >= 0 and _readable(watcher_fd):
+            return "modules may have changed"
+        path = os.path.join(cwd, file)
+        try:
+            st = os.stat(path)
+        except OSError:
+            return "no such script"
+        known = self.scripts.get((path, st.st_mtime_ns, st.st_size, st.st_ino))
+        if known is None:
+            return "a script this zygote has not run"
+        names, script_dir, local = known
+        if local_module_names(script_dir) != local:
+            return "the script's directory changed"
+        r["importNames"] = names
+        r["localModules"] = [script_dir, sorted(local)]
+        return None
+
+
+def _extra_key_names(env):
+    """PYNWHEEL_KEY_ENV's names, as lib/zygote-key.ts reads them."""
+    return [name for name in env.get("PYNWHEEL_KEY_ENV", "").replace(",", " ").split() if name]
+
+
+def _is_directory_fd(fd):
+    try:
+        import stat
+        return stat.S_ISDIR(os.fstat(fd).st_mode)
+    except OSError:
+        return None
+
+
+def _readable(fd):
+    import select
+    return bool(select.select([fd], [], [], 0)[0])
+
+
+def _read_frame(sock):
+    """Exactly one frame from a blocking socket (nothing after it is read): (message, fds)."""
+    fds = []
+    header = b""
+    while len(header) < HEADER.size:
+        data, ancdata, flags, _ = sock.recvmsg(HEADER.size - len(header), socket.CMSG_SPACE(MAX_FDS * 4),
+                                               socket.MSG_CMSG_CLOEXEC)
+        for level, kind, cdata in ancdata:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                usable = len(cdata) - len(cdata) % 4
+                fds.extend(struct.unpack("%di" % (usable // 4), cdata[:usable]))
+        if flags & socket.MSG_CTRUNC:
+            _close_all(fds)
+            raise ProtocolError("control data truncated")
+        if not data:
+            _close_all(fds)
+            raise ProtocolError("closed before a request")
+        header += data
+    magic, version, nfds, length = HEADER.unpack(header)
+    if magic != MAGIC or version != PROTOCOL_VERSION or length > MAX_LANE_REQUEST or nfds != len(fds):
+        _close_all(fds)
+        raise ProtocolError("bad frame header")
+    payload = bytearray()
+    while len(payload) < length:
+        chunk = sock.recv(length - len(payload))
+        if not chunk:
+            _close_all(fds)
+            raise ProtocolError("closed within a request")
+        payload += chunk
+    try:
+        message = json.loads(payload)
+        if not isinstance(message, dict):
+            raise ValueError("not an object")
+    except ValueError:
+        _close_all(fds)
+        raise ProtocolError("payload is not a JSON object")
+    return message, fds
+
+
+class LaneRun:
+    """A run that came by the lane: its client's connection, which the zygote watches for
+    signals to pass on and for the client's end (no run outlives its client)."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.channel = Channel(sock)
+
+    def send(self, message):
+        try:
+            self.channel.send(message)
+        except OSError:
+            pass
+
+
 # ---------------------------------------------------------------- the zygote's loop
 
+class StatusBoard:
+    """Exit statuses of runs, in memory shared by the zygote and its children (an anonymous
+    shared mapping: no fd is left open in a run, as none is under python). Each child has a
+    slot: a flag and the status, written by the child as its script ends."""
+
+    SLOT = struct.Struct("ii")  # done (1) or not (0), status
+    SLOTS = 4096
+
+    def __init__(self):
+        import mmap
+        self.memory = mmap.mmap(-1, self.SLOT.size * self.SLOTS, flags=mmap.MAP_SHARED)
+        self.free = list(range(self.SLOTS - 1, -1, -1))
+
+    def take(self):
+        """A clear slot for the next child, or -1 if all are taken (its status then comes only
+        from waitpid)."""
+        if not self.free:
+            return -1
+        slot = self.free.pop()
+        self.SLOT.pack_into(self.memory, slot * self.SLOT.size, 0, 0)
+        return slot
+
+    def release(self, slot):
+        self.free.append(slot)
+
+    def write(self, slot, status):
+        # The status first, then the flag (x86 and ARM64 keep these stores in order within a
+        # page for a reader that reads the flag first; the zygote reads after a signal anyway).
+        struct.pack_into("i", self.memory, slot * self.SLOT.size + 4, status)
+        struct.pack_into("i", self.memory, slot * self.SLOT.size, 1)
+
+    def read(self, slot):
+        done, status = self.SLOT.unpack_from(self.memory, slot * self.SLOT.size)
+        return status if done else None
+
+
 class Spare:
-    """A pre-forked child, waiting on `sock` for a run; `generation` is len(sys.modules) when it
-    was forked, so the zygote can tell whether it still has every module the zygote has."""
+    """A pre-forked child, waiting on the lane for a run; `sock` is its own line to the zygote,
+    on which it says when it took one. `generation` is the zygote's generation when it was
+    forked, so the zygote can tell whether it still has every module and script the zygote
+    knows now."""
 
     def __init__(self, pid, sock, generation):
         self.pid = pid
         self.sock = sock
+        self.channel = Channel(sock)
         self.generation = generation
 
 
 class Zygote:
-    def __init__(self, fd, skip, preload, family):
+    def __init__(self, fd, skip, preload, family, lane_config=None):
         self.channel = Channel(socket.socket(fileno=fd))
+        self.lane = Lane(lane_config or {"socket": None, "client": None, "python": sys.executable,
+                                         "keyNames": [], "keyEnv": {}})
+        self.lane.open()
+        self.lane_runs = {}  # pid -> LaneRun, for runs whose client came by the lane
+        self.lane_served = 0
+        self.relays = {}  # relay socket fd -> (run id, socket, the daemon's fds kept until started)
+        self.generation = 0  # bumped when a module is imported or a script becomes known
         self.preloader = Preloader(skip)
         # The third-party packages this zygote is for ([] for the interpreter's base zygote):
         # a run of another family is routed back to the daemon, which has a zygote for it.
@@ -600,16 +868,18 @@ class Zygote:
         self.runs = {}  # pid -> run id
         self.runs_served = 0
         self.spares = []  # pre-forked children waiting for runs, oldest (warmest) first: Spare
+        self.spare_lines = {}  # pid -> Spare, for every spare whose line is open (retired ones too)
         self.last_handout = 0.0
         self.forks = {"spare": 0, "onDemand": 0}  # how runs got their process
         self.closed_in_child = False
         self.selector = None
-        # Each run's child writes its exit status on a pipe once the script is done and stdio is
-        # closed, before its address space is torn down (most of a second after tensorflow):
-        # the caller gets the status without waiting for that.
-        self.status_pipes = {}  # read end -> pid
-        self.reported = set()  # pids whose exit status came through their pipe
-        self.status_fd = -1  # in a child: its pipe's write end
+        # Each run's child writes its exit status on the board once the script is done and
+        # stdio is closed, and wakes the zygote, before its address space is torn down (tens
+        # of milliseconds after tensorflow): the caller gets the status without waiting for that.
+        self.board = StatusBoard()
+        self.slots = {}  # pid -> its slot on the board, for each child
+        self.reported = set()  # pids whose exit status came through the board
+        self.slot = -1  # in a child: its own slot
         self.wakeup_r, self.wakeup_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.set_wakeup_fd(self.wakeup_w, warn_on_full_buffer=False)
         signal.signal(signal.SIGCHLD, lambda signo, frame: None)
@@ -621,7 +891,7 @@ class Zygote:
     def serve(self):
         """Loop until the daemon hangs up. Returns (run, fds) only in a forked child."""
         self.channel.send({"type": "hello", "pid": os.getpid(), "python": sys.executable, "family": self.family,
-                           "version": sys.version, "protocol": PROTOCOL_VERSION})
+                           "version": sys.version, "protocol": PROTOCOL_VERSION, "lane": self.lane.published})
         selector = self.selector = selectors.DefaultSelector()
         selector.register(self.channel.sock, selectors.EVENT_READ, "daemon")
         selector.register(self.wakeup_r, selectors.EVENT_READ, "children")
@@ -629,14 +899,17 @@ class Zygote:
             selector.register(self.watcher.fd, selectors.EVENT_READ, "files")
         while True:
             timeout = None
-            if len(self.spares) < SPARES and self.runs_served > 0:
+            if self.lane.sock is None and not (self.runs or self.lane_runs or self.relays):
+                self._leave_if_stale(None, [])  # its modules changed, and its last run is over
+            self._watch_backlog()
+            if len(self.spares) < SPARES and self.runs_served > 0 and self.lane.sock is not None:
                 # Fork the next runs' processes ahead, so that no run waits for a fork or for a
                 # spare's warm-up (two: back-to-back runs find one ready while the next warms
                 # up): once the runs in progress are done (a fork and a warm-up would compete
                 # with them for the CPU), or after SPARE_DELAY if they go on. One fork per turn
                 # of the loop, so a request that came meanwhile is served first.
                 waited = time.monotonic() - self.last_handout
-                if not self.runs or waited >= SPARE_DELAY:
+                if not (self.runs or self.lane_runs) or waited >= SPARE_DELAY:
                     child = self._fork_spare(selector)
                     if child is not None:
                         return child
@@ -644,20 +917,36 @@ class Zygote:
                         timeout = 0
                 else:
                     timeout = SPARE_DELAY - waited
-            for key, _ in selector.select(timeout):
-                if isinstance(key.data, int):
-                    self._on_status(key.data)
+            # Who took a run (a spare, a relayed run's start) before how runs ended: a run that
+            # is over at once is known by then.
+            for key, _ in sorted(selector.select(timeout), key=lambda event: not isinstance(event[0].data, tuple)):
+                if isinstance(key.data, tuple):
+                    kind, detail = key.data
+                    if kind == "spare":
+                        self._on_spare(detail)
+                    elif kind == "relay":
+                        self._on_relay(detail)
+                    elif kind == "client":
+                        self._on_lane_client(detail)
                     continue
                 if key.data == "children":
                     self._drain_wakeup()
+                    self._collect_statuses()
                     self._reap()
                     continue
+                if key.data == "backlog":
+                    # A client waits on the lane and no spare is there: fork one now.
+                    child = self._fork_spare(selector, on_demand=True)
+                    if child is not None:
+                        return child
+                    continue
                 if key.data == "files":
-                    # Changed while idle: leave now, so the successor is warm before the next run.
-                    if self.watcher.changed() is not None and not self.runs:
-                        self._leave_if_stale(None, [])
-                    elif self.watcher.change is not None:
-                        selector.unregister(self.watcher.fd)  # decided; the next run leaves
+                    if self.watcher.changed() is not None:
+                        # No run may start from here any more: the lane closes (its spares
+                        # decline, seeing the change), and an idle zygote leaves now, so the
+                        # successor is warm before the next run.
+                        self._close_lane()  # and the zygote leaves once its runs are over
+                        selector.unregister(self.watcher.fd)
                     continue
                 try:
                     if not self.channel.fill():
@@ -681,7 +970,24 @@ class Zygote:
         except BlockingIOError:
             pass
 
+    def _absorb_pending(self):
+        """Read what spares and relays have said already: a child says it took a run before it
+        runs it, so once it has exited (or written its status) that word is waiting here, and
+        must be read before its end is handled."""
+        import select
+        watched = [spare.sock for spare in self.spare_lines.values()] + [sock for _, sock, _ in self.relays.values()]
+        if not watched:
+            return
+        for sock in select.select(watched, [], [], 0)[0]:
+            if sock.fileno() in self.relays:
+                self._on_relay(sock.fileno())
+            else:
+                spare = next((spare for spare in self.spare_lines.values() if spare.sock is sock), None)
+                if spare is not None:
+                    self._on_spare(spare)
+
     def _reap(self):
+        self._absorb_pending()
         while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG | os.WUNTRACED)
@@ -693,21 +999,39 @@ class Zygote:
                 # Stopped (Ctrl-Z passed on, SIGSTOP): the client stops too, as a shell's job.
                 if pid in self.runs:
                     self.channel.send({"type": "stopped", "id": self.runs[pid], "signal": os.WSTOPSIG(status)})
+                elif pid in self.lane_runs:
+                    self.lane_runs[pid].send({"type": "stopped", "signal": os.WSTOPSIG(status)})
                 continue
-            # A spare that died waiting (killed from outside) is replaced.
+            # A spare that died waiting (killed from outside) is replaced; its line is closed
+            # when its EOF is read.
             self.spares = [spare for spare in self.spares if spare.pid != pid]
-            if pid in self.reported:
-                self.reported.discard(pid)
-                continue
-            run_id = self.runs.pop(pid, None)
-            if run_id is None:
-                continue
-            report = {"type": "exit", "id": run_id}
+            report = {"type": "exit"}
             if os.WIFSIGNALED(status):
                 report["signal"] = os.WTERMSIG(status)
                 report["core"] = bool(os.WCOREDUMP(status))
             else:
                 report["code"] = os.WEXITSTATUS(status)
+            self._collect_statuses()  # the board first: it may have been written just before the exit
+            spare = self.spare_lines.get(pid)
+            if spare is not None:
+                self._on_spare(spare)  # its last words (took a run), if any, then its EOF
+            reported = pid in self.reported
+            self.reported.discard(pid)
+            slot = self.slots.pop(pid, None)
+            if slot is not None:
+                self.board.release(slot)
+            lane_run = self.lane_runs.get(pid)
+            if lane_run is not None:
+                if not reported and lane_run.sock.fileno() >= 0:
+                    lane_run.send(report)
+                self._drop_lane_client(pid)
+                del self.lane_runs[pid]
+                self._tell_lane_counts()
+                continue
+            run_id = self.runs.pop(pid, None)
+            if run_id is None or reported:
+                continue
+            report["id"] = run_id
             self.channel.send(report)
 
     def _handle(self, message, fds):
@@ -722,9 +1046,10 @@ class Zygote:
             self._signal(message.get("id"), signal.SIGKILL, group=True)
         elif kind == "status":
             self.channel.send({"type": "status", "pid": os.getpid(), "runs": self.runs_served,
-                               "active": len(self.runs), "preloaded": self.preloader.preloaded,
+                               "active": len(self.runs) + len(self.lane_runs), "preloaded": self.preloader.preloaded,
                                "failed": self.preloader.failed,
                                "notShared": self.preloader.not_shared, "forks": self.forks,
+                               "lane": {"served": self.lane_served, "active": len(self.lane_runs)},
                                "watchedDirectories": len(self.watcher.watched),
                                "staleChecks": self.watcher.checks,
                                "staleCheckNs": self.watcher.check_ns})
@@ -761,6 +1086,7 @@ class Zygote:
                 _close_all(fds)
                 self.channel.send({"type": "route", "id": run_id, "family": family})
                 return None
+            modules_before = len(sys.modules)
             tainted = self.unfit_at_start or (self.preloader.preload(script_dir, names, local) if names else None)
             if tainted:
                 _close_all(fds)
@@ -769,25 +1095,167 @@ class Zygote:
                 self._shutdown()
             if names:
                 self.watcher.watch_imported()
+            if len(sys.modules) != modules_before:
+                self.generation += 1
+            if not request.get("module") and self.lane.remember(path, names, script_dir, local):
+                self.generation += 1  # the next runs of this script may come by the lane
+            self._retire_outdated_spares()
             # The run's child need neither parse the script nor list its directory again.
             request["importNames"] = names
             request["localModules"] = [script_dir, sorted(local)]
-            pid = self._hand_to_spare(request, fds)
-            self.forks["spare" if pid is not None else "onDemand"] += 1
-            if pid is None:
-                pid = self._fork()
+            request["relay"] = True
+            return self._relay(run_id, request, fds)
         except Exception as exc:
             _close_all(fds)
             self.channel.send({"type": "failed", "id": run_id, "message": "%s: %s" % (type(exc).__name__, exc)})
             return None
-        if pid == 0:
-            return request, fds
-        _close_all(fds)
-        self.runs[pid] = run_id
-        self.runs_served += 1
-        self.last_handout = time.monotonic()
-        self.channel.send({"type": "started", "id": run_id, "pid": pid})
+
+    def _relay(self, run_id, request, fds):
+        """Hand the daemon's run to a spare through the lane, as any client would. The spare
+        that accepts says `started` (the daemon learns the pid then); the daemon's fds are
+        closed only then, as closing fds still in flight costs the kernel a collection."""
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        try:
+            sock.connect(self.lane.address)
+        except OSError:
+            sock.close()
+            raise OSError("the zygote's lane is closed or full")
+        sock.setblocking(True)
+        Channel(sock).send(request, fds)
+        self.relays[sock.fileno()] = (run_id, sock, fds)
+        self.selector.register(sock, selectors.EVENT_READ, ("relay", sock.fileno()))
+        self.forks["spare" if self.spares else "onDemand"] += 1
+        if not self.spares:
+            return self._fork_spare(self.selector, on_demand=True)
         return None
+
+    def _on_relay(self, fd):
+        if fd not in self.relays:
+            return  # read already (while reaping)
+        run_id, sock, fds = self.relays.pop(fd)
+        try:
+            self.selector.unregister(sock)
+        except (KeyError, ValueError):
+            pass
+        try:
+            message, _ = _read_frame(sock)
+        except (OSError, ProtocolError):
+            message = {}
+        sock.close()
+        _close_all(fds)
+        pid = message.get("pid")
+        if message.get("type") != "started" or not isinstance(pid, int):
+            if self.lane.sock is None and self.watcher.change is not None:
+                # The lane closed under it (modules changed): nothing ran, the successor runs it.
+                self.channel.send({"type": "stale", "id": run_id, "reason": self.watcher.change,
+                                   "preloaded": self.preloader.preloaded})
+            else:
+                self.channel.send({"type": "failed", "id": run_id, "message": "the run's process did not start"})
+            return
+        self.runs[pid] = run_id
+        self.channel.send({"type": "started", "id": run_id, "pid": pid})
+
+    def _on_spare(self, spare):
+        """A spare took a run (and closes its line), or left."""
+        if spare.sock.fileno() < 0:
+            return  # read to its end already (while reaping it)
+        try:
+            alive = spare.channel.fill()
+            frames = list(spare.channel.frames())
+        except (OSError, ProtocolError):
+            alive, frames = False, []
+        for message, fds in frames:
+            if message.get("type") != "took":
+                _close_all(fds)
+                continue
+            alive = False
+            self.runs_served += 1
+            self.last_handout = time.monotonic()
+            if message.get("lane") and len(fds) == 1:
+                run = self.lane_runs[spare.pid] = LaneRun(socket.socket(fileno=fds[0]))
+                self.selector.register(run.sock, selectors.EVENT_READ, ("client", spare.pid))
+                self.lane_served += 1
+                self.forks["spare"] += 1
+                self._tell_lane_counts()
+            else:
+                _close_all(fds)
+        if not alive:
+            self.selector.unregister(spare.sock)
+            spare.sock.close()
+            self.spare_lines.pop(spare.pid, None)
+            if spare in self.spares:
+                self.spares.remove(spare)
+
+    def _on_lane_client(self, pid):
+        """The client of a lane run sent a signal to pass on, or went away."""
+        run = self.lane_runs.get(pid)
+        if run is None or run.sock.fileno() < 0:
+            return
+        try:
+            alive = run.channel.fill()
+            frames = list(run.channel.frames())
+        except (OSError, ProtocolError):
+            alive, frames = False, []
+        for message, fds in frames:
+            _close_all(fds)
+            signo = message.get("signo")  # by number (the runner), or by name (the Node client)
+            if isinstance(message.get("signal"), str) and message["signal"].startswith("SIG"):
+                signo = getattr(signal.Signals, message["signal"], None)
+            if message.get("type") == "signal" and isinstance(signo, int) and 0 < signo < signal.NSIG:
+                self._kill(pid, signo, group=signo in TERMINAL_SIGNALS)
+            else:
+                alive = False  # not what a client says during a run
+        if not alive:
+            # No run outlives its client.
+            self._kill(pid, signal.SIGKILL, group=True)
+            self._drop_lane_client(pid)
+
+    def _drop_lane_client(self, pid):
+        run = self.lane_runs.get(pid)
+        if run is not None and run.sock.fileno() >= 0:
+            self.selector.unregister(run.sock)
+            run.sock.close()
+
+    def _kill(self, pid, signo, group):
+        try:
+            if group:
+                os.killpg(pid, signo)
+            else:
+                os.kill(pid, signo)
+        except OSError:
+            pass
+
+    def _tell_lane_counts(self):
+        """The daemon keeps zygotes with runs in progress and counts runs: it hears of the
+        lane's here (after the run started, off its path)."""
+        self.channel.send({"type": "lane", "active": len(self.lane_runs), "served": self.lane_served})
+
+    def _watch_backlog(self):
+        """Without a waiting spare, the zygote itself watches the lane, to fork one for a client."""
+        watching = self.lane.sock is not None and not self.spares
+        registered = self.selector.get_map().get(self.lane.sock) is not None if self.lane.sock is not None else False
+        if watching and not registered:
+            self.selector.register(self.lane.sock, selectors.EVENT_READ, "backlog")
+        elif registered and not watching:
+            self.selector.unregister(self.lane.sock)
+
+    def _retire_outdated_spares(self):
+        """Spares forked before the last import or newly known script would run it slower or
+        decline it: they go (each finishes a run it took meanwhile), and fresh ones come."""
+        for spare in [spare for spare in self.spares if spare.generation != self.generation]:
+            self.spares.remove(spare)
+            try:
+                spare.sock.shutdown(socket.SHUT_WR)  # it leaves on EOF; what it says is still read
+            except OSError:
+                pass
+
+    def _close_lane(self):
+        if self.selector is not None and self.lane.sock is not None and self.selector.get_map().get(self.lane.sock) is not None:
+            self.selector.unregister(self.lane.sock)
+        self.lane.close()
+        self.generation += 1
+        self._retire_outdated_spares()
 
     def _leave_if_stale(self, run_id, fds):
         """A module file changed since it was imported: this zygote would run old code. Hand
@@ -804,96 +1272,159 @@ class Zygote:
         sys.stdout.flush()
         sys.stderr.flush()
         gc.freeze()  # children then never copy these objects' pages when they collect
-        status_r, status_w = os.pipe2(os.O_CLOEXEC)
+        slot = self.board.take()
         pid = fork_quietly()
         if pid == 0:
-            os.close(status_r)
-            self.status_fd = status_w
+            self.slot = slot
             return 0
-        os.close(status_w)
-        self.status_pipes[status_r] = pid
-        self.selector.register(status_r, selectors.EVENT_READ, status_r)
+        if slot >= 0:
+            self.slots[pid] = slot
         return pid
 
-    def _on_status(self, fd):
-        """A child said how its script ended (or closed its pipe by dying: waitpid tells)."""
-        try:
-            data = os.read(fd, 8)
-        except OSError:
-            data = b""
-        self.selector.unregister(fd)
-        os.close(fd)
-        pid = self.status_pipes.pop(fd, None)
-        if len(data) != 4 or pid not in self.runs:
-            return
-        run_id = self.runs.pop(pid)
-        self.reported.add(pid)
-        self.channel.send({"type": "exit", "id": run_id, "code": struct.unpack("i", data)[0]})
+    def _collect_statuses(self):
+        """Runs whose script is done (their status is on the board), told before waitpid can."""
+        self._absorb_pending()
+        for pid, slot in self.slots.items():
+            if pid in self.reported or not (pid in self.runs or pid in self.lane_runs):
+                continue
+            status = self.board.read(slot)
+            if status is None:
+                continue
+            self.reported.add(pid)
+            lane_run = self.lane_runs.get(pid)
+            if lane_run is not None:
+                lane_run.send({"type": "exit", "code": status})
+            else:
+                self.channel.send({"type": "exit", "id": self.runs.pop(pid), "code": status})
 
-    def _fork_spare(self, selector):
-        """Pre-fork a child that waits for the next run. Returns (run, fds) in that child once
-        it has been given one; None in the zygote."""
+    def _fork_spare(self, selector, on_demand=False):
+        """Pre-fork a child that waits on the lane for the next run. Returns (run, fds) in that
+        child once it has taken one; None in the zygote."""
         ours, theirs = socket.socketpair()
-        generation = len(sys.modules)
         pid = self._fork()
         if pid != 0:
             theirs.close()
-            self.spares.append(Spare(pid, ours, generation))
+            spare = Spare(pid, ours, self.generation)
+            self.spares.append(spare)
+            self.spare_lines[pid] = spare
+            selector.register(ours, selectors.EVENT_READ, ("spare", spare))
+            self._watch_backlog()
             return None
         ours.close()
         selector.close()
         prepare_child(self)
-        _warm_up()
-        channel = Channel(theirs)
-        try:
-            while channel.fill():
-                for message, fds in channel.frames():
-                    theirs.close()
-                    return message, fds
-        except (OSError, ProtocolError):
-            pass
-        os._exit(0)  # the zygote let this spare go (it imported more since), or died
+        if not on_demand:
+            _warm_up()
+            _warm_up_lane(self)
+        return self._wait_as_spare(theirs)
 
-    def _hand_to_spare(self, request, fds):
-        """Give the run to the waiting child if it has every module the run needs. Returns its
-        pid, or None if there is no usable spare."""
-        while self.spares and self.spares[0].generation != len(sys.modules):
-            self.spares.pop(0).sock.close()  # stale: it lacks what was just imported; it exits on EOF
-        if not self.spares:
-            return None
-        spare = self.spares.pop(0)
+    def _wait_as_spare(self, theirs):
+        """In a spare: accept on the lane until a run is taken. Leaves when the zygote lets it
+        go (EOF on its line) or dies."""
+        import select
+        lane = self.lane.sock
+        poller = select.poll()
+        poller.register(theirs, select.POLLIN)
+        poller.register(lane, select.POLLIN)
+        while True:
+            ready = dict(poller.poll())
+            if theirs.fileno() in ready:
+                os._exit(0)  # let go (outdated, or the lane closed), or the zygote died
+            if lane.fileno() not in ready:
+                continue
+            try:
+                conn, _ = lane.accept()
+            except (BlockingIOError, InterruptedError):
+                continue  # another spare took it
+            except OSError:
+                os._exit(0)
+            taken = self._take(conn, theirs)
+            if taken is not None:
+                return taken
+
+    def _take(self, conn, theirs):
+        """Read a lane client's request; decline it (the client asks the daemon) or take it:
+        tell the zygote, then the client, and become the run. Returns (request, fds) or None."""
         try:
-            Channel(spare.sock).send(request, fds)
-        except OSError:
+            conn.settimeout(LANE_REQUEST_TIMEOUT)
+            peer_pid, peer_uid, _ = struct.unpack("3i", conn.getsockopt(
+                socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+            if peer_uid != os.getuid():
+                raise LaneRefused("this zygote serves uid %d only" % os.getuid())
+            request, fds = _read_frame(conn)
+            relayed = peer_pid == os.getppid() and request.get("relay") is True
+            if not relayed:
+                reason = self.lane.refusal(request, fds, self.watcher.fd)
+                # Last, so that a change to a module noticed by now is declined (the zygote
+                # lets its spares go when it sees one).
+                if reason is None and _readable(theirs.fileno()):
+                    reason = "the zygote let this spare go"
+                if reason is not None:
+                    _close_all(fds)
+                    raise LaneRefused(reason)
+                request["callerPid"] = peer_pid
+            conn.settimeout(None)
+        except LaneRefused as refusal:
+            try:
+                Channel(conn).send({"type": "decline", "reason": str(refusal)})
+            except OSError:
+                pass
+            conn.close()
             return None
-        finally:
-            spare.sock.close()
-        return spare.pid
+        except (OSError, ProtocolError):
+            conn.close()
+            return None
+        try:
+            Channel(theirs).send({"type": "took", "lane": not relayed}, [] if relayed else [conn.fileno()])
+        except OSError:
+            _close_all(fds)  # the zygote is gone: nothing ran, and the client learns by EOF
+            os._exit(0)
+        theirs.close()
+        try:
+            Channel(conn).send({"type": "started", "pid": os.getpid()})
+        except OSError:
+            pass  # the client is gone; the zygote, which heard of the run, ends it
+        conn.close()  # the zygote has its own copy of a lane client's, and speaks to it from now on
+        return request, fds
 
     def _shutdown(self):
         """The daemon is gone or asked us to go: no run may outlive us."""
-        for spare in self.spares:
+        # A relayed run may have started already: the daemon must hear so (and not give it to
+        # another zygote, which would run it twice) before it is ended with the rest.
+        for fd in list(self.relays):
+            self.relays[fd][1].settimeout(RELAY_START_TIMEOUT)
+            try:
+                self._on_relay(fd)
+            except OSError:
+                pass
+        for spare in self.spare_lines.values():  # waiting, or just taken a run we did not hear of
             try:
                 os.kill(spare.pid, signal.SIGKILL)
             except OSError:
                 pass
-        for pid in list(self.runs):
+        for pid in list(self.runs) + list(self.lane_runs):
             try:
                 os.killpg(pid, signal.SIGKILL)
             except OSError:
                 pass
+        self.lane.close()
         os._exit(0)
 
     def close_in_child(self):
         if self.closed_in_child:
             return
         self.closed_in_child = True
-        for spare in self.spares:
+        for spare in self.spare_lines.values():
             spare.sock.close()
-        self.watcher.close()
-        for fd in self.status_pipes:  # other runs' pipes
-            os.close(fd)
-        self.status_pipes.clear()
+        self.spare_lines.clear()
+        for _, sock, fds in self.relays.values():
+            sock.close()
+            _close_all(fds)
+        self.relays.clear()
+        for run in self.lane_runs.values():
+            run.sock.close()
+        self.lane_runs.clear()
+        self.slots.clear()
         signal.set_wakeup_fd(-1)
         os.close(self.wakeup_r)
         os.close(self.wakeup_w)
@@ -934,15 +1465,59 @@ def _warm_up():
         pass  # only a warm-up: the run does each step for real
 
 
+def _warm_up_lane(zygote):
+    """The lane's steps too, on a private socket: accept, peer credentials, a request read and
+    checked (it is declined at the last check: there is no such script)."""
+    sockets, fds = [], []
+    try:
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sockets.append(listener)
+        listener.listen(1)  # unnamed: an abstract address of its own
+        client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sockets.append(client)
+        client.connect(listener.getsockname())
+        conn, _ = listener.accept()
+        sockets.append(conn)
+        conn.settimeout(LANE_REQUEST_TIMEOUT)
+        conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        fds.append(devnull)
+        lane = zygote.lane
+        Channel(client).send({"type": "run", "client": lane.client, "file": "\0warm-up", "args": [], "cwd": "/",
+                              "env": dict(os.environ), "python": lane.python, "argv0": "python3",
+                              "stdio": [True, True, True], "cwdFd": False, "umask": 0o22, "limits": [[0, -1, -1]]},
+                             [devnull] * 3)
+        request, received = _read_frame(conn)
+        fds += received
+        request["file"] = "/nonexistent/warm-up"
+        lane.refusal(request, received, zygote.watcher.fd)
+        Channel(conn).send({"type": "started", "pid": 0})
+    except Exception:
+        pass  # only a warm-up
+    _close_all(fds)
+    for sock in sockets:
+        sock.close()
+
+
 def _take_environment(env):
     """os.environ (and the C environment, in the caller's order) replaced by the caller's."""
-    os.environ.clear()
-    os.environ.update(env)
+    current = os.environ
+    if list(current) == list(env):
+        # The same names in the same order (the zygote has its first caller's environment):
+        # only values that differ are set, and setenv keeps each name's place.
+        for name, value in env.items():
+            if current.get(name) != value:
+                current[name] = value
+        return
+    current.clear()
+    current.update(env)
 
 
 def become_run(zygote, request, fds):
     """Turn this forked child into the caller's `python FILE ARGS`."""
     prepare_child(zygote)
+    zygote.watcher.close()  # a spare's, to decline runs after a change; not the run's
+    zygote.lane.close(unlink=False)
     _take_stdio(request, fds)
     _take_process_attributes(request.get("callerPid"), request)
     env = request.get("env") or {}
@@ -1151,20 +1726,27 @@ def run_script(request):
     sys.argv = [script] + args
     sys.orig_argv = [argv0, script] + args
     path = os.path.abspath(script)
-    if os.path.isdir(path) or _is_zip(path):
+    try:
+        with open(path, "rb") as f:
+            source = f.read()
+    except IsADirectoryError:
+        source = None
+    except OSError as exc:
+        sys.stderr.write("%s: can't open file %r: [Errno %d] %s\n" % (argv0, path, exc.errno, exc.strerror))
+        sys.stderr.flush()
+        os._exit(2)
+    # A zip file ends with an end-of-central-directory record: only a file that has one can be.
+    if source is None or (ZIP_END_RECORD in source[-(1 << 16) - 64:] and _is_zip(path)):
         # A directory or zip file with __main__.py, as python runs it (from its absolute path).
         sys.path.insert(0, path)
         import runpy
         runpy._run_module_as_main("__main__", alter_argv=False)
         return
-    try:
-        with open(path, "rb") as f:
-            source = f.read()
-    except OSError as exc:
-        sys.stderr.write("%s: can't open file %r: [Errno %d] %s\n" % (argv0, path, exc.errno, exc.strerror))
-        sys.stderr.flush()
-        os._exit(2)
-    script_dir = os.path.dirname(os.path.realpath(path))
+    given = request.get("localModules")
+    if isinstance(given, list) and given and os.path.join(request.get("cwd") or "/", script) == path:
+        script_dir = given[0]  # the zygote resolved the same path a moment ago
+    else:
+        script_dir = os.path.dirname(os.path.realpath(path))
     if not getattr(sys.flags, "safe_path", False):  # -P / PYTHONSAFEPATH: no script directory
         sys.path.insert(0, script_dir)
         _unshadow(script_dir, request)
@@ -1251,6 +1833,9 @@ def _unshadow(directory, request):
             prefix = top + "."
             for name in [name for name in sys.modules if name == top or name.startswith(prefix)]:
                 del sys.modules[name]
+
+
+ZIP_END_RECORD = b"PK\x05\x06"
 
 
 def _is_zip(path):
@@ -1366,16 +1951,16 @@ def exit_like_python(status, interrupted):
 def _report_status_early(status):
     """Close stdio (nothing more can be written) and tell the zygote the status, so the caller
     need not wait for this address space to be torn down."""
-    fd = _ZYGOTE.status_fd if _ZYGOTE is not None else -1
-    if fd < 0:
+    if _ZYGOTE is None or _ZYGOTE.slot < 0:
         return
     for stdio in (0, 1, 2):
         try:
             os.close(stdio)
         except OSError:
             pass
+    _ZYGOTE.board.write(_ZYGOTE.slot, status)
     try:
-        os.write(fd, struct.pack("i", status))
+        os.kill(os.getppid(), signal.SIGCHLD)  # wakes the zygote, as its children's exits do
     except OSError:
         pass
 
@@ -1393,7 +1978,8 @@ def main():
     fd = int(sys.argv[1])
     lists = [[name for name in (sys.argv[i] if len(sys.argv) > i else "").split(",") if name] for i in (2, 3, 4)]
     skip, preload, family = lists
-    zygote = _ZYGOTE = Zygote(fd, skip, preload, family)
+    lane_config = json.loads(sys.argv[5]) if len(sys.argv) > 5 and sys.argv[5] else None
+    zygote = _ZYGOTE = Zygote(fd, skip, preload, family, lane_config)
     request, fds = zygote.serve()
     become_run(zygote, request, fds)
     return request

@@ -235,6 +235,19 @@ int Connect(const std::string& socket_path) {
   return fd;
 }
 
+/**
+ * The route's name for a script (lib/routes.ts's routeName): FNV-1a, 64 bits, of
+ * `python \0 cwd \0 file`, as 16 hex digits.
+ */
+std::string RouteName(const std::string& python, const std::string& cwd, const std::string& file) {
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  std::string key = python + '\0' + cwd + '\0' + file;
+  for (unsigned char byte : key) hash = (hash ^ byte) * 0x100000001b3ULL;
+  char name[17];
+  std::snprintf(name, sizeof name, "%016llx", static_cast<unsigned long long>(hash));
+  return name;
+}
+
 std::string Frame(const std::string& payload, unsigned char fd_count) {
   std::string frame = "PN";
   frame += static_cast<char>(kProtocol);
@@ -411,14 +424,17 @@ std::string RunRequest(const RunArgs& run, const std::string& cwd, const std::st
 }
 
 /**
- * Reads the daemon's replies until the run ends, passing signals on meanwhile, and ends this
- * process the same way (exit status, or death by the same signal).
+ * Reads the replies until the run ends, passing signals on meanwhile, and ends this process the
+ * same way (exit status, or death by the same signal). From a zygote's lane (`lane`), it returns
+ * if the run is declined or the lane closes before the run started: nothing ran, and the daemon
+ * is asked instead. Signals wait until the lane's run has started (a declined run never sees
+ * them; the daemon's run does).
  */
-[[noreturn]] void AwaitOutcome(int sock) {
+void AwaitOutcome(int sock, bool lane) {
   std::string buffer;
   bool started = false;
   for (;;) {
-    pollfd pfds[2] = {{sock, POLLIN, 0}, {g_signal_pipe[0], POLLIN, 0}};
+    pollfd pfds[2] = {{sock, POLLIN, 0}, {g_signal_pipe[0], static_cast<short>(lane && !started ? 0 : POLLIN), 0}};
     if (poll(pfds, 2, -1) < 0) {
       if (errno == EINTR) continue;
       LostDaemon();
@@ -438,12 +454,15 @@ std::string RunRequest(const RunArgs& run, const std::string& cwd, const std::st
     msg.msg_controllen = sizeof control.bytes;
     ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
     if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && lane && !started) return;
     if (n < 0) LostDaemon();
     for (int fd : pynwheel_posix::ReceivedFds(&msg)) close(fd);  // replies carry none
+    if ((n == 0 || (msg.msg_flags & MSG_CTRUNC)) && lane && !started) return;
     if (n == 0 || (msg.msg_flags & MSG_CTRUNC)) LostDaemon();
     buffer.append(data, static_cast<size_t>(n));
     while (buffer.size() >= 8) {
       if (buffer[0] != 'P' || buffer[1] != 'N' || static_cast<unsigned char>(buffer[2]) != kProtocol) {
+        if (lane && !started) return;
         if (!started) HandToNode();  // a daemon of another version: Node replaces it
         LostDaemon();
       }
@@ -453,8 +472,10 @@ std::string RunRequest(const RunArgs& run, const std::string& cwd, const std::st
       std::map<std::string, std::string> reply;
       bool parsed = runner::ParseFlatObject(buffer.substr(8, length), reply);
       buffer.erase(0, 8 + static_cast<size_t>(length));
+      if (!parsed && lane && !started) return;
       if (!parsed) LostDaemon();
       const std::string& type = reply["type"];
+      if (lane && !started && type != "started") return;  // declined (or refused): ask the daemon
       if (type == "started") {
         started = true;
       } else if (type == "stopped") {
@@ -511,8 +532,6 @@ int main(int argc, char** argv) {
   if (!RuntimeDirIsSafe(dir)) HandToNode();
   std::string python, argv0;
   if (!ResolvePython(run.python, cwd, python, argv0)) HandToNode();
-  int sock = Connect(dir + "/daemon.sock");
-  if (sock < 0) HandToNode();  // no daemon (Node starts one), or trouble Node should report
 
   std::vector<int> fds;
   for (int fd = 0; fd < 3; fd++) {
@@ -522,9 +541,21 @@ int main(int argc, char** argv) {
   do cwd_fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC); while (cwd_fd < 0 && errno == EINTR);
   if (cwd_fd >= 0) fds.push_back(cwd_fd);
   std::string request = RunRequest(run, cwd, python, argv0, present, cwd_fd >= 0);
-  if (!InstallSignalForwarding() || !SendFrame(sock, Frame(request, static_cast<unsigned char>(fds.size())), fds)) {
-    HandToNode();  // nothing has run yet (the handlers and pipe do not survive exec)
+  std::string frame = Frame(request, static_cast<unsigned char>(fds.size()));
+  if (!InstallSignalForwarding()) HandToNode();  // nothing has run yet
+  if (!run.has_module) {
+    // The daemon's route for this script, if it has one: straight to a spare of its zygote.
+    int lane = Connect(dir + "/r/" + RouteName(python, cwd, run.file));
+    if (lane >= 0) {
+      if (SendFrame(lane, frame, fds)) AwaitOutcome(lane, true);  // returns only if declined
+      close(lane);
+    }
   }
+  int sock = Connect(dir + "/daemon.sock");
+  // No daemon (Node starts one), or trouble Node should report; nothing has run yet (the
+  // handlers and pipe do not survive exec).
+  if (sock < 0 || !SendFrame(sock, frame, fds)) HandToNode();
   if (cwd_fd >= 0) close(cwd_fd);  // the daemon holds its own copy now
-  AwaitOutcome(sock);
+  AwaitOutcome(sock, false);
+  std::abort();  // not reached: the daemon's outcome ends this process
 }

@@ -1,0 +1,171 @@
+// The lane: a warm run's client goes straight to a spare of the script's zygote, found through
+// the daemon's route for the script (lib/routes.ts), and never through the daemon. The spare
+// checks the request itself and declines anything it is not sure of; the client then asks the
+// daemon. Every run is compared with python's.
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { run } from '../dist/index';
+import { native } from '../lib/native';
+import { encodeFrame } from '../lib/protocol';
+import { routeName } from '../lib/routes';
+import { VERSION } from '../lib/version';
+import { collect, daemonStatus, isAlive, makeSandbox, pynwheel, python, sleep, view, write, ROOT, type Sandbox } from './helpers';
+
+const SHIM = path.join(ROOT, 'bin', 'pynwheel');
+
+let sb: Sandbox;
+t.before(() => { sb = makeSandbox('lane'); });
+t.teardown(() => sb.cleanup());
+
+const runner = (args: string[], env: NodeJS.ProcessEnv = {}) => collect(SHIM, ['run', ...args], { cwd: sb.dir, env: { ...sb.env, ...env } });
+
+/** Runs that came by a lane, over all zygotes. */
+async function laneRuns(): Promise<number> {
+  const status = await daemonStatus(sb);
+  return status.zygotes.reduce((n: number, z: { lane: { served: number } }) => n + z.lane.served, 0);
+}
+
+function lanePaths(): string[] {
+  return fs.readdirSync(sb.runtimeDir).filter((name) => /^lane\d+$/.test(name)).map((name) => path.join(sb.runtimeDir, name));
+}
+
+t.test('warm runs come by the lane, from the runner, the Node CLI and run(), as python runs them', async (t) => {
+  write(sb, 'args.py', [
+    'import os, sys',
+    'print(sys.argv, os.getcwd(), os.environ.get("GREETING"), sorted(int(fd) for fd in os.listdir("/proc/self/fd")))',
+    'sys.stderr.write("to stderr\\n")',
+    'sys.exit(7)',
+  ].join('\n') + '\n');
+  const env = { GREETING: 'hello' };
+  const args = ['args.py', 'a b', 'ä'];
+  const pyRaw = await python(sb, args, { env });
+  const py = view(pyRaw);
+  t.same(view(await runner(args, env)), py, 'the first run, through the daemon');
+  const before = await laneRuns();
+  for (let i = 1; i <= 3; i++) t.same(view(await runner(args, env)), py, `warm run ${i} by the runner`);
+  t.same(view(await pynwheel(sb, ['run', ...args], { env })), py, 'by the Node CLI');
+  const result = await run('args.py', ['a b', 'ä'], { cwd: sb.dir, env: { ...sb.env, ...env }, reject: false });
+  t.same([result.stdout, result.stderr, result.exitCode], [pyRaw.stdout, pyRaw.stderr, pyRaw.status], 'by run()');
+  t.equal(await laneRuns(), before + 5, 'all five came by the lane');
+  const python3 = path.join(sb.venv, 'bin', 'python3');
+  t.ok(fs.lstatSync(path.join(sb.runtimeDir, 'r', routeName(python3, sb.dir, 'args.py'))).isSymbolicLink(), 'the daemon left a route for the script');
+  t.equal(fs.statSync(path.join(sb.runtimeDir, 'r')).mode & 0o777, 0o700, 'routes are the user\'s only');
+  for (const lane of lanePaths()) t.equal(fs.statSync(lane).mode & 0o777, 0o600, `${path.basename(lane)} is the user's only`);
+});
+
+t.test('a route is a hint: another environment, an edited script, a new module beside it; each run is right', async (t) => {
+  // In a directory of its own: its json.py must not shadow anything of the other tests.
+  write(sb, 'hint/hint.py', 'import os\nprint(os.environ.get("OMP_NUM_THREADS"), open(__file__).read().count("#"))\n');
+  const check = async (what: string, env: NodeJS.ProcessEnv = {}) => {
+    t.same(view(await runner(['hint/hint.py'], env)), view(await python(sb, ['hint/hint.py'], { env })), what);
+  };
+  await check('first run');
+  await check('warm');
+  const before = await laneRuns();
+  await check('a variable the zygotes are keyed by (a zygote of its own)', { OMP_NUM_THREADS: '3' });
+  await check('back to the first environment');
+  fs.appendFileSync(path.join(sb.dir, 'hint', 'hint.py'), '# edited\n');
+  await check('the script edited');
+  await check('and warm again');
+  write(sb, 'hint/json.py', 'print("the script\'s own json")\n');
+  write(sb, 'hint/hint.py', 'import json\nprint(json.__file__.endswith("/json.py") and "local" or "stdlib")\n');
+  await check('a module beside the script that shadows the standard library');
+  await check('and warm again');
+  t.ok(await laneRuns() > before, 'warm runs still came by the lane');
+});
+
+t.test('no run outlives its lane client: SIGKILL to the runner ends the run', async (t) => {
+  write(sb, 'sleeper.py', 'import os, sys, time\nif sys.argv[1:]:\n    open(sys.argv[1], "w").write(str(os.getpid()))\n    time.sleep(60)\n');
+  await runner(['sleeper.py']); // the route
+  await runner(['sleeper.py']);
+  const before = await laneRuns();
+  const pidFile = path.join(sb.dir, 'sleeper.pid');
+  const client = spawn(SHIM, ['run', 'sleeper.py', pidFile], { cwd: sb.dir, env: sb.env, stdio: 'ignore' });
+  for (let i = 0; i < 500 && !fs.existsSync(pidFile); i++) await sleep(10);
+  const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+  t.ok(isAlive(pid), 'the run is going');
+  t.equal(await laneRuns(), before + 1, 'it came by the lane');
+  client.kill('SIGKILL');
+  for (let i = 0; i < 200 && isAlive(pid); i++) await sleep(25);
+  t.notOk(isAlive(pid), 'and it is gone with its client');
+});
+
+/** Sends bytes (and fds) on a new connection to `lane`; the payload of what came back before EOF. */
+async function exchange(lane: string, bytes: Buffer, fds: number[] = [], closeAfterSend = false): Promise<string> {
+  const fd = native.connect(lane);
+  try {
+    if (bytes.length) native.sendMsg(fd, bytes, fds);
+    if (closeAfterSend) return '';
+    native.setNonBlocking(fd, true);
+    let reply = Buffer.alloc(0);
+    for (let i = 0; i < 500; i++) {
+      let received;
+      try {
+        received = native.recvMsg(fd, 65536, 8);
+      } catch (err) {
+        // Closed with our bytes unread: the kernel resets the connection instead of an EOF.
+        if ((err as NodeJS.ErrnoException).code === 'ECONNRESET') return reply.subarray(8).toString();
+        throw err;
+      }
+      if (received === null) {
+        await sleep(10);
+        continue;
+      }
+      received.fds.forEach((f) => native.close(f));
+      if (received.data.length === 0) return reply.subarray(8).toString();
+      reply = Buffer.concat([reply, received.data]);
+    }
+    return 'no answer';
+  } finally {
+    native.close(fd);
+  }
+}
+
+t.test('a lane declines or drops bad requests and keeps serving', async (t) => {
+  write(sb, 'ok.py', 'print("still served")\n');
+  write(sb, 'never-ran.py', 'print("never by the lane")\n');
+  await runner(['ok.py']);
+  const status = await daemonStatus(sb);
+  const base = status.zygotes.find((z: { key: { family: string[] } }) => z.key.family.length === 0);
+  const lane: string = base.lane.path;
+  const request = {
+    type: 'run', client: VERSION, file: 'ok.py', args: [], cwd: sb.dir, env: sb.env,
+    python: path.join(sb.venv, 'bin', 'python3'), argv0: 'python3', stdio: [true, true, true], cwdFd: true,
+  };
+  const devnull = fs.openSync('/dev/null', 'r+');
+  const dir = fs.openSync(sb.dir, 'r');
+  try {
+    t.equal(await exchange(lane, Buffer.from('GET / HTTP/1.0\r\n\r\n')), '', 'not a frame: dropped');
+    t.equal(await exchange(lane, encodeFrame([1, 2, 3], 0)), '', 'not a JSON object: dropped');
+    t.equal(await exchange(lane, encodeFrame(request, 4), [devnull]), '', 'fewer fds than it announces: dropped');
+    t.match(await exchange(lane, encodeFrame({ ...request, client: '0.0.0' }, 4), [devnull, devnull, devnull, dir]), /"decline".*version/, 'another version: declined');
+    t.match(await exchange(lane, encodeFrame({ ...request, python: '/usr/bin/python3' }, 4), [devnull, devnull, devnull, dir]), /"decline".*interpreter/, 'another interpreter: declined');
+    t.match(await exchange(lane, encodeFrame(request, 4), [devnull, devnull, devnull, devnull]), /"decline".*fds/, 'a cwd fd that is no directory: declined');
+    t.match(await exchange(lane, encodeFrame({ ...request, file: 'never-ran.py' }, 4), [devnull, devnull, devnull, dir]), /"decline".*not run/, 'a script it has not run: declined');
+    t.match(await exchange(lane, encodeFrame({ ...request, env: { ...sb.env, A: 1 } }, 4), [devnull, devnull, devnull, dir]), /"decline".*env/, 'a number in the environment: declined');
+  } finally {
+    fs.closeSync(devnull);
+    fs.closeSync(dir);
+  }
+  // Clients that hang up half-way, or say nothing at all.
+  await exchange(lane, Buffer.from('PN'), [], true);
+  await exchange(lane, Buffer.alloc(0), [], true);
+  const before = await laneRuns();
+  t.same(view(await runner(['ok.py'])), view(await python(sb, ['ok.py'])), 'a good run after all that');
+  t.equal(await laneRuns(), before + 1, 'by the lane');
+  t.equal((await daemonStatus(sb)).zygotes.find((z: { pid: number }) => z.pid === base.pid)?.pid, base.pid, 'from the same zygote');
+});
+
+t.test('a route to nowhere: the runner asks the daemon; stopping the daemon removes lanes and routes', async (t) => {
+  write(sb, 'nowhere.py', 'print("ran")\n');
+  const route = path.join(sb.runtimeDir, 'r', routeName(path.join(sb.venv, 'bin', 'python3'), sb.dir, 'nowhere.py'));
+  fs.symlinkSync(path.join(sb.runtimeDir, 'lane999'), route);
+  t.same(view(await runner(['nowhere.py'])), view(await python(sb, ['nowhere.py'])), 'the run happened');
+  t.ok(lanePaths().length > 0, 'zygotes have lanes');
+  await pynwheel(sb, ['stop']);
+  for (let i = 0; i < 200 && (lanePaths().length || fs.existsSync(path.join(sb.runtimeDir, 'r'))); i++) await sleep(25);
+  t.same(lanePaths(), [], 'no lane is left');
+  t.notOk(fs.existsSync(path.join(sb.runtimeDir, 'r')), 'nor any route');
+});
