@@ -1502,15 +1502,23 @@ def _warm_up_lane(zygote):
 def _take_environment(env):
     """os.environ (and the C environment, in the caller's order) replaced by the caller's."""
     current = os.environ
-    if list(current) == list(env):
-        # The same names in the same order (the zygote has its first caller's environment):
-        # only values that differ are set, and setenv keeps each name's place.
-        for name, value in env.items():
-            if current.get(name) != value:
-                current[name] = value
-        return
-    current.clear()
-    current.update(env)
+    # The zygote has its first caller's environment (less pynwheel's own variables): the names
+    # the two lists start with keep their places (setenv of a name keeps its place) and only a
+    # value that differs is set; the rest is removed and set anew in the caller's order
+    # (unsetenv keeps the order of what remains, setenv of a new name appends).
+    names, wanted = list(current), list(env)
+    same = 0
+    for name, wanted_name in zip(names, wanted):
+        if name != wanted_name:
+            break
+        same += 1
+    for name in names[same:]:
+        del current[name]
+    for name in wanted[:same]:
+        if current[name] != env[name]:
+            current[name] = env[name]
+    for name in wanted[same:]:
+        current[name] = env[name]
 
 
 def become_run(zygote, request, fds):
