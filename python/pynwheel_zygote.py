@@ -103,20 +103,25 @@ class Channel:
             payload = bytes(self.buf[HEADER.size:HEADER.size + length])
             del self.buf[:HEADER.size + length]
             fds, self.fds = self.fds[:nfds], self.fds[nfds:]
-            try:
-                message = json.loads(payload)
-                if not isinstance(message, dict):
-                    raise ValueError("not an object")
-            except ValueError:
-                _close_all(fds)
-                raise ProtocolError("payload is not a JSON object")
-            yield message, fds
+            yield _decode_payload(payload, fds), fds
         if not self.buf and self.fds:
             raise ProtocolError("fds arrived without a frame")
 
 
 class ProtocolError(Exception):
     pass
+
+
+def _decode_payload(payload, fds):
+    """A frame's JSON object; anything else closes the fds that came with it."""
+    try:
+        message = json.loads(payload)
+        if not isinstance(message, dict):
+            raise ValueError("not an object")
+    except ValueError:
+        _close_all(fds)
+        raise ProtocolError("payload is not a JSON object")
+    return message
 
 
 def _fd_array(fds):
@@ -768,14 +773,7 @@ def _read_frame(sock):
             _close_all(fds)
             raise ProtocolError("closed within a request")
         payload += chunk
-    try:
-        message = json.loads(payload)
-        if not isinstance(message, dict):
-            raise ValueError("not an object")
-    except ValueError:
-        _close_all(fds)
-        raise ProtocolError("payload is not a JSON object")
-    return message, fds
+    return _decode_payload(payload, fds), fds
 
 
 class LaneRun:
@@ -1058,13 +1056,7 @@ class Zygote:
     def _signal(self, run_id, signo, group):
         for pid, rid in self.runs.items():
             if rid == run_id and isinstance(signo, int) and 0 < signo < signal.NSIG:
-                try:
-                    if group:
-                        os.killpg(pid, signo)
-                    else:
-                        os.kill(pid, signo)
-                except OSError:
-                    pass
+                self._kill(pid, signo, group)
 
     def _run(self, request, fds):
         run_id = request.get("id")
