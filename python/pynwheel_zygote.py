@@ -907,7 +907,7 @@ class Zygote:
                 # with them for the CPU), or after SPARE_DELAY if they go on. One fork per turn
                 # of the loop, so a request that came meanwhile is served first.
                 waited = time.monotonic() - self.last_handout
-                if not (self.runs or self.lane_runs) or waited >= SPARE_DELAY:
+                if not (self.runs or self.lane_runs or self.relays) or waited >= SPARE_DELAY:
                     child = self._fork_spare(selector)
                     if child is not None:
                         return child
@@ -1116,6 +1116,7 @@ class Zygote:
         sock.setblocking(True)
         Channel(sock).send(request, fds)
         self.relays[sock.fileno()] = (run_id, sock, fds)
+        self.last_handout = time.monotonic()  # no spare is forked while it starts (SPARE_DELAY)
         self.selector.register(sock, selectors.EVENT_READ, ("relay", sock.fileno()))
         self.forks["spare" if self.spares else "onDemand"] += 1
         if not self.spares:

@@ -57,6 +57,9 @@ export class PythonProcess<Result extends RunResult<any, any> = RunResult> exten
    * Use spawn() or run(). For run() (`forRun`), nobody else can write to stdin or read the
    * output: stdin is closed unless there is `input`, and output not buffered is discarded.
    */
+  /** Streams whose output is held back until the run has started. */
+  private heldReaders: Readable[] = [];
+
   constructor(options: NormalizedOptions, forRun: boolean) {
     super();
     this.options = options;
@@ -75,6 +78,10 @@ export class PythonProcess<Result extends RunResult<any, any> = RunResult> exten
     ({ stdin: this.stdin, stdout: this.stdout, stderr: this.stderr } = this.stdioSetup);
     if (options.buffer) this.capture();
     else if (forRun) [this.stdout, this.stderr].forEach((stream) => stream?.resume());
+    // Output waits in the kernel until 'spawn' (the run's started message and its first output
+    // travel on different sockets): as with ChildProcess, 'spawn' and the pid come first.
+    this.heldReaders = this.stdioSetup.readers.filter((reader) => reader.readableFlowing === true);
+    this.heldReaders.forEach((reader) => reader.pause());
     this.endStdinWhenStarted = forRun;
     options.signal?.addEventListener('abort', this.onAbort, { once: true });
     if (options.timeout > 0) this.timers.push(setTimeout(() => this.terminate({ kind: 'timeout' }), options.timeout));
@@ -129,6 +136,7 @@ export class PythonProcess<Result extends RunResult<any, any> = RunResult> exten
           // carrying its peer) makes the kernel collect in-flight fds, about 0.7 ms a run.
           this.feedStdin(this.endStdinWhenStarted);
           this.emit('spawn');
+          this.heldReaders.splice(0).forEach((reader) => reader.resume());
         },
       });
       this.onExit(outcome);
