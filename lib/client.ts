@@ -87,7 +87,7 @@ async function runOnce(paths: RuntimePaths, target: RunTarget, options: ClientOp
   try {
     // Straight to the zygote that ran this script last, if the daemon left a route to it.
     const lane = request.file !== undefined ? connectLane(paths, request.python, request.cwd, request.file) : null;
-    let held: SignalName[] = [];
+    let held: NodeJS.Signals[] = [];
     if (lane !== null) {
       const outcome = await exchange(new FdChannel(lane, MAX_CLIENT_FRAME), request, fds, options, true, []);
       if (!('declined' in outcome)) return outcome;
@@ -104,8 +104,6 @@ async function runOnce(paths: RuntimePaths, target: RunTarget, options: ClientOp
   }
 }
 
-type SignalName = NodeJS.Signals;
-
 /** The route's socket, or null (no route, or its zygote is gone: the daemon decides). */
 function connectLane(paths: RuntimePaths, python: string, cwd: string, file: string): number | null {
   try {
@@ -120,17 +118,17 @@ function connectLane(paths: RuntimePaths, python: string, cwd: string, file: str
  * closed) before it started resolves `{ declined }` with the signals held meanwhile: nothing ran.
  */
 function exchange(channel: FdChannel, request: RunRequest, fds: number[], options: ClientOptions, lane: boolean,
-  carried: SignalName[]): Promise<RunOutcome | { declined: true; held: SignalName[] }> {
+  carried: NodeJS.Signals[]): Promise<RunOutcome | { declined: true; held: NodeJS.Signals[] }> {
   return new Promise((resolve, reject) => {
     let pid: number | null = null;
     let settled = false;
     // A lane's run is someone's only once it has started: signals wait until then.
-    const held: SignalName[] = [];
-    const sendSignal = (signal: SignalName): void => {
+    const held: NodeJS.Signals[] = [];
+    const sendSignal = (signal: NodeJS.Signals): void => {
       if (lane && pid === null) held.push(signal);
       else channel.send({ type: 'signal', signal });
     };
-    const forwarders = new Map<SignalName, () => void>();
+    const forwarders = new Map<NodeJS.Signals, () => void>();
     const settle = (fn: () => void): void => {
       if (settled) return;
       settled = true;
@@ -145,7 +143,7 @@ function exchange(channel: FdChannel, request: RunRequest, fds: number[], option
       // Ctrl-Z reaches the client only (the run is not in the terminal's job): it is passed
       // on, and once the run has stopped ('stopped' below) we stop too; `fg` continues us, and
       // we continue the run. A script that handles SIGTSTP does not stop, and neither do we.
-      for (const signal of [...FORWARDED_SIGNALS, 'SIGTSTP', 'SIGCONT'] as SignalName[]) {
+      for (const signal of [...FORWARDED_SIGNALS, 'SIGTSTP', 'SIGCONT'] as NodeJS.Signals[]) {
         const handler = (): void => sendSignal(signal);
         forwarders.set(signal, handler);
         process.on(signal, handler);

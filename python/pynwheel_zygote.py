@@ -30,9 +30,11 @@ import importlib.util  # noqa: E402
 import io  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
+import select  # noqa: E402
 import selectors  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
+import stat  # noqa: E402
 import struct  # noqa: E402
 import sysconfig  # noqa: E402
 import threading  # noqa: E402
@@ -110,6 +112,15 @@ class Channel:
 
 class ProtocolError(Exception):
     pass
+
+
+def _drain(channel):
+    """(still open, the frames that have come) for a connection the zygote's loop found readable."""
+    try:
+        alive = channel.fill()
+        return alive, list(channel.frames())
+    except (OSError, ProtocolError):
+        return False, []
 
 
 def _decode_payload(payload, fds):
@@ -733,14 +744,12 @@ def _extra_key_names(env):
 
 def _is_directory_fd(fd):
     try:
-        import stat
         return stat.S_ISDIR(os.fstat(fd).st_mode)
     except OSError:
         return None
 
 
 def _readable(fd):
-    import select
     return bool(select.select([fd], [], [], 0)[0])
 
 
@@ -972,20 +981,15 @@ class Zygote:
         """Read what spares and relays have said already: a child says it took a run before it
         runs it, so once it has exited (or written its status) that word is waiting here, and
         must be read before its end is handled."""
-        import select
-        watched = [spare.sock for spare in self.spare_lines.values()] + [sock for _, sock, _ in self.relays.values()]
-        if not watched:
-            return
-        for sock in select.select(watched, [], [], 0)[0]:
-            if sock.fileno() in self.relays:
-                self._on_relay(sock.fileno())
+        lines = {spare.sock.fileno(): spare for spare in self.spare_lines.values()}
+        watched = list(lines) + list(self.relays)
+        for fd in select.select(watched, [], [], 0)[0] if watched else []:
+            if fd in self.relays:
+                self._on_relay(fd)
             else:
-                spare = next((spare for spare in self.spare_lines.values() if spare.sock is sock), None)
-                if spare is not None:
-                    self._on_spare(spare)
+                self._on_spare(lines[fd])
 
     def _reap(self):
-        self._absorb_pending()
         while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG | os.WUNTRACED)
@@ -1009,10 +1013,8 @@ class Zygote:
                 report["core"] = bool(os.WCOREDUMP(status))
             else:
                 report["code"] = os.WEXITSTATUS(status)
-            self._collect_statuses()  # the board first: it may have been written just before the exit
-            spare = self.spare_lines.get(pid)
-            if spare is not None:
-                self._on_spare(spare)  # its last words (took a run), if any, then its EOF
+            if pid not in self.runs and pid not in self.lane_runs:
+                self._absorb_pending()  # it ended before what it said (took, started) was read
             reported = pid in self.reported
             self.reported.discard(pid)
             slot = self.slots.pop(pid, None)
@@ -1153,11 +1155,7 @@ class Zygote:
         """A spare took a run (and closes its line), or left."""
         if spare.sock.fileno() < 0:
             return  # read to its end already (while reaping it)
-        try:
-            alive = spare.channel.fill()
-            frames = list(spare.channel.frames())
-        except (OSError, ProtocolError):
-            alive, frames = False, []
+        alive, frames = _drain(spare.channel)
         for message, fds in frames:
             if message.get("type") != "took":
                 _close_all(fds)
@@ -1185,11 +1183,7 @@ class Zygote:
         run = self.lane_runs.get(pid)
         if run is None or run.sock.fileno() < 0:
             return
-        try:
-            alive = run.channel.fill()
-            frames = list(run.channel.frames())
-        except (OSError, ProtocolError):
-            alive, frames = False, []
+        alive, frames = _drain(run.channel)
         for message, fds in frames:
             _close_all(fds)
             signo = message.get("signo")  # by number (the runner), or by name (the Node client)
@@ -1276,7 +1270,6 @@ class Zygote:
 
     def _collect_statuses(self):
         """Runs whose script is done (their status is on the board), told before waitpid can."""
-        self._absorb_pending()
         for pid, slot in self.slots.items():
             if pid in self.reported or not (pid in self.runs or pid in self.lane_runs):
                 continue
@@ -1314,7 +1307,6 @@ class Zygote:
     def _wait_as_spare(self, theirs):
         """In a spare: accept on the lane until a run is taken. Leaves when the zygote lets it
         go (EOF on its line) or dies."""
-        import select
         lane = self.lane.sock
         poller = select.poll()
         poller.register(theirs, select.POLLIN)
