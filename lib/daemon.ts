@@ -48,6 +48,8 @@ interface Run {
   /** The client's pid, from SO_PEERCRED: the run takes its umask and resource limits. */
   callerPid: number;
   done: boolean;
+  /** Signals the client passed on before the run started: a zygote the run moves to gets them. */
+  earlySignals?: number[];
   /** The family of modules a zygote found the script needs (see Zygote's `route`). */
   family?: string[];
   /** The script as the daemon remembers families (set when the run is first dispatched). */
@@ -243,7 +245,7 @@ export class Daemon {
           return refuse('EVERSION', `this daemon is pynwheel ${VERSION}, the client is ${String(request.client)}`);
         }
         if (this.stopping) return refuse('ESTOPPED', 'the pynwheel daemon is stopping');
-        const run: Run = { id: this.nextRunId++, conn, request, fds, retries: 0, done: false, callerPid: peerPid };
+        const run: Run = { id: this.nextRunId++, conn, request, fds, retries: 0, done: false, callerPid: peerPid, earlySignals: [] };
         this.runs.set(run.id, run);
         this.dispatch(run);
         return run;
@@ -268,7 +270,9 @@ export class Daemon {
     if (message.type === 'signal' && (typeof message.signal === 'string' || Number.isInteger(message.signo))) {
       // By name (the Node client) or by number (the native runner: realtime signals have no name).
       const signo = typeof message.signal === 'string' ? signalNumber(message.signal) : forwardableSignal(message.signo as number);
-      if (signo !== undefined && run.zygote) run.zygote.signal(run.id, signo);
+      if (signo === undefined) return;
+      run.earlySignals?.push(signo);
+      run.zygote?.signal(run.id, signo);
       return;
     }
     run.conn.destroy(new PynwheelError('EPROTO', `unexpected ${JSON.stringify(message.type)} during a run`));
@@ -282,6 +286,7 @@ export class Daemon {
     void zygote.dispatch(run.id, run.request, run.fds, run.callerPid, {
       started: (pid) => {
         releaseFds(run);
+        run.earlySignals = undefined;
         if (!run.done) run.conn.send({ type: 'started', pid });
         // The next runs of this script go straight to this zygote's lane.
         if (zygote.lanePath && run.request.file !== undefined) {
@@ -333,6 +338,8 @@ export class Daemon {
         this.dispatch(run); // to the successor, which already has the zygote's place
       },
     });
+    // A run that moves (routed, stale, unfit) takes the signals its client sent meanwhile along.
+    for (const signo of run.earlySignals ?? []) zygote.signal(run.id, signo);
   }
 
   private zygoteFor(run: Run): Zygote {

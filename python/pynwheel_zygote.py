@@ -859,7 +859,9 @@ class Zygote:
         self.lane.open()
         self.lane_runs = {}  # pid -> LaneRun, for runs whose client came by the lane
         self.lane_served = 0
-        self.relays = {}  # relay socket fd -> (run id, socket, the daemon's fds kept until started)
+        # relay socket fd -> (run id, socket, the daemon's fds kept until started, signals that
+        # came before the start: the run gets them first thing, as python would)
+        self.relays = {}
         self.generation = 0  # bumped when a module is imported or a script becomes known
         self.preloader = Preloader(skip)
         # The third-party packages this zygote is for ([] for the interpreter's base zygote):
@@ -1056,9 +1058,14 @@ class Zygote:
         return None
 
     def _signal(self, run_id, signo, group):
+        if not (isinstance(signo, int) and 0 < signo < signal.NSIG):
+            return
         for pid, rid in self.runs.items():
-            if rid == run_id and isinstance(signo, int) and 0 < signo < signal.NSIG:
+            if rid == run_id:
                 self._kill(pid, signo, group)
+        for relay in self.relays.values():
+            if relay[0] == run_id:  # not started yet: a signal (or the client's end) waits for it
+                relay[3].append((signo, group))
 
     def _run(self, request, fds):
         run_id = request.get("id")
@@ -1117,7 +1124,7 @@ class Zygote:
             raise OSError("the zygote's lane is closed or full")
         sock.setblocking(True)
         Channel(sock).send(request, fds)
-        self.relays[sock.fileno()] = (run_id, sock, fds)
+        self.relays[sock.fileno()] = (run_id, sock, fds, [])
         self.last_handout = time.monotonic()  # no spare is forked while it starts (SPARE_DELAY)
         self.selector.register(sock, selectors.EVENT_READ, ("relay", sock.fileno()))
         self.forks["spare" if self.spares else "onDemand"] += 1
@@ -1128,7 +1135,7 @@ class Zygote:
     def _on_relay(self, fd):
         if fd not in self.relays:
             return  # read already (while reaping)
-        run_id, sock, fds = self.relays.pop(fd)
+        run_id, sock, fds, early_signals = self.relays.pop(fd)
         try:
             self.selector.unregister(sock)
         except (KeyError, ValueError):
@@ -1150,6 +1157,9 @@ class Zygote:
             return
         self.runs[pid] = run_id
         self.channel.send({"type": "started", "id": run_id, "pid": pid})
+        # The child holds signals blocked until it is the run: these reach python's handlers.
+        for signo, group in early_signals:
+            self._kill(pid, signo, group)
 
     def _on_spare(self, spare):
         """A spare took a run (and closes its line), or left."""
@@ -1402,7 +1412,7 @@ class Zygote:
         for spare in self.spare_lines.values():
             spare.sock.close()
         self.spare_lines.clear()
-        for _, sock, fds in self.relays.values():
+        for _, sock, fds, _ in self.relays.values():
             sock.close()
             _close_all(fds)
         self.relays.clear()

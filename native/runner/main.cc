@@ -43,6 +43,8 @@ int g_argc;
 
 // ---------------------------------------------------------------- handing over to Node
 
+void ActOnCaughtSignals();
+
 /**
  * exec the Node CLI with our own arguments: it handles whatever the runner does not.
  * Which node: the one that built the runner (npm's node at install time, recorded by
@@ -51,6 +53,7 @@ int g_argc;
  * PATH, as bin/pynwheel.js's `#!/usr/bin/env node` would find it.
  */
 [[noreturn]] void HandToNode() {
+  ActOnCaughtSignals();
   char exe[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
   std::string cli = "dist/cli.js";
@@ -312,6 +315,23 @@ bool InstallSignalForwarding() {
     if (IsForwarded(signo) && sigaction(signo, &sa, nullptr) != 0) return false;
   }
   return true;
+}
+
+/**
+ * Before exec hands over to Node (nothing has run, and exec would drop what the handler noted):
+ * a signal that came meanwhile takes its default action here, as it would on a python that had
+ * not started yet (a SIGTERM ends us; a SIGWINCH does nothing).
+ */
+void ActOnCaughtSignals() {
+  if (g_signal_pipe[0] < 0) return;
+  unsigned char signos[64];
+  ssize_t n;
+  while ((n = read(g_signal_pipe[0], signos, sizeof signos)) > 0 || (n < 0 && errno == EINTR)) {
+    for (ssize_t i = 0; i < n; i++) {
+      signal(signos[i], SIG_DFL);
+      raise(signos[i]);
+    }
+  }
 }
 
 /** Passes on the signals the handler noted; false once the daemon is gone. */
