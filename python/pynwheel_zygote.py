@@ -393,6 +393,26 @@ def libc():
     return _LIBC[0]
 
 
+class _C:
+    """What the children call in the C library, looked up once in the zygote: in a freshly
+    forked child the lookup costs more than the call."""
+    empty_sigset = None
+    environ = None
+
+
+def _prepare_c_calls():
+    lib = libc()
+    if lib is None:
+        return
+    try:
+        import ctypes
+        lib.fflush, lib.pthread_sigmask, lib.prctl  # a CDLL keeps each function it looked up
+        _C.empty_sigset = ctypes.create_string_buffer(128)  # a sigset_t with room to spare
+        _C.environ = ctypes.c_void_p.in_dll(lib, "environ")
+    except (AttributeError, ValueError):
+        pass
+
+
 def _fflush_c_stdio():
     try:
         libc().fflush(None)
@@ -886,6 +906,7 @@ class Zygote:
         # stdio is closed, and wakes the zygote, before its address space is torn down (tens
         # of milliseconds after tensorflow): the caller gets the status without waiting for that.
         self.board = StatusBoard()
+        _prepare_c_calls()
         self.slots = {}  # pid -> its slot on the board, for each child
         self.reported = set()  # pids whose exit status came through the board
         self.slot = -1  # in a child: its own slot
@@ -1447,7 +1468,9 @@ def _warm_up():
         import resource  # the native client's umask and limits, as they are (nothing changes)
         _set_limits([[which, *resource.getrlimit(which)] for which in range(getattr(resource, "RLIM_NLIMITS", 16))])
         os.umask(os.umask(0))
-        _take_environment(dict(os.environ))
+        env = dict(os.environ)
+        _replace_environment(dict(reversed(env.items())))  # and back: the same in the end
+        _replace_environment(env)
         local_module_names(os.getcwd())
         importlib.invalidate_caches()
         types.ModuleType("__main__")
@@ -1497,23 +1520,42 @@ def _warm_up_lane(zygote):
 def _take_environment(env):
     """os.environ (and the C environment, in the caller's order) replaced by the caller's."""
     current = os.environ
-    # The zygote has its first caller's environment (less pynwheel's own variables): the names
-    # the two lists start with keep their places (setenv of a name keeps its place) and only a
-    # value that differs is set; the rest is removed and set anew in the caller's order
-    # (unsetenv keeps the order of what remains, setenv of a new name appends).
+    # The zygote has its first caller's environment (less pynwheel's own variables). A caller
+    # whose names start with the zygote's, in its order (the same shell, with pynwheel's own
+    # variables after them): values that differ are set, and the others appended (as setenv
+    # does). Anything else is built anew.
     names, wanted = list(current), list(env)
-    same = 0
-    for name, wanted_name in zip(names, wanted):
-        if name != wanted_name:
-            break
-        same += 1
-    for name in names[same:]:
-        del current[name]
-    for name in wanted[:same]:
+    if wanted[:len(names)] != names:
+        _replace_environment(env)
+        return
+    for name in names:
         if current[name] != env[name]:
             current[name] = env[name]
-    for name in wanted[same:]:
+    for name in wanted[len(names):]:
         current[name] = env[name]
+
+
+_ENVIRONS = []  # the C environment array built here, which the C library now points into
+
+
+def _replace_environment(env):
+    """The C environment built anew, in the caller's order (setenv could only append new
+    names, and unsetenv and setenv one name at a time cost more), and os.environ to match."""
+    data = os.environ._data  # bytes -> bytes, which os.environb shares
+    pairs = [(os.environ.encodekey(name), os.environ.encodevalue(value)) for name, value in env.items()]
+    try:
+        import ctypes
+        array = (ctypes.c_char_p * (len(pairs) + 1))(*[name + b"=" + value for name, value in pairs])
+        _C.environ.value = ctypes.addressof(array)
+    except Exception:  # no ctypes: the same through the C library's own calls
+        for name in list(data):
+            os.unsetenv(name)
+        for name, value in pairs:
+            os.putenv(name, value)
+    else:
+        _ENVIRONS[:] = [array]
+    data.clear()
+    data.update(pairs)
 
 
 def become_run(zygote, request, fds):
@@ -1531,6 +1573,17 @@ def become_run(zygote, request, fds):
     importlib.invalidate_caches()
     gc.enable()
     # Last: signals that arrived since the fork are delivered now, to python's handlers.
+    _unblock_signals()
+
+
+def _unblock_signals():
+    """pthread_sigmask(SIG_SETMASK, {}) by the C library: Python's own would build the old mask
+    as a set of Signals members (a tenth of a millisecond, for a value nobody reads)."""
+    try:
+        if _C.empty_sigset is not None and libc().pthread_sigmask(signal.SIG_SETMASK, _C.empty_sigset, None) == 0:
+            return
+    except Exception:
+        pass
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 
@@ -1931,8 +1984,11 @@ def exit_like_python(status, interrupted):
         threading._shutdown()
     except BaseException as exc:
         status = report_uncaught(exc)
-    import atexit
-    atexit._run_exitfuncs()
+    # Only a run that imported atexit (or a module the zygote has) can have registered exit
+    # functions; importing it here would cost a run that did not a fifth of a millisecond.
+    atexit = sys.modules.get("atexit")
+    if atexit is not None:
+        atexit._run_exitfuncs()
     if not _flush_std_files():
         status = 120
     gc.collect()
