@@ -201,7 +201,7 @@ export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, strin
       return;
     }
     if (message.type === 'stale') {
-      // Its files changed: it exits right after this message, and a successor takes over.
+      // Its files changed: a successor takes its new runs; it leaves once its runs are over.
       this.retiring = true;
       this.emit('stale', String(message.reason), (message.preloaded as string[]) ?? []);
     }
@@ -231,7 +231,7 @@ export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, strin
         listener.stale(String(message.reason));
         break;
       case 'unfit':
-        this.retiring = true; // it exits right after this message
+        this.retiring = true; // it takes no more runs, and leaves once its runs are over
         this.runs.delete(id);
         listener.unfit(String(message.module), String(message.reason));
         break;

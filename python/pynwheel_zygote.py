@@ -888,6 +888,7 @@ class Zygote:
         # a run of another family is routed back to the daemon, which has a zygote for it.
         self.family = family
         self.unfit_at_start = None
+        self.retiring = False  # stale or unfit: no more runs; it leaves when those in progress end
         wanted = list(dict.fromkeys(family + preload))
         if wanted:
             # Its family, and what a predecessor had when its files changed: warm at once.
@@ -930,6 +931,8 @@ class Zygote:
         while True:
             timeout = None
             if self.lane.sock is None and not (self.runs or self.lane_runs or self.relays):
+                if self.retiring:
+                    self._shutdown()
                 self._leave_if_stale(None, [])  # its modules changed, and its last run is over
             self._watch_backlog()
             if len(self.spares) < SPARES and self.runs_served > 0 and self.lane.sock is not None:
@@ -1100,7 +1103,13 @@ class Zygote:
                 path = os.path.join(cwd, request.get("file") or "")
                 script_dir = os.path.dirname(os.path.realpath(path))
                 names = self.preloader.names_for(path)
-            self._leave_if_stale(run_id, fds)
+            if self.retiring:
+                # (Sent before the daemon heard that this zygote is being replaced.)
+                _close_all(fds)
+                self.channel.send({"type": "stale", "id": run_id, "reason": "the zygote is being replaced"})
+                return None
+            if self._leave_if_stale(run_id, fds):
+                return None
             # Listed once: for the family, the preload, and the run's own unshadowing.
             local = local_module_names(script_dir)
             family = self.preloader.family_of(names, local) if names else []
@@ -1114,7 +1123,8 @@ class Zygote:
                 _close_all(fds)
                 self.channel.send({"type": "unfit", "id": run_id, "module": tainted[0],
                                    "reason": tainted[1]})
-                self._shutdown()
+                self._retire()  # never forks again: its state is not fit for it
+                return None
             if names:
                 self.watcher.watch_imported()
             if len(sys.modules) != modules_before:
@@ -1277,14 +1287,24 @@ class Zygote:
 
     def _leave_if_stale(self, run_id, fds):
         """A module file changed since it was imported: this zygote would run old code. Hand
-        the run back (the daemon starts a successor that preloads the same modules) and go."""
+        the run back (the daemon starts a successor that preloads the same modules) and retire.
+        True if it did."""
         change = self.watcher.changed()
         if change is None:
-            return
+            return False
         _close_all(fds)
         self.channel.send({"type": "stale", "id": run_id, "reason": change,
                            "preloaded": self.preloader.preloaded})
-        self._shutdown()
+        self._retire()
+        return True
+
+    def _retire(self):
+        """No more runs start here (the lane closes, the daemon's go to a successor), but the
+        runs in progress go on to their end, as they would under python, and then it leaves."""
+        self.retiring = True
+        self._close_lane()
+        if not (self.runs or self.lane_runs or self.relays):
+            self._shutdown()
 
     def _fork(self):
         sys.stdout.flush()

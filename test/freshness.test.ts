@@ -75,6 +75,27 @@ t.test('an installed module edited between runs: the next run sees the edit', as
   }
 });
 
+t.test('a module edited while runs are in progress: they go on to their end, as under python; the next run sees the edit', async (t) => {
+  const module = path.join(sitePackages(sb.venv), 'pnw_inflight.py');
+  fs.writeFileSync(module, 'VALUE = "old"\n');
+  try {
+    write(sb, 'inflight.py', 'import sys, time, pnw_inflight\nprint("started", pnw_inflight.VALUE, flush=True)\ntime.sleep(float(sys.argv[1]))\nprint("ended", pnw_inflight.VALUE)\n');
+    t.equal((await pynwheel(sb, ['run', 'inflight.py', '0'])).stdout.toString(), 'started old\nended old\n', 'a first run: the zygote has the module');
+    const long = [pynwheel(sb, ['run', 'inflight.py', '3']), pynwheel(sb, ['run', 'inflight.py', '3'])];
+    await sleep(1000);
+    fs.writeFileSync(module, 'VALUE = "new"\n');
+    const { py, pnw } = await both(sb, ['inflight.py', '0']);
+    t.same(view(pnw), view(py), 'a run after the edit is as a fresh python');
+    t.equal(pnw.stdout.toString(), 'started new\nended new\n', 'it has the new module');
+    for (const [i, run] of long.entries()) {
+      t.same(view(await run), { stdout: 'started old\nended old\n', stderr: '', status: 0, signal: null }, `run ${i} in progress went on to its end`);
+    }
+    t.equal((await pynwheel(sb, ['run', 'inflight.py', '0'])).stdout.toString(), 'started new\nended new\n', 'and the runs after them too');
+  } finally {
+    fs.rmSync(module, { force: true });
+  }
+});
+
 t.test('a package installed after the zygote started is importable at once; a removed one is gone', async (t) => {
   const site = sitePackages(sb.venv);
   write(sb, 'late.py', 'try:\n    import pnw_late\n    print("found", pnw_late.X)\nexcept ImportError as e:\n    print("missing", e)\n');
