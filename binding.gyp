@@ -10,6 +10,7 @@
         "native/fdops.cc",
         "native/fdpass.cc",
         "native/poller.cc",
+        "native/process.cc",
         "native/sockets.cc",
         "native/posix/die.cc",
         "native/posix/fdmsg.cc"

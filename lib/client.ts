@@ -81,6 +81,8 @@ async function runOnce(paths: RuntimePaths, target: RunTarget, options: ClientOp
     argv0: options.interpreter.argv0,
     stdio: options.stdio.map((fd) => fd !== null) as [boolean, boolean, boolean],
     cwdFd: cwdFd !== null,
+    // Ours, which python started from here would have (the run need not read /proc for them).
+    ...native.processAttributes(),
   };
   const fds = cwdFd === null ? stdioFds : [...stdioFds, cwdFd];
   if (fdCountOf(request) !== fds.length) throw new Error('internal: fd count mismatch');

@@ -52,6 +52,8 @@ export interface Binding {
   /** Reset `signo` to SIG_DFL, unblock it, optionally set RLIMIT_CORE to 0, raise it; _exit(128+signo) if still alive. */
   dieBySignal(signo: number, allowCore: boolean): never;
   Poller: new (fd: number, callback: PollCallback) => Poller;
+  /** This process's umask (from /proc/self/status) and getrlimit values, -1 for unlimited; undefined if /proc cannot tell. */
+  processAttributes(): { umask: number; limits: Array<[number, number, number]> } | undefined;
 }
 
 function load(): Binding {

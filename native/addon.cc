@@ -8,6 +8,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitFdOps(env, exports);
   InitDie(env, exports);
   InitPoller(env, exports);
+  InitProcess(env, exports);
   return exports;
 }
 

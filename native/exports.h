@@ -8,3 +8,4 @@ void InitFdPass(Napi::Env env, Napi::Object exports);   // fdpass.cc
 void InitFdOps(Napi::Env env, Napi::Object exports);    // fdops.cc
 void InitDie(Napi::Env env, Napi::Object exports);      // die.cc
 void InitPoller(Napi::Env env, Napi::Object exports);   // poller.cc
+void InitProcess(Napi::Env env, Napi::Object exports);  // process.cc

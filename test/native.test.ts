@@ -1,4 +1,4 @@
-// The native addon on its own: fd passing, sockets, Poller, flock, fdKind, dieBySignal.
+// The native addon on its own: fd passing, sockets, Poller, flock, fdKind, dieBySignal, processAttributes.
 // Child processes load the built addon by path, so these run without the TypeScript build.
 import t, { type Test } from 'tap';
 import { spawn, spawnSync, type StdioOptions } from 'node:child_process';
@@ -506,4 +506,28 @@ t.test('dieBySignal', async (t) => {
   t.throws(() => native.dieBySignal(0, false), RangeError);
   t.throws(() => native.dieBySignal(65, false), RangeError);
   t.throws(() => native.dieBySignal(15, 'no' as unknown as boolean), TypeError);
+});
+
+t.test('processAttributes: the umask and the resource limits, as /proc and the shell see them', async (t) => {
+  const before = native.processAttributes()!;
+  const statusUmask = () => parseInt(/^Umask:\s*(\d+)/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))![1], 8);
+  t.equal(before.umask, statusUmask(), 'the umask as /proc/self/status has it');
+  const old = process.umask(0o077);
+  try {
+    t.equal(native.processAttributes()!.umask, 0o077, 'a changed umask is seen at once');
+  } finally {
+    process.umask(old);
+  }
+  t.equal(native.processAttributes()!.umask, before.umask, 'and reading it changed nothing');
+  // A child whose limits a shell set: its own view, through the addon loaded by path.
+  const script = `const a = require(${JSON.stringify(ADDON)}).processAttributes(); console.log(JSON.stringify(a))`;
+  const child = spawnSync('sh', ['-c', `umask 027; ulimit -c 0; ulimit -S -s 4096; ulimit -t 1000; exec "${process.execPath}" -e '${script}'`]);
+  const seen = JSON.parse(child.stdout.toString()) as { umask: number; limits: Array<[number, number, number]> };
+  t.equal(seen.umask, 0o027, 'a child\'s umask');
+  const limit = (resource: number) => seen.limits.find(([r]) => r === resource)?.slice(1);
+  const RLIMIT = { CPU: 0, STACK: 3, CORE: 4 };
+  t.same(limit(RLIMIT.CPU), [1000, 1000], 'RLIMIT_CPU (ulimit -t sets both)');
+  t.equal(limit(RLIMIT.STACK)![0], 4096 * 1024, 'RLIMIT_STACK soft (ulimit -S -s)');
+  t.same(limit(RLIMIT.CORE), [0, 0], 'RLIMIT_CORE');
+  t.ok(seen.limits.every(([r, soft, hard]) => Number.isInteger(r) && soft >= -1 && hard >= -1), 'every triple is whole numbers, -1 for unlimited');
 });
