@@ -41,8 +41,13 @@ export class FdChannel extends EventEmitter<FdChannelEvents> {
 
   /** Queue a frame. `fds` must stay open until it is sent; the caller keeps its copies. */
   send(message: object, fds: number[] = []): void {
+    this.sendEncoded(encodeFrame(message, fds.length), fds);
+  }
+
+  /** The same for a frame encoded already (`encodeFrame(message, fds.length)`). */
+  sendEncoded(frame: Buffer, fds: number[] = []): void {
     if (this.closed || this.ending) return;
-    this.queue.push({ data: encodeFrame(message, fds.length), fds });
+    this.queue.push({ data: frame, fds });
     this.flush();
   }
 

@@ -9,7 +9,7 @@ import { PynwheelError } from './errors';
 import type { Interpreter } from './interpreter';
 import { fdCountOf, type RunReply, type RunRequest } from './messages';
 import { native } from './native';
-import { MAX_CLIENT_FRAME } from './protocol';
+import { encodeFrame, MAX_CLIENT_FRAME } from './protocol';
 import { routeName } from './routes';
 import { ensureRuntimeDir, runtimeDirFor, type RuntimePaths } from './runtime-dir';
 import { FORWARDED_SIGNALS, signalName } from './signals';
@@ -86,19 +86,21 @@ async function runOnce(paths: RuntimePaths, target: RunTarget, options: ClientOp
   };
   const fds = cwdFd === null ? stdioFds : [...stdioFds, cwdFd];
   if (fdCountOf(request) !== fds.length) throw new Error('internal: fd count mismatch');
+  // Encoded before connecting: a spare that accepts waits for nothing but the sending.
+  const frame = encodeFrame(request, fds.length);
   try {
     // Straight to the zygote that ran this script last, if the daemon left a route to it.
     const lane = request.file !== undefined ? connectLane(paths, request.python, request.cwd, request.file) : null;
     let held: NodeJS.Signals[] = [];
     if (lane !== null) {
-      const outcome = await exchange(new FdChannel(lane, MAX_CLIENT_FRAME), request, fds, options, true, []);
+      const outcome = await exchange(new FdChannel(lane, MAX_CLIENT_FRAME), frame, fds, options, true, []);
       if (!('declined' in outcome)) return outcome;
       // Signals that came while the lane decided: the daemon's run gets them (the Node API
       // replays its own to each new control, below).
       held = options.onControl ? [] : outcome.held;
     }
     const channel = new FdChannel(await connectOrStart(paths, options.env), MAX_CLIENT_FRAME);
-    const outcome = await exchange(channel, request, fds, options, false, held);
+    const outcome = await exchange(channel, frame, fds, options, false, held);
     if ('declined' in outcome) throw new Error('internal: the daemon declined');
     return outcome;
   } finally {
@@ -119,7 +121,7 @@ function connectLane(paths: RuntimePaths, python: string, cwd: string, file: str
  * Sends the request and follows the run to its end. From a lane, a run declined (or a lane
  * closed) before it started resolves `{ declined }` with the signals held meanwhile: nothing ran.
  */
-function exchange(channel: FdChannel, request: RunRequest, fds: number[], options: ClientOptions, lane: boolean,
+function exchange(channel: FdChannel, frame: Buffer, fds: number[], options: ClientOptions, lane: boolean,
   carried: NodeJS.Signals[]): Promise<RunOutcome | { declined: true; held: NodeJS.Signals[] }> {
   return new Promise((resolve, reject) => {
     let pid: number | null = null;
@@ -182,7 +184,7 @@ function exchange(channel: FdChannel, request: RunRequest, fds: number[], option
       settle(() => reject(new PynwheelError('EDAEMON',
         `lost the pynwheel daemon during the run${err ? ` (${err.message})` : ''}`)));
     });
-    channel.send(request, fds);
+    channel.sendEncoded(frame, fds);
     carried.forEach(sendSignal);
     options.onControl?.(sendSignal);
   });
