@@ -434,6 +434,7 @@ def fork_quietly():
 
 
 PROBE_TIMEOUT = 10.0
+RELAY_ATTEMPTS = 8  # a relay declined by a spare let go at that moment is sent again
 SPARES = 2  # pre-forked children a zygote keeps
 SPARE_DELAY = 0.05  # seconds a spare waits for runs in progress to end before it is forked
 
@@ -805,6 +806,18 @@ def _read_frame(sock):
     return _decode_payload(payload, fds), fds
 
 
+class Relay:
+    """A run of the daemon's on its way to a spare through the lane."""
+
+    def __init__(self, run_id, request, fds):
+        self.run_id = run_id
+        self.request = request
+        self.fds = fds  # the daemon's, kept until the run has started (or will not)
+        self.early_signals = []  # came before the start: the run gets them first thing, as python would
+        self.sock = None
+        self.attempts = 0
+
+
 class LaneRun:
     """A run that came by the lane: its client's connection, which the zygote watches for
     signals to pass on and for the client's end (no run outlives its client)."""
@@ -879,9 +892,7 @@ class Zygote:
         self.lane.open()
         self.lane_runs = {}  # pid -> LaneRun, for runs whose client came by the lane
         self.lane_served = 0
-        # relay socket fd -> (run id, socket, the daemon's fds kept until started, signals that
-        # came before the start: the run gets them first thing, as python would)
-        self.relays = {}
+        self.relays = {}  # relay socket fd -> Relay
         self.generation = 0  # bumped when a module is imported or a script becomes known
         self.preloader = Preloader(skip)
         # The third-party packages this zygote is for ([] for the interpreter's base zygote):
@@ -1032,6 +1043,7 @@ class Zygote:
                 continue
             # A spare that died waiting (killed from outside) is replaced; its line is closed
             # when its EOF is read.
+            was_spare = any(spare.pid == pid for spare in self.spares)
             self.spares = [spare for spare in self.spares if spare.pid != pid]
             report = {"type": "exit"}
             if os.WIFSIGNALED(status):
@@ -1041,6 +1053,10 @@ class Zygote:
                 report["code"] = os.WEXITSTATUS(status)
             if pid not in self.runs and pid not in self.lane_runs:
                 self._absorb_pending()  # it ended before what it said (took, started) was read
+                if was_spare and pid not in self.runs and pid not in self.lane_runs:
+                    # It died waiting: a connection it was woken for (the others sleep on) is
+                    # declined here, so that no client waits for it.
+                    self._decline_pending()
             reported = pid in self.reported
             self.reported.discard(pid)
             slot = self.slots.pop(pid, None)
@@ -1088,8 +1104,8 @@ class Zygote:
             if rid == run_id:
                 self._kill(pid, signo, group)
         for relay in self.relays.values():
-            if relay[0] == run_id:  # not started yet: a signal (or the client's end) waits for it
-                relay[3].append((signo, group))
+            if relay.run_id == run_id:  # not started yet: a signal (or the client's end) waits for it
+                relay.early_signals.append((signo, group))
 
     def _run(self, request, fds):
         run_id = request.get("id")
@@ -1146,27 +1162,41 @@ class Zygote:
         """Hand the daemon's run to a spare through the lane, as any client would. The spare
         that accepts says `started` (the daemon learns the pid then); the daemon's fds are
         closed only then, as closing fds still in flight costs the kernel a collection."""
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.setblocking(False)
-        try:
-            sock.connect(self.lane.address)
-        except OSError:
-            sock.close()
-            raise OSError("the zygote's lane is closed or full")
-        sock.setblocking(True)
-        Channel(sock).send(request, fds)
-        self.relays[sock.fileno()] = (run_id, sock, fds, [])
-        self.last_handout = time.monotonic()  # no spare is forked while it starts (SPARE_DELAY)
-        self.selector.register(sock, selectors.EVENT_READ, ("relay", sock.fileno()))
+        self._send_relay(Relay(run_id, request, fds))
         self.forks["spare" if self.spares else "onDemand"] += 1
         if not self.spares:
             return self._fork_spare(self.selector, on_demand=True)
         return None
 
-    def _on_relay(self, fd):
+    def _send_relay(self, relay):
+        while True:
+            relay.attempts += 1
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.setblocking(False)
+            try:
+                sock.connect(self.lane.address)
+            except OSError:
+                sock.close()
+                raise OSError("the zygote's lane is closed or full")
+            sock.setblocking(True)
+            try:
+                Channel(sock).send(relay.request, relay.fds)
+                break
+            except OSError:
+                # A spare let go at that moment was woken for it, and declined it unread.
+                sock.close()
+                if relay.attempts >= RELAY_ATTEMPTS:
+                    raise
+        relay.sock = sock
+        self.relays[sock.fileno()] = relay
+        self.last_handout = time.monotonic()  # no spare is forked while it starts (SPARE_DELAY)
+        self.selector.register(sock, selectors.EVENT_READ, ("relay", sock.fileno()))
+
+    def _on_relay(self, fd, resend=True):
         if fd not in self.relays:
             return  # read already (while reaping)
-        run_id, sock, fds, early_signals = self.relays.pop(fd)
+        relay = self.relays.pop(fd)
+        run_id, sock, fds = relay.run_id, relay.sock, relay.fds
         try:
             self.selector.unregister(sock)
         except (KeyError, ValueError):
@@ -1176,6 +1206,12 @@ class Zygote:
         except (OSError, ProtocolError):
             message = {}
         sock.close()
+        if message.get("type") == "decline" and resend and relay.attempts < RELAY_ATTEMPTS and self.lane.sock is not None:
+            # A spare let go just as it was woken for this relay: the next spare takes it.
+            try:
+                return self._send_relay(relay)
+            except OSError:
+                pass
         _close_all(fds)
         pid = message.get("pid")
         if message.get("type") != "started" or not isinstance(pid, int):
@@ -1189,7 +1225,7 @@ class Zygote:
         self.runs[pid] = run_id
         self.channel.send({"type": "started", "id": run_id, "pid": pid})
         # The child holds signals blocked until it is the run: these reach python's handlers.
-        for signo, group in early_signals:
+        for signo, group in relay.early_signals:
             self._kill(pid, signo, group)
 
     def _on_spare(self, spare):
@@ -1258,6 +1294,15 @@ class Zygote:
         """The daemon keeps zygotes with runs in progress and counts runs: it hears of the
         lane's here (after the run started, off its path)."""
         self.channel.send({"type": "lane", "active": len(self.lane_runs), "served": self.lane_served})
+
+    def _decline_pending(self):
+        if self.lane.sock is None or not _readable(self.lane.sock.fileno()):
+            return
+        try:
+            conn, _ = self.lane.sock.accept()
+        except OSError:
+            return
+        _decline(conn, "its spare died")
 
     def _watch_backlog(self):
         """Without a waiting spare, the zygote itself watches the lane, to fork one for a client."""
@@ -1357,26 +1402,32 @@ class Zygote:
 
     def _wait_as_spare(self, theirs):
         """In a spare: accept on the lane until a run is taken. Leaves when the zygote lets it
-        go (EOF on its line) or dies."""
+        go (EOF on its line) or dies. A connection wakes one waiting spare (EPOLLEXCLUSIVE):
+        the others sleep on, rather than race it for the accept and for the CPU the run needs.
+        So a spare woken for a connection never leaves it behind: one that is let go at that
+        moment declines it (the client asks the daemon)."""
         lane = self.lane.sock
-        poller = select.poll()
-        poller.register(theirs, select.POLLIN)
-        poller.register(lane, select.POLLIN)
+        poller = select.epoll()
+        poller.register(theirs, select.EPOLLIN)
+        poller.register(lane, select.EPOLLIN | getattr(select, "EPOLLEXCLUSIVE", 0))
         while True:
             ready = dict(poller.poll())
-            if theirs.fileno() in ready:
-                os._exit(0)  # let go (outdated, or the lane closed), or the zygote died
-            if lane.fileno() not in ready:
-                continue
-            try:
-                conn, _ = lane.accept()
-            except (BlockingIOError, InterruptedError):
-                continue  # another spare took it
-            except OSError:
+            leaving = theirs.fileno() in ready  # let go (outdated, or the lane closed), or the zygote died
+            if lane.fileno() in ready:
+                try:
+                    conn, _ = lane.accept()
+                except (BlockingIOError, InterruptedError):
+                    conn = None  # another spare took it
+                except OSError:
+                    os._exit(0)
+                if conn is not None and leaving:
+                    _decline(conn, "the zygote let this spare go")
+                elif conn is not None:
+                    taken = self._take(conn, theirs)
+                    if taken is not None:
+                        return taken
+            if leaving:
                 os._exit(0)
-            taken = self._take(conn, theirs)
-            if taken is not None:
-                return taken
 
     def _take(self, conn, theirs):
         """Read a lane client's request; decline it (the client asks the daemon) or take it:
@@ -1401,11 +1452,7 @@ class Zygote:
                 request["callerPid"] = peer_pid
             conn.settimeout(None)
         except LaneRefused as refusal:
-            try:
-                Channel(conn).send({"type": "decline", "reason": str(refusal)})
-            except OSError:
-                pass
-            conn.close()
+            _decline(conn, str(refusal))
             return None
         except (OSError, ProtocolError):
             conn.close()
@@ -1428,9 +1475,9 @@ class Zygote:
         # A relayed run may have started already: the daemon must hear so (and not give it to
         # another zygote, which would run it twice) before it is ended with the rest.
         for fd in list(self.relays):
-            self.relays[fd][1].settimeout(RELAY_START_TIMEOUT)
+            self.relays[fd].sock.settimeout(RELAY_START_TIMEOUT)
             try:
-                self._on_relay(fd)
+                self._on_relay(fd, resend=False)
             except OSError:
                 pass
         for spare in self.spare_lines.values():  # waiting, or just taken a run we did not hear of
@@ -1453,9 +1500,9 @@ class Zygote:
         for spare in self.spare_lines.values():
             spare.sock.close()
         self.spare_lines.clear()
-        for _, sock, fds, _ in self.relays.values():
-            sock.close()
-            _close_all(fds)
+        for relay in self.relays.values():
+            relay.sock.close()
+            _close_all(relay.fds)
         self.relays.clear()
         for run in self.lane_runs.values():
             run.sock.close()
@@ -1501,6 +1548,15 @@ def _warm_up():
         _stdio_streams({}, [fd for fd in (0, 1, 2) if _fd_is_open(fd)])
     except Exception:
         pass  # only a warm-up: the run does each step for real
+
+
+def _decline(conn, reason):
+    """Nothing ran: the lane client asks the daemon instead."""
+    try:
+        Channel(conn).send({"type": "decline", "reason": reason})
+    except OSError:
+        pass
+    conn.close()
 
 
 def _warm_up_lane(zygote):

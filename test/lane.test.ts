@@ -123,6 +123,39 @@ async function exchange(lane: string, bytes: Buffer, fds: number[] = [], closeAf
   }
 }
 
+t.test('one waiting spare wakes per connection: spares killed or let go as clients come leave none waiting', async (t) => {
+  write(sb, 'churn.py', 'import sys\nprint("churn", sys.argv[1])\n');
+  write(sb, 'churn_new.py', 'import decimal, sys\nprint("new import", sys.argv[1])\n');
+  t.equal((await runner(['churn.py', '0'])).stdout.toString(), 'churn 0\n', 'a first run');
+  const zygote = (await daemonStatus(sb)).zygotes[0] as { pid: number };
+  // Spares are the zygote's children that wait in epoll_wait (runs of churn.py never do).
+  const spares = (): number[] => fs.readFileSync(`/proc/${zygote.pid}/task/${zygote.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)
+    .filter((pid) => { try { return fs.readFileSync(`/proc/${pid}/wchan`, 'utf8') === 'do_epoll_wait'; } catch { return false; } });
+  const expected: string[] = [];
+  let killed = 0;
+  const runs: Array<Promise<{ stdout: Buffer; status: number | null }>> = [];
+  for (let i = 1; i <= 12; i++) {
+    // Runs by the lane and by the daemon at once, while the spares are killed (from outside)
+    // or let go (a run of a script with a new import makes them outdated).
+    runs.push(runner(['churn.py', String(i)]));
+    expected.push(`churn ${i}\n`);
+    if (i % 3 === 0) {
+      runs.push(pynwheel(sb, ['run', 'churn_new.py', String(i)]));
+      expected.push(`new import ${i}\n`);
+    }
+    if (i % 2 === 0) {
+      for (const pid of spares()) {
+        try { process.kill(pid, 'SIGKILL'); killed++; } catch { /* it took a run and ended meanwhile */ }
+      }
+    }
+    await sleep(i % 4);
+  }
+  const outcomes = await Promise.all(runs);
+  t.same(outcomes.map((o) => o.stdout.toString()), expected, 'every run printed its line');
+  t.ok(outcomes.every((o) => o.status === 0), 'and exited 0');
+  t.ok(killed > 0, `spares were killed meanwhile (${killed})`);
+});
+
 t.test('a lane declines or drops bad requests and keeps serving', async (t) => {
   write(sb, 'ok.py', 'print("still served")\n');
   write(sb, 'never-ran.py', 'print("never by the lane")\n');

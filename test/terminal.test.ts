@@ -89,7 +89,9 @@ t.test('window resizes reach the run', async (t) => {
     'signal.signal(signal.SIGWINCH, lambda *a: print("size", tuple(os.get_terminal_size()), flush=True))',
     'input("ready ")',
   ].join('\n') + '\n');
-  sameOnTerminal(t, 'resize_me.py', [{ expect: 'ready ' }, { resize: [30, 100] }, { expect: '(100, 30)' }, { resize: [40, 120] }, { expect: '(120, 40)' }, { send: '\n' }]);
+  // A signal that comes after the prompt is written but before input() blocks in read() waits
+  // for the next line under python too: each resize comes once the script is reading.
+  sameOnTerminal(t, 'resize_me.py', [{ expect: 'ready ' }, { sleep: 0.3 }, { resize: [30, 100] }, { expect: '(100, 30)' }, { sleep: 0.3 }, { resize: [40, 120] }, { expect: '(120, 40)' }, { send: '\n' }]);
 });
 
 t.test('closing the terminal ends the run', async (t) => {
