@@ -13,7 +13,8 @@
         "native/process.cc",
         "native/sockets.cc",
         "native/posix/die.cc",
-        "native/posix/fdmsg.cc"
+        "native/posix/fdmsg.cc",
+        "native/posix/limits.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
@@ -22,7 +23,7 @@
     {
       "target_name": "pynwheel-runner",
       "type": "executable",
-      "sources": ["native/runner/main.cc", "native/runner/json.cc", "native/posix/die.cc", "native/posix/fdmsg.cc"],
+      "sources": ["native/runner/main.cc", "native/runner/json.cc", "native/posix/die.cc", "native/posix/fdmsg.cc", "native/posix/limits.cc"],
       "defines": [
         "PYNWHEEL_VERSION=<!(node -p \"require('./package.json').version\")",
         "PYNWHEEL_NODE=<!(node -p \"JSON.stringify(process.env.npm_node_execpath || process.execPath)\")"

@@ -6,11 +6,10 @@
 #include <cstring>
 
 #include <fcntl.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
-#include "errors.h"
 #include "exports.h"
+#include "posix/limits.h"
 
 // /proc/self/status's "Umask:" line: umask(2) can only read it by setting it, which races with
 // the libuv threads that create files.
@@ -42,20 +41,14 @@ static Napi::Value ProcessAttributes(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   mode_t mask;
   if (!ReadUmask(&mask)) return env.Undefined();
-  Napi::Array limits = Napi::Array::New(env);
-  uint32_t count = 0;
-  auto value = [&env](rlim_t v) { return Napi::Number::New(env, v == RLIM_INFINITY ? -1.0 : static_cast<double>(v)); };
-  for (int resource = 0; resource < RLIM_NLIMITS; resource++) {
-    rlimit limit;
-    if (getrlimit(static_cast<__rlimit_resource>(resource), &limit) != 0) continue;
-    // Beyond 2^53 (not "unlimited") a number cannot carry it exactly: left to the zygote's.
-    if ((limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur > (1ULL << 53)) ||
-        (limit.rlim_max != RLIM_INFINITY && limit.rlim_max > (1ULL << 53))) continue;
+  std::vector<pynwheel_posix::Limit> current = pynwheel_posix::CurrentLimits();
+  Napi::Array limits = Napi::Array::New(env, current.size());
+  for (uint32_t i = 0; i < current.size(); i++) {
     Napi::Array triple = Napi::Array::New(env, 3);
-    triple.Set(0u, Napi::Number::New(env, resource));
-    triple.Set(1u, value(limit.rlim_cur));
-    triple.Set(2u, value(limit.rlim_max));
-    limits.Set(count++, triple);
+    triple.Set(0u, Napi::Number::New(env, current[i].resource));
+    triple.Set(1u, Napi::Number::New(env, static_cast<double>(current[i].soft)));
+    triple.Set(2u, Napi::Number::New(env, static_cast<double>(current[i].hard)));
+    limits.Set(i, triple);
   }
   Napi::Object result = Napi::Object::New(env);
   result.Set("umask", Napi::Number::New(env, mask));

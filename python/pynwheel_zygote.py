@@ -397,7 +397,7 @@ class _C:
     """What the children call in the C library, looked up once in the zygote: in a freshly
     forked child the lookup costs more than the call."""
     empty_sigset = None
-    environ = None
+    set_environ = None  # [b"NAME=value", ...] -> the C environment, in that order
 
 
 def _prepare_c_calls():
@@ -408,9 +408,15 @@ def _prepare_c_calls():
         import ctypes
         lib.fflush, lib.pthread_sigmask, lib.prctl  # a CDLL keeps each function it looked up
         _C.empty_sigset = ctypes.create_string_buffer(128)  # a sigset_t with room to spare
-        _C.environ = ctypes.c_void_p.in_dll(lib, "environ")
+        environ = ctypes.c_void_p.in_dll(lib, "environ")
     except (AttributeError, ValueError):
-        pass
+        return
+
+    def set_environ(entries):
+        array = (ctypes.c_char_p * (len(entries) + 1))(*entries)
+        environ.value = ctypes.addressof(array)
+        return array  # the C library points into it from now on: the caller keeps it
+    _C.set_environ = set_environ
 
 
 def _fflush_c_stdio():
@@ -1425,6 +1431,7 @@ class Zygote:
                 elif conn is not None:
                     taken = self._take(conn, theirs)
                     if taken is not None:
+                        poller.close()  # not the run's
                         return taken
             if leaving:
                 os._exit(0)
@@ -1619,17 +1626,13 @@ def _replace_environment(env):
     names, and unsetenv and setenv one name at a time cost more), and os.environ to match."""
     data = os.environ._data  # bytes -> bytes, which os.environb shares
     pairs = [(os.environ.encodekey(name), os.environ.encodevalue(value)) for name, value in env.items()]
-    try:
-        import ctypes
-        array = (ctypes.c_char_p * (len(pairs) + 1))(*[name + b"=" + value for name, value in pairs])
-        _C.environ.value = ctypes.addressof(array)
-    except Exception:  # no ctypes: the same through the C library's own calls
+    if _C.set_environ is not None:
+        _ENVIRONS[:] = [_C.set_environ([name + b"=" + value for name, value in pairs])]
+    else:  # no ctypes: the same through the C library's own calls
         for name in list(data):
             os.unsetenv(name)
         for name, value in pairs:
             os.putenv(name, value)
-    else:
-        _ENVIRONS[:] = [array]
     data.clear()
     data.update(pairs)
 

@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -25,6 +24,7 @@
 
 #include "../posix/die.h"
 #include "../posix/fdmsg.h"
+#include "../posix/limits.h"
 #include "json.h"
 
 #define PYNWHEEL_STRINGIFY(x) #x
@@ -395,17 +395,11 @@ void AppendProcessAttributes(std::string& json) {
   mode_t mask = umask(0);
   umask(mask);
   json += ",\"umask\":" + std::to_string(mask) + ",\"limits\":[";
-  auto value = [](rlim_t v) { return v == RLIM_INFINITY ? std::string("-1") : std::to_string(static_cast<unsigned long long>(v)); };
   bool first = true;
-  for (int resource = 0; resource < RLIM_NLIMITS; resource++) {
-    rlimit limit;
-    if (getrlimit(static_cast<__rlimit_resource>(resource), &limit) != 0) continue;
-    // JSON numbers are doubles: a limit beyond 2^53 (not "unlimited") is left to the zygote's.
-    if ((limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur > (1ULL << 53)) ||
-        (limit.rlim_max != RLIM_INFINITY && limit.rlim_max > (1ULL << 53))) continue;
+  for (const pynwheel_posix::Limit& limit : pynwheel_posix::CurrentLimits()) {
     json += first ? "[" : ",[";
     first = false;
-    json += std::to_string(resource) + "," + value(limit.rlim_cur) + "," + value(limit.rlim_max) + "]";
+    json += std::to_string(limit.resource) + "," + std::to_string(limit.soft) + "," + std::to_string(limit.hard) + "]";
   }
   json += ']';
 }
