@@ -1,5 +1,6 @@
 // The messages clients and the daemon exchange, and the checks a request must pass before
 // anything is done for it.
+import { constants } from 'node:os';
 import { PynwheelError } from './errors';
 import type { Message } from './protocol';
 
@@ -27,9 +28,19 @@ export interface RunRequest {
    */
   umask?: number;
   limits?: Array<[number, number, number]>;
+  /**
+   * [signo, token]: the run's status is also sent straight to the client, as sigqueue(signo)
+   * with the value token * 256 + status, as soon as the script is done (the native runner
+   * asks; it then need not wait for the zygote). signo is one ignored by default (SIGURG,
+   * SIGWINCH), so a client that is gone and whose pid was reused is not harmed.
+   */
+  notify?: [number, number];
 }
 
 export const MAX_LIMITS = 64;
+
+/** Signals a run's status may come by (see RunRequest.notify): SIGURG, SIGWINCH. */
+export const NOTIFY_SIGNALS: readonly unknown[] = [constants.signals.SIGURG, constants.signals.SIGWINCH];
 
 /** Daemon -> client. */
 export type RunReply =
@@ -68,6 +79,12 @@ export function checkRunRequest(message: Message, fdCount: number): RunRequest {
       l.slice(1).every((v) => Number.isSafeInteger(v) && v >= -1);
     if (!Array.isArray(m.limits) || m.limits.length > MAX_LIMITS || !m.limits.every(isLimit)) bad('"limits" must be [resource, soft, hard] triples');
     if (m.umask === undefined) bad('"limits" come with "umask"');
+  }
+  if (m.notify !== undefined) {
+    const n = m.notify;
+    if (!Array.isArray(n) || n.length !== 2 || !NOTIFY_SIGNALS.includes(n[0]) || !Number.isSafeInteger(n[1]) || n[1] <= 0) {
+      bad('"notify" must be [SIGURG or SIGWINCH, a positive integer]');
+    }
   }
   const request = m as unknown as RunRequest;
   if (fdCountOf(request) !== fdCount) bad(`it announces ${fdCountOf(request)} fds but carries ${fdCount}`);

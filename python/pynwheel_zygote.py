@@ -398,6 +398,7 @@ class _C:
     forked child the lookup costs more than the call."""
     empty_sigset = None
     set_environ = None  # [b"NAME=value", ...] -> the C environment, in that order
+    sigqueue = None  # (pid, signo, value): a signal with a value, which kill cannot carry
 
 
 def _prepare_c_calls():
@@ -407,6 +408,10 @@ def _prepare_c_calls():
     try:
         import ctypes
         lib.fflush, lib.pthread_sigmask, lib.prctl  # a CDLL keeps each function it looked up
+        # union sigval is passed as its pointer member (a register on x86-64 and arm64)
+        lib.sigqueue.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
+        lib.sigqueue.restype = ctypes.c_int
+        _C.sigqueue = lib.sigqueue
         _C.empty_sigset = ctypes.create_string_buffer(128)  # a sigset_t with room to spare
         environ = ctypes.c_void_p.in_dll(lib, "environ")
     except (AttributeError, ValueError):
@@ -730,6 +735,8 @@ class Lane:
         if umask is not None and not (isinstance(umask, int) and 0 <= umask <= 0o777 and isinstance(limits, list) and all(
                 isinstance(l, list) and len(l) == 3 and all(isinstance(v, int) and v >= -1 for v in l) for l in limits)):
             return "bad umask or limits"  # (without them the run reads the caller's in /proc)
+        if "notify" in r and _status_notice(r, 1) is None:
+            return "bad notify"
         if sum(stdio) + r["cwdFd"] != len(fds):
             return "fd count"
         for index, fd in enumerate(fds):
@@ -762,6 +769,23 @@ class Lane:
         r["importNames"] = names
         r["localModules"] = [script_dir, sorted(local)]
         return None
+
+
+# Signals a client may ask its run's status to come by: ignored by default, so that one sent
+# to a pid that is no longer the client's (a client killed, its pid taken) does no harm.
+NOTIFY_SIGNALS = frozenset((signal.SIGURG, signal.SIGWINCH))
+
+
+def _status_notice(request, caller_pid):
+    """(pid, signo, token) if the request asks for its status by a signal to its client
+    ("notify": [signo, token]), else None."""
+    notify = request.get("notify")
+    if not (isinstance(notify, list) and len(notify) == 2 and isinstance(caller_pid, int) and caller_pid > 0):
+        return None
+    signo, token = notify
+    if type(signo) is not int or signo not in NOTIFY_SIGNALS or type(token) is not int or not 0 < token < 1 << 53:
+        return None
+    return caller_pid, signo, token
 
 
 def _extra_key_names(env):
@@ -928,6 +952,7 @@ class Zygote:
         self.slots = {}  # pid -> its slot on the board, for each child
         self.reported = set()  # pids whose exit status came through the board
         self.slot = -1  # in a child: its own slot
+        self.status_notice = None  # in a child: (client pid, signo, token) if its client asked
         self.wakeup_r, self.wakeup_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.set_wakeup_fd(self.wakeup_w, warn_on_full_buffer=False)
         signal.signal(signal.SIGCHLD, lambda signo, frame: None)
@@ -1090,8 +1115,8 @@ class Zygote:
         if kind == "signal":
             signo = message.get("signo")
             self._signal(message.get("id"), signo, group=signo in TERMINAL_SIGNALS)
-        elif kind == "kill":
-            self._signal(message.get("id"), signal.SIGKILL, group=True)
+        elif kind == "kill":  # the client is gone
+            self._signal(message.get("id"), signal.SIGKILL, group=True, unless_done=True)
         elif kind == "status":
             self.channel.send({"type": "status", "pid": os.getpid(), "runs": self.runs_served,
                                "active": len(self.runs) + len(self.lane_runs), "preloaded": self.preloader.preloaded,
@@ -1103,11 +1128,11 @@ class Zygote:
                                "staleCheckNs": self.watcher.check_ns})
         return None
 
-    def _signal(self, run_id, signo, group):
+    def _signal(self, run_id, signo, group, unless_done=False):
         if not (isinstance(signo, int) and 0 < signo < signal.NSIG):
             return
         for pid, rid in self.runs.items():
-            if rid == run_id:
+            if rid == run_id and not (unless_done and self._script_done(pid)):
                 self._kill(pid, signo, group)
         for relay in self.relays.values():
             if relay.run_id == run_id:  # not started yet: a signal (or the client's end) waits for it
@@ -1277,8 +1302,9 @@ class Zygote:
             else:
                 alive = False  # not what a client says during a run
         if not alive:
-            # No run outlives its client.
-            self._kill(pid, signal.SIGKILL, group=True)
+            # No run outlives its client (one that is over, and told its client so, has ended).
+            if not self._script_done(pid):
+                self._kill(pid, signal.SIGKILL, group=True)
             self._drop_lane_client(pid)
 
     def _drop_lane_client(self, pid):
@@ -1369,6 +1395,13 @@ class Zygote:
         if slot >= 0:
             self.slots[pid] = slot
         return pid
+
+    def _script_done(self, pid):
+        """Whether the run's script is over (its status is on the board): only its address space
+        is being torn down. Its client may be gone by then, and what it left running (a
+        background process in its group) lives on, as after python."""
+        slot = self.slots.get(pid)
+        return slot is not None and self.board.read(slot) is not None
 
     def _collect_statuses(self):
         """Runs whose script is done (their status is on the board), told before waitpid can."""
@@ -1644,6 +1677,7 @@ def become_run(zygote, request, fds):
     zygote.lane.close(unlink=False)
     _take_stdio(request, fds)
     _take_process_attributes(request.get("callerPid"), request)
+    zygote.status_notice = _status_notice(request, request.get("callerPid"))
     env = request.get("env") or {}
     _take_environment(env)
     _make_stdio_objects(env)
@@ -2097,6 +2131,12 @@ def _report_status_early(status):
         except OSError:
             pass
     _ZYGOTE.board.write(_ZYGOTE.slot, status)
+    notice = _ZYGOTE.status_notice
+    if notice is not None and _C.sigqueue is not None:
+        # Straight to the client (the native runner), which need not wait for the zygote to
+        # be scheduled; the zygote's word follows as always. The token tells it from others.
+        pid, signo, token = notice
+        _C.sigqueue(pid, signo, (token << 8) | status)
     try:
         os.kill(os.getppid(), signal.SIGCHLD)  # wakes the zygote, as its children's exits do
     except OSError:

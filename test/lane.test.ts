@@ -92,6 +92,98 @@ t.test('no run outlives its lane client: SIGKILL to the runner ends the run', as
   t.notOk(isAlive(pid), 'and it is gone with its client');
 });
 
+t.test('a run\'s status comes straight to the runner: a zygote that is not scheduled does not delay it', async (t) => {
+  write(sb, 'status7.py', 'import sys\nprint("done")\nsys.exit(7)\n');
+  const py = view(await python(sb, ['status7.py']));
+  await runner(['status7.py']); // the route
+  t.same(view(await runner(['status7.py'])), py, 'a warm run');
+  // Every zygote stopped: a spare that waits on the lane still takes the run, and the run's
+  // process tells the runner itself (sigqueue) as its script ends.
+  const zygotes: number[] = (await daemonStatus(sb)).zygotes.map((z: { pid: number }) => z.pid);
+  t.ok(zygotes.length > 0, 'there are zygotes to stop');
+  const before = await laneRuns();
+  zygotes.forEach((pid) => process.kill(pid, 'SIGSTOP'));
+  let outcome;
+  try {
+    outcome = await runner(['status7.py']);
+  } finally {
+    zygotes.forEach((pid) => process.kill(pid, 'SIGCONT'));
+  }
+  t.same(view(outcome), py, 'the same outcome while every zygote was stopped');
+  t.equal(await laneRuns(), before + 1, 'it came by the lane');
+});
+
+t.test('what a run leaves running in the background lives on after it, as after python', async (t) => {
+  write(sb, 'background.py', 'import subprocess\nprint(subprocess.Popen(["sleep", "30"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).pid)\n');
+  /** Alive and not a zombie (one that nobody reaped is no process any more). */
+  const running = (pid: number) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0] !== 'Z';
+    } catch {
+      return false;
+    }
+  };
+  await runner(['background.py']);
+  const left: number[] = [];
+  try {
+    const pyPid = Number((await python(sb, ['background.py'])).stdout);
+    left.push(pyPid);
+    await sleep(200);
+    t.ok(running(pyPid), 'python\'s is alive after it');
+    for (let i = 1; i <= 5; i++) {
+      const pid = Number((await runner(['background.py'])).stdout);
+      left.push(pid);
+      await sleep(200);
+      t.ok(pid > 0 && running(pid), `the run's is alive after it (run ${i})`);
+    }
+  } finally {
+    for (const pid of left) if (pid > 0) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  }
+});
+
+t.test('a SIGURG that is not the run\'s status is passed on to the run', async (t) => {
+  // The runner learns the status by a SIGURG with a token: one from kill(1), or queued with
+  // another value, is the user's and reaches the script's handler.
+  write(sb, 'urgent.py', [
+    'import os, signal, sys, time',
+    'seen = []',
+    'signal.signal(signal.SIGURG, lambda *_: seen.append(1))',
+    'if sys.argv[1] == "-":',
+    '    sys.exit(0)',
+    'deadline = time.time() + 20',
+    'while len(seen) < 2 and time.time() < deadline:',
+    '    time.sleep(0.01)',
+    '    open(sys.argv[1], "w").write(str(len(seen)))',
+    'print("SIGURG seen", len(seen))',
+    'sys.exit(5)',
+  ].join('\n') + '\n');
+  const progress = path.join(sb.dir, 'urgent.progress');
+  await runner(['urgent.py', '-']);
+  await runner(['urgent.py', '-']);
+  fs.rmSync(progress, { force: true });
+  const waitFor = async (text: string) => {
+    for (let i = 0; i < 1000 && (!fs.existsSync(progress) || fs.readFileSync(progress, 'utf8') !== text); i++) await sleep(10);
+  };
+  const client = spawn(SHIM, ['run', 'urgent.py', progress], { cwd: sb.dir, env: sb.env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const out: Buffer[] = [];
+  client.stdout.on('data', (d: Buffer) => out.push(d));
+  const ended = new Promise<number | null>((resolve) => client.on('close', (code) => resolve(code)));
+  await waitFor('0');
+  client.kill('SIGURG');
+  await waitFor('1');
+  // sigqueue(SIGURG) with a value that is not the run's token.
+  const python3 = path.join(sb.venv, 'bin', 'python3');
+  const queue = await collect(python3, ['-c', [
+    'import ctypes, sys',
+    'libc = ctypes.CDLL(None, use_errno=True)',
+    'libc.sigqueue.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p]',
+    'sys.exit(libc.sigqueue(int(sys.argv[1]), 23, 0x12345600))',
+  ].join('\n'), String(client.pid)], { env: sb.env });
+  t.equal(queue.status, 0, 'sigqueue sent');
+  t.equal(await ended, 5, 'the run ended as the script did');
+  t.equal(Buffer.concat(out).toString(), 'SIGURG seen 2\n', 'both reached the script');
+});
+
 /** Sends bytes (and fds) on a new connection to `lane`; the payload of what came back before EOF. */
 async function exchange(lane: string, bytes: Buffer, fds: number[] = [], closeAfterSend = false): Promise<string> {
   const fd = native.connect(lane);

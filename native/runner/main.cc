@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -14,6 +15,7 @@
 
 #include <cerrno>
 #include <climits>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -276,6 +278,21 @@ bool SendFrame(int sock, const std::string& frame, const std::vector<int>& fds) 
 
 int g_signal_pipe[2] = {-1, -1};
 
+// The run's status, sent straight here by the run's process as its script ends (sigqueue with
+// the request's token; see RunRequest.notify in lib/messages.ts): no wait for the zygote to be
+// scheduled. SIGURG is ignored by default, so a status sent to a pid that is no longer ours
+// harms no one. Any other SIGURG is passed on as usual. The byte 0 in the signal pipe says so.
+const int kStatusSignal = SIGURG;
+uint64_t g_status_token = 0;  // 48 random bits; 0 when not asked for
+volatile sig_atomic_t g_status_noticed = 0;
+volatile sig_atomic_t g_status_pid = 0;
+volatile sig_atomic_t g_status_code = 0;
+
+void AskForStatusSignal() {
+  uint64_t token = 0;
+  if (getrandom(&token, sizeof token, GRND_NONBLOCK) == sizeof token) g_status_token = token & ((uint64_t{1} << 48) - 1);
+}
+
 /** Signals that a fault of this process raises: those are its own, never passed on. */
 bool IsFaultSignal(int signo) {
   return signo == SIGSEGV || signo == SIGBUS || signo == SIGFPE || signo == SIGILL || signo == SIGTRAP ||
@@ -284,6 +301,16 @@ bool IsFaultSignal(int signo) {
 
 void OnSignal(int signo, siginfo_t* info, void*) {
   int saved = errno;
+  if (signo == kStatusSignal && info != nullptr && info->si_code == SI_QUEUE && g_status_token != 0 &&
+      (reinterpret_cast<uintptr_t>(info->si_value.sival_ptr) >> 8) == g_status_token) {
+    g_status_pid = info->si_pid;
+    g_status_code = static_cast<int>(reinterpret_cast<uintptr_t>(info->si_value.sival_ptr) & 0xFF);
+    g_status_noticed = 1;
+    unsigned char marker = 0;
+    (void)!write(g_signal_pipe[1], &marker, 1);
+    errno = saved;
+    return;
+  }
   if (IsFaultSignal(signo) && info != nullptr && info->si_code > 0) {
     // A real fault here (the kernel sent it, si_code > 0), not kill(1): die of it as any
     // program would; returning re-runs the faulting instruction under the default action.
@@ -328,6 +355,7 @@ void ActOnCaughtSignals() {
   ssize_t n;
   while ((n = read(g_signal_pipe[0], signos, sizeof signos)) > 0 || (n < 0 && errno == EINTR)) {
     for (ssize_t i = 0; i < n; i++) {
+      if (signos[i] == 0) continue;  // a run's status: no run has started
       signal(signos[i], SIG_DFL);
       raise(signos[i]);
     }
@@ -343,6 +371,7 @@ bool ForwardPendingSignals(int sock) {
     if (n <= 0) return true;  // EAGAIN: all read
     for (ssize_t i = 0; i < n; i++) {
       int signo = signos[i];
+      if (signo == 0) continue;  // the run's status came (AwaitOutcome looks)
       // By number: the daemon accepts any signal this kernel has (realtime ones have no name).
       std::string payload = "{\"type\":\"signal\",\"signo\":" + std::to_string(signo) + "}";
       if (!SendFrame(sock, Frame(payload, 0), {})) return false;
@@ -428,6 +457,7 @@ std::string RunRequest(const RunArgs& run, const std::string& cwd, const std::st
   json += std::string(",\"stdio\":[") + flag(present[0]) + "," + flag(present[1]) + "," + flag(present[2]) +
           "],\"cwdFd\":" + flag(cwd_fd);
   AppendProcessAttributes(json);
+  if (g_status_token != 0) json += ",\"notify\":[" + std::to_string(kStatusSignal) + "," + std::to_string(g_status_token) + "]";
   json += '}';
   return json;
 }
@@ -447,7 +477,9 @@ std::string RunRequest(const RunArgs& run, const std::string& cwd, const std::st
 void AwaitOutcome(int sock, bool lane) {
   std::string buffer;
   bool started = false;
+  long run_pid = 0;
   for (;;) {
+    if (started && g_status_noticed && g_status_pid == run_pid) std::exit(g_status_code);
     pollfd pfds[2] = {{sock, POLLIN, 0}, {g_signal_pipe[0], static_cast<short>(lane && !started ? 0 : POLLIN), 0}};
     if (poll(pfds, 2, -1) < 0) {
       if (errno == EINTR) continue;
@@ -492,6 +524,7 @@ void AwaitOutcome(int sock, bool lane) {
       if (lane && !started && type != "started") return;  // declined (or refused): ask the daemon
       if (type == "started") {
         started = true;
+        run_pid = std::atol(reply["pid"].c_str());
       } else if (type == "stopped") {
         // The run stopped (Ctrl-Z passed on, a SIGSTOP, ...): so do we, as the shell expects of
         // its job; `fg` continues us, and SIGCONT is passed on in turn.
@@ -554,6 +587,7 @@ int main(int argc, char** argv) {
   int cwd_fd;
   do cwd_fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC); while (cwd_fd < 0 && errno == EINTR);
   if (cwd_fd >= 0) fds.push_back(cwd_fd);
+  AskForStatusSignal();
   std::string request = RunRequest(run, cwd, python, argv0, present, cwd_fd >= 0);
   std::string frame = Frame(request, static_cast<unsigned char>(fds.size()));
   if (!InstallSignalForwarding()) HandToNode();  // nothing has run yet
