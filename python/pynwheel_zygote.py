@@ -200,6 +200,36 @@ def top_level_imports(tree):
     return names
 
 
+class CompiledScripts:
+    """Scripts the zygote has compiled, for its runs: python compiles a script anew at every
+    start (it keeps no bytecode of __main__), which costs a run of a long script milliseconds.
+    A run uses the code only if the file's bytes are the same as those compiled."""
+
+    LIMIT = 256
+
+    def __init__(self):
+        self.code = {}  # absolute path -> (source bytes, code)
+
+    def remember(self, path, source):
+        path = os.path.abspath(path)
+        try:
+            code = compile(source, path, "exec", dont_inherit=True)  # exactly as run_script would
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return  # the run reports it, as python would
+        if len(self.code) >= self.LIMIT:
+            self.code.clear()
+        self.code[path] = (source, code)
+
+    def compiled(self, source, path):
+        known = self.code.get(path)
+        if known is not None and known[0] == source:
+            return known[1]
+        return compile(source, path, "exec", dont_inherit=True)
+
+
+COMPILED_SCRIPTS = CompiledScripts()
+
+
 class Preloader:
     def __init__(self, skip):
         self.skip = set(skip)  # top-level names the daemon found unfit for a zygote
@@ -219,8 +249,10 @@ class Preloader:
         if names is None:
             try:
                 with open(path, "rb") as f:
-                    tree = ast.parse(f.read(), path)
+                    source = f.read()
+                tree = ast.parse(source, path)
                 names = top_level_imports(tree)
+                COMPILED_SCRIPTS.remember(path, source)
             except (SyntaxError, ValueError, OSError, RecursionError, MemoryError):
                 names = []
             self._import_cache[key] = names
@@ -1526,6 +1558,10 @@ class Zygote:
         the others sleep on, rather than race it for the accept and for the CPU the run needs.
         So a spare woken for a connection never leaves it behind: one that is let go at that
         moment declines it (the client asks the daemon)."""
+        # A fresh interpreter lists directories anew (a package installed a moment ago is
+        # found): import finders forget their listings now, and list again at the run's first
+        # import; nothing imports while a spare waits, so that is as fresh as at its start.
+        importlib.invalidate_caches()
         lane = self.lane.sock
         poller = select.epoll()
         poller.register(theirs, select.EPOLLIN)
@@ -1764,8 +1800,6 @@ def become_run(zygote, request, fds):
     _take_environment(env)
     _make_stdio_objects(env)
     _fresh_per_run_state()
-    # A fresh interpreter lists directories anew: a package installed a moment ago is found.
-    importlib.invalidate_caches()
     gc.enable()
     # Last: signals that arrived since the fork are delivered now, to python's handlers.
     _unblock_signals()
@@ -1832,8 +1866,13 @@ def _take_process_attributes(caller_pid, request):
                     pass
 
 
+_LIMITS_AS_THEY_ARE = []  # the last limits set or found to be so, as a client sends them
+
+
 def _set_limits(limits):
     """[[resource, soft, hard], ...] with -1 for unlimited; only those that differ are set."""
+    if limits == _LIMITS_AS_THEY_ARE:
+        return  # (the spare's warm-up found them so: a caller of the same shell)
     import resource
     for entry in limits:
         try:
@@ -1847,6 +1886,7 @@ def _set_limits(limits):
                 resource.setrlimit(which, (min(soft, current_hard), current_hard))
             except (ValueError, OSError, TypeError, UnboundLocalError):
                 pass
+    _LIMITS_AS_THEY_ARE[:] = limits
 
 
 def _fresh_per_run_state():
@@ -2007,7 +2047,7 @@ def run_script(request):
     main.__builtins__ = __builtins__
     if "__annotations__" in _FRESH_MAIN_NAMES:
         main.__annotations__ = {}
-    code = compile(source, path, "exec", dont_inherit=True)
+    code = COMPILED_SCRIPTS.compiled(source, path)
     _hide_zygote_frames_from_recursion_limit()
     exec(code, main.__dict__)
 
@@ -2183,6 +2223,7 @@ def exit_like_python(status, interrupted):
     # functions; importing it here would cost a run that did not a fifth of a millisecond.
     atexit = sys.modules.get("atexit")
     if atexit is not None:
+        _skip_process_local_finalizers()
         atexit._run_exitfuncs()
     if not _flush_std_files():
         status = 120
@@ -2201,6 +2242,24 @@ def exit_like_python(status, interrupted):
     _report_status_early(status & 0xFF)
     _record_hot_pages()
     os._exit(status & 0xFF)
+
+
+# weakref.finalize callbacks (module, name) run at exit that only undo something in the
+# process's own memory, which _exit drops a moment later: nothing outside it can tell whether
+# they ran, and they print nothing unless they fail. torch.library's undoes each operator
+# registration of torch's dispatcher one by one (134 of them: 5-9 ms, most of a torch run).
+PROCESS_LOCAL_FINALIZERS = frozenset({("torch.library", "_del_library")})
+
+
+def _skip_process_local_finalizers():
+    weakref = sys.modules.get("weakref")
+    registry = getattr(getattr(weakref, "finalize", None), "_registry", None)
+    if not registry:
+        return
+    for info in list(registry.values()):
+        func = getattr(info, "func", None)
+        if (getattr(func, "__module__", None), getattr(func, "__qualname__", None)) in PROCESS_LOCAL_FINALIZERS:
+            info.atexit = False
 
 
 def _report_status_early(status):

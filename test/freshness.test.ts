@@ -182,6 +182,28 @@ t.test('torch in a run: its intra-op thread pool works at full thread count', as
   t.ok((await status()).zygotes.some((z: { preloaded: string[] }) => z.preloaded.includes('torch')), 'torch came from a zygote');
 });
 
+t.test('torch at exit: the script\'s own exit functions and finalizers run as under python', async (t) => {
+  // The run skips torch's own finalizers that only undo operator registrations in memory
+  // (python/pynwheel_zygote.py, PROCESS_LOCAL_FINALIZERS); everything else runs, in order.
+  write(sb, 'torch_exit.py', [
+    'import atexit, sys, weakref, torch',
+    'class Thing: pass',
+    'thing = Thing()',
+    'weakref.finalize(thing, print, "finalizer of the script", torch.__name__)',
+    'atexit.register(print, "exit function of the script")',
+    'lib = torch.library.Library("pnwtest", "DEF")',
+    'lib.define("twice(Tensor x) -> Tensor")',
+    'weakref.finalize(lib, print, "finalizer of a Library the script made")',
+    'print("ops registered", hasattr(torch.ops.pnwtest, "twice"))',
+    'sys.exit(3)',
+  ].join('\n') + '\n');
+  await pynwheel(sb, ['run', 'torch_exit.py']);
+  const { py, pnw } = await both(sb, ['torch_exit.py']);
+  t.same(view(pnw), view(py), 'the same output, in the same order, and the same status');
+  t.match(py.stdout.toString(), /exit function of the script\n/, 'python ran the exit function');
+  t.match(py.stdout.toString(), /finalizer of the script torch\n/, 'and the finalizer');
+});
+
 t.test('a variable read at import changes between runs: behaves as with python', async (t) => {
   const site = sitePackages(sb.venv);
   const module = path.join(site, 'pnw_import_env.py');

@@ -76,6 +76,18 @@ t.test('a route is a hint: another environment, an edited script, a new module b
   t.ok(await laneRuns() > before, 'warm runs still came by the lane');
 });
 
+t.test('a script edited without a change of size or mtime runs its new text (no stale compiled code)', async (t) => {
+  const file = write(sb, 'same_size.py', 'print("first")\n');
+  const { mtime } = fs.statSync(file);
+  for (let i = 0; i < 3; i++) t.equal((await runner(['same_size.py'])).stdout.toString(), 'first\n', `run ${i} of the first text`);
+  fs.writeFileSync(file, 'print("again")\n');
+  fs.utimesSync(file, mtime, mtime);
+  t.equal(fs.statSync(file).size, 'print("first")\n'.length, 'the same size');
+  const outcome = await runner(['same_size.py']);
+  t.equal(outcome.stdout.toString(), 'again\n', 'the new text ran');
+  t.equal(outcome.status, 0);
+});
+
 t.test('no run outlives its lane client: SIGKILL to the runner ends the run', async (t) => {
   write(sb, 'sleeper.py', 'import os, sys, time\nif sys.argv[1:]:\n    open(sys.argv[1], "w").write(str(os.getpid()))\n    time.sleep(60)\n');
   await runner(['sleeper.py']); // the route
