@@ -29,8 +29,9 @@
         "PYNWHEEL_NODE=<!(node -p \"JSON.stringify(process.env.npm_node_execpath || process.execPath)\")"
       ],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-O2"],
-      # Loading libstdc++.so costs about 1 ms at every start, as much as the rest of a run.
-      "ldflags": ["-static-libstdc++", "-static-libgcc"]
+      # Static where the machine can link so (no dynamic loader at each start), else at least
+      # libstdc++ and libgcc, whose loading costs about 1 ms a start.
+      "ldflags": ["<!@(node scripts/runner-link-flags.js)"]
     }
   ]
 }

@@ -841,13 +841,23 @@ def _readable(fd):
     return bool(select.select([fd], [], [], 0)[0])
 
 
-def _read_frame(sock):
-    """Exactly one frame from a blocking socket (nothing after it is read): (message, fds)."""
+def _read_frame(sock, timeout=None):
+    """Exactly one frame from a blocking socket (nothing after it is read): (message, fds).
+    A client sends its request whole before it waits, so it is usually there already: it is
+    read without waiting (and without setting the socket's timeout, two syscalls fewer), and
+    only what has not come yet is waited for, at most `timeout` seconds."""
+    def receive(size, control):
+        try:
+            return sock.recvmsg(size, control, socket.MSG_CMSG_CLOEXEC | socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            if timeout is not None:
+                sock.settimeout(timeout)
+            return sock.recvmsg(size, control, socket.MSG_CMSG_CLOEXEC)
+
     fds = []
     header = b""
     while len(header) < HEADER.size:
-        data, ancdata, flags, _ = sock.recvmsg(HEADER.size - len(header), socket.CMSG_SPACE(MAX_FDS * 4),
-                                               socket.MSG_CMSG_CLOEXEC)
+        data, ancdata, flags, _ = receive(HEADER.size - len(header), socket.CMSG_SPACE(MAX_FDS * 4))
         for level, kind, cdata in ancdata:
             if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
                 usable = len(cdata) - len(cdata) % 4
@@ -863,13 +873,19 @@ def _read_frame(sock):
     if magic != MAGIC or version != PROTOCOL_VERSION or length > MAX_LANE_REQUEST or nfds != len(fds):
         _close_all(fds)
         raise ProtocolError("bad frame header")
-    payload = bytearray()
+    payload = b""
     while len(payload) < length:
-        chunk = sock.recv(length - len(payload))
+        try:
+            chunk = receive(length - len(payload), 0)[0]
+        except OSError:
+            _close_all(fds)
+            raise
         if not chunk:
             _close_all(fds)
             raise ProtocolError("closed within a request")
         payload += chunk
+    if sock.gettimeout() is not None:
+        sock.settimeout(None)
     return _decode_payload(payload, fds), fds
 
 
@@ -1590,12 +1606,11 @@ class Zygote:
         """Read a lane client's request; decline it (the client asks the daemon) or take it:
         tell the zygote, then the client, and become the run. Returns (request, fds) or None."""
         try:
-            conn.settimeout(LANE_REQUEST_TIMEOUT)
             peer_pid, peer_uid, _ = struct.unpack("3i", conn.getsockopt(
                 socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
             if peer_uid != os.getuid():
                 raise LaneRefused("this zygote serves uid %d only" % os.getuid())
-            request, fds = _read_frame(conn)
+            request, fds = _read_frame(conn, LANE_REQUEST_TIMEOUT)
             relayed = peer_pid == os.getppid() and request.get("relay") is True
             if not relayed:
                 reason = self.lane.refusal(request, fds, self.watcher.fd)
@@ -1607,7 +1622,6 @@ class Zygote:
                     _close_all(fds)
                     raise LaneRefused(reason)
                 request["callerPid"] = peer_pid
-            conn.settimeout(None)
         except LaneRefused as refusal:
             _decline(conn, str(refusal))
             return None
@@ -1706,6 +1720,7 @@ def _warm_up():
         _stdio_streams({}, [fd for fd in (0, 1, 2) if _fd_is_open(fd)])
     except Exception:
         pass  # only a warm-up: the run does each step for real
+    _reseed_numpy()
 
 
 def _decline(conn, reason):
@@ -1730,7 +1745,6 @@ def _warm_up_lane(zygote):
         client.connect(listener.getsockname())
         conn, _ = listener.accept()
         sockets.append(conn)
-        conn.settimeout(LANE_REQUEST_TIMEOUT)
         conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
         devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
         fds.append(devnull)
@@ -1739,7 +1753,7 @@ def _warm_up_lane(zygote):
                               "env": dict(os.environ), "python": lane.python, "argv0": "python3",
                               "stdio": [True, True, True], "cwdFd": False, "umask": 0o22, "limits": [[0, -1, -1]]},
                              [devnull] * 3)
-        request, received = _read_frame(conn)
+        request, received = _read_frame(conn, LANE_REQUEST_TIMEOUT)
         fds += received
         request["file"] = "/nonexistent/warm-up"
         lane.refusal(request, received, zygote.watcher.fd)
@@ -1793,12 +1807,12 @@ def become_run(zygote, request, fds):
     prepare_child(zygote)
     zygote.watcher.close()  # a spare's, to decline runs after a change; not the run's
     zygote.lane.close(unlink=False)
-    _take_stdio(request, fds)
+    open_fds = _take_stdio(request, fds)
     _take_process_attributes(request.get("callerPid"), request)
     zygote.status_notice = _status_notice(request, request.get("callerPid"))
     env = request.get("env") or {}
     _take_environment(env)
-    _make_stdio_objects(env)
+    _make_stdio_objects(env, open_fds)
     _fresh_per_run_state()
     gc.enable()
     # Last: signals that arrived since the fork are delivered now, to python's handlers.
@@ -1889,15 +1903,29 @@ def _set_limits(limits):
     _LIMITS_AS_THEY_ARE[:] = limits
 
 
-def _fresh_per_run_state():
-    """State a fresh interpreter would not share with any other run. `random` reseeds itself
-    at fork; numpy's global generator and faulthandler's stream are ours to renew."""
+def _reseed_numpy():
+    """numpy's global generator, seeded from the system's entropy as at numpy's import: each
+    process has its own. A spare does it while it waits (each spare runs one run), as it costs
+    a run of a numpy zygote 0.4 ms of faults and entropy."""
+    global _NUMPY_RESEEDED
     numpy_random = sys.modules.get("numpy.random")
     if numpy_random is not None:
         try:
             numpy_random.seed()
         except Exception:
             pass
+    _NUMPY_RESEEDED = True
+
+
+_NUMPY_RESEEDED = False  # in a spare, once it has reseeded
+
+
+def _fresh_per_run_state():
+    """State a fresh interpreter would not share with any other run. `random` reseeds itself
+    at fork; numpy's global generator (unless the spare did) and faulthandler's stream are ours
+    to renew."""
+    if not _NUMPY_RESEEDED:
+        _reseed_numpy()
     faulthandler = sys.modules.get("faulthandler")
     if faulthandler is not None and faulthandler.is_enabled() and sys.stderr is not None:
         faulthandler.enable(file=sys.stderr, all_threads=True)  # the run's stderr, not the log
@@ -1921,10 +1949,14 @@ def _die_with_parent():
 
 
 def _take_stdio(request, fds):
+    """The caller's stdio as fds 0-2 (one it had closed is closed), and its cwd. Returns the
+    stdio fds that are open."""
     stdio = request.get("stdio") or [True, True, True]
     received = list(fds)
+    open_fds = []
     for target in (0, 1, 2):
         if stdio[target] and received:
+            open_fds.append(target)
             fd = received.pop(0)
             if fd != target:
                 os.dup2(fd, target)
@@ -1943,11 +1975,12 @@ def _take_stdio(request, fds):
     else:
         os.chdir(request.get("cwd") or "/")
     _close_all(received)
+    return open_fds
 
 
-def _make_stdio_objects(env):
+def _make_stdio_objects(env, open_fds):
     """sys.stdin/stdout/stderr as python's create_stdio builds them for these fds."""
-    streams = _stdio_streams(env, [fd for fd in (0, 1, 2) if _fd_is_open(fd)])
+    streams = _stdio_streams(env, open_fds)
     sys.stdin, sys.stdout, sys.stderr = streams
     sys.__stdin__, sys.__stdout__, sys.__stderr__ = streams
 

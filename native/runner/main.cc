@@ -332,16 +332,26 @@ bool IsForwarded(int signo) {
   return signo >= 1 && signo < NSIG && signo != SIGKILL && signo != SIGSTOP && (signo < 32 || signo >= SIGRTMIN);
 }
 
-bool InstallSignalForwarding() {
-  if (pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return false;
+bool MakeSignalPipe() {
+  return pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK) == 0;
+}
+
+/**
+ * The handlers (once). On the lane they are installed just after the request is out, while
+ * the spare starts on it (64 sigactions are 20 us): a signal that comes before them acts on
+ * this process as on a python that has not started, and the run, whose client is gone, ends.
+ */
+void InstallSignalForwarding() {
+  static bool installed = false;
+  if (installed) return;
+  installed = true;
   struct sigaction sa{};
   sa.sa_sigaction = OnSignal;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESTART | SA_SIGINFO;
   for (int signo = 1; signo < NSIG; signo++) {
-    if (IsForwarded(signo) && sigaction(signo, &sa, nullptr) != 0) return false;
+    if (IsForwarded(signo)) sigaction(signo, &sa, nullptr);  // cannot fail for a valid, catchable signal
   }
-  return true;
 }
 
 /**
@@ -590,15 +600,18 @@ int main(int argc, char** argv) {
   AskForStatusSignal();
   std::string request = RunRequest(run, cwd, python, argv0, present, cwd_fd >= 0);
   std::string frame = Frame(request, static_cast<unsigned char>(fds.size()));
-  if (!InstallSignalForwarding()) HandToNode();  // nothing has run yet
+  if (!MakeSignalPipe()) HandToNode();  // nothing has run yet
   if (!run.has_module) {
     // The daemon's route for this script, if it has one: straight to a spare of its zygote.
     int lane = Connect(dir + "/r/" + RouteName(python, cwd, run.file));
     if (lane >= 0) {
-      if (SendFrame(lane, frame, fds)) AwaitOutcome(lane, true);  // returns only if declined
+      bool sent = SendFrame(lane, frame, fds);
+      InstallSignalForwarding();
+      if (sent) AwaitOutcome(lane, true);  // returns only if declined
       close(lane);
     }
   }
+  InstallSignalForwarding();
   int sock = Connect(dir + "/daemon.sock");
   // No daemon (Node starts one), or trouble Node should report; nothing has run yet (the
   // handlers and pipe do not survive exec).
