@@ -983,19 +983,22 @@ class HotPages:
                 pass
 
     def populate(self):
-        """In a spare: fault in the pages the last recording run wrote to."""
+        """In a spare: fault in the pages the last recording run wrote to. False if there is
+        no record (or no way to)."""
         if self.path is None or _C.madvise is None:
-            return
+            return False
         try:
             with open(self.path, "rb") as f:
                 data = f.read(self.LIMIT * 16 + 16)
         except OSError:
-            return
+            return False
         import array
         ranges = array.array("Q")
         ranges.frombytes(data[:len(data) // 16 * 16])
+        failed = 0
         for i in range(0, len(ranges), 2):
-            _C.madvise(ranges[i], ranges[i + 1], self.MADV_POPULATE_WRITE)  # ENOMEM: unmapped since, no matter
+            failed += _C.madvise(ranges[i], ranges[i + 1], self.MADV_POPULATE_WRITE) != 0  # unmapped since, or an old kernel
+        return len(ranges) > 0 and failed < len(ranges) // 2
 
     def should_record(self, runs_served):
         return self.path is not None and (runs_served < self.RECORDING_RUNS or runs_served % self.RECORD_EVERY == 0)
@@ -1562,10 +1565,12 @@ class Zygote:
         ours.close()
         selector.close()
         prepare_child(self)
-        if not on_demand:
+        if not on_demand and not self.hot_pages.populate():
+            # No record of a run's pages yet: the spare takes their faults by going through
+            # a run's steps itself.
             _warm_up()
             _warm_up_lane(self)
-            self.hot_pages.populate()
+        _ready_per_process_state()
         return self._wait_as_spare(theirs)
 
     def _wait_as_spare(self, theirs):
@@ -1720,7 +1725,17 @@ def _warm_up():
         _stdio_streams({}, [fd for fd in (0, 1, 2) if _fd_is_open(fd)])
     except Exception:
         pass  # only a warm-up: the run does each step for real
+
+
+def _ready_per_process_state():
+    """What a spare readies for its run whether it warmed up or not: numpy's generator
+    reseeded, and its resource limits noted (a run with the same ones need not set them)."""
     _reseed_numpy()
+    try:
+        import resource
+        _set_limits([[which, *resource.getrlimit(which)] for which in range(getattr(resource, "RLIM_NLIMITS", 16))])
+    except Exception:
+        pass
 
 
 def _decline(conn, reason):

@@ -105,29 +105,40 @@ t.test('no run outlives its lane client: SIGKILL to the runner ends the run', as
 });
 
 t.test('a run\'s status comes straight to the runner: a zygote that is not scheduled does not delay it', async (t) => {
-  write(sb, 'status7.py', 'import sys\nprint("done")\nsys.exit(7)\n');
-  const py = view(await python(sb, ['status7.py']));
-  await runner(['status7.py']); // the route
-  t.same(view(await runner(['status7.py'])), py, 'a warm run');
-  // The zygote of the script's lane stopped once a spare waits: the spare still takes the run,
-  // and the run's process tells the runner itself (sigqueue) as its script ends.
+  // The script waits for a file; meanwhile its zygote is stopped. Its end still reaches the
+  // runner: the run's process tells it itself (sigqueue), not through the zygote.
+  write(sb, 'status7.py', [
+    'import os, sys, time',
+    'open(sys.argv[1] + ".started", "w").close()',
+    'while not os.path.exists(sys.argv[1] + ".go"):',
+    '    time.sleep(0.01)',
+    'print("done")',
+    'sys.exit(7)',
+  ].join('\n') + '\n');
+  const marker = path.join(sb.dir, 'status7');
+  fs.writeFileSync(`${marker}.go`, '');
+  const py = view(await python(sb, ['status7.py', marker]));
+  await runner(['status7.py', marker]); // the route
+  t.same(view(await runner(['status7.py', marker])), py, 'a warm run');
+  fs.rmSync(`${marker}.go`);
+  fs.rmSync(`${marker}.started`, { force: true });
   const python3 = path.join(sb.venv, 'bin', 'python3');
   const lane = fs.readlinkSync(path.join(sb.runtimeDir, 'r', routeName(python3, sb.dir, 'status7.py')));
   const zygote = (await daemonStatus(sb)).zygotes.find((z: { lane: { path: string } }) => z.lane.path === lane) as { pid: number };
   t.ok(zygote, 'the zygote of the script\'s lane');
-  const waiting = () => fs.readFileSync(`/proc/${zygote.pid}/task/${zygote.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)
-    .some((pid) => { try { return fs.readFileSync(`/proc/${pid}/wchan`, 'utf8') === 'do_epoll_wait'; } catch { return false; } });
-  for (let i = 0; i < 200 && !waiting(); i++) await sleep(25);
   const before = await laneRuns();
+  const client = runner(['status7.py', marker], {}, 15_000);
+  for (let i = 0; i < 1000 && !fs.existsSync(`${marker}.started`); i++) await sleep(10);
+  t.ok(fs.existsSync(`${marker}.started`), 'the run started');
   process.kill(zygote.pid, 'SIGSTOP');
   let outcome;
   try {
-    outcome = await runner(['status7.py'], {}, 15_000);
+    fs.writeFileSync(`${marker}.go`, '');
+    outcome = await client;
   } finally {
     process.kill(zygote.pid, 'SIGCONT');
   }
-  t.same(view(outcome), py, 'the same outcome while the zygote was stopped');
-  if (outcome.status !== 7) t.comment(fs.readFileSync(path.join(sb.runtimeDir, 'daemon.log'), 'utf8').split('\n').slice(-20).join('\n'));
+  t.same(view(outcome), py, 'the same outcome while its zygote was stopped');
   t.equal(await laneRuns(), before + 1, 'it came by the lane');
 });
 
