@@ -761,8 +761,10 @@ class Lane:
             return "bad cwd"
         if not isinstance(r.get("args"), list) or not all(isinstance(a, str) and "\0" not in a for a in r["args"]):
             return "bad args"
-        if not isinstance(env, dict) or "" in env or any("=" in k or "\0" in k for k in env) \
-                or not all(type(v) is str and "\0" not in v for v in env.values()):
+        if not isinstance(env, dict) or "" in env or not all(type(v) is str for v in env.values()):
+            return "bad env"
+        names = "".join(env)  # (JSON names are strings) checked in C's loops, not Python's
+        if "=" in names or "\0" in names or "\0" in "".join(env.values()):
             return "bad env"
         if not isinstance(r.get("argv0"), str) or not isinstance(r.get("cwdFd"), bool):
             return "bad request"
@@ -1731,6 +1733,7 @@ def _ready_per_process_state():
     """What a spare readies for its run whether it warmed up or not: numpy's generator
     reseeded, and its resource limits noted (a run with the same ones need not set them)."""
     _reseed_numpy()
+    _SPARE_ENVIRONMENT[:] = os.environ.items()
     try:
         import resource
         _set_limits([[which, *resource.getrlimit(which)] for which in range(getattr(resource, "RLIM_NLIMITS", 16))])
@@ -1780,6 +1783,9 @@ def _warm_up_lane(zygote):
         sock.close()
 
 
+_SPARE_ENVIRONMENT = []  # os.environ's items as a spare waits: the zygote's environment
+
+
 def _take_environment(env):
     """os.environ (and the C environment, in the caller's order) replaced by the caller's."""
     current = os.environ
@@ -1787,15 +1793,18 @@ def _take_environment(env):
     # whose names start with the zygote's, in its order (the same shell, with pynwheel's own
     # variables after them): values that differ are set, and the others appended (as setenv
     # does). Anything else is built anew.
-    names, wanted = list(current), list(env)
-    if wanted[:len(names)] != names:
-        _replace_environment(env)
-        return
-    for name in names:
-        if current[name] != env[name]:
-            current[name] = env[name]
-    for name in wanted[len(names):]:
-        current[name] = env[name]
+    items = _SPARE_ENVIRONMENT or list(current.items())
+    wanted = list(env.items())
+    count = len(items)
+    if wanted[:count] != items:  # (one comparison in C: the usual case is the same shell)
+        if [name for name, _ in wanted[:count]] != [name for name, _ in items]:
+            _replace_environment(env)
+            return
+        for name, value in wanted[:count]:
+            if current[name] != value:
+                current[name] = value
+    for name, value in wanted[count:]:
+        current[name] = value
 
 
 _ENVIRONS = []  # the C environment array built here, which the C library now points into

@@ -299,6 +299,9 @@ t.test('a lane declines or drops bad requests and keeps serving', async (t) => {
     t.match(await exchange(lane, encodeFrame(request, 4), [devnull, devnull, devnull, devnull]), /"decline".*fds/, 'a cwd fd that is no directory: declined');
     t.match(await exchange(lane, encodeFrame({ ...request, file: 'never-ran.py' }, 4), [devnull, devnull, devnull, dir]), /"decline".*not run/, 'a script it has not run: declined');
     t.match(await exchange(lane, encodeFrame({ ...request, env: { ...sb.env, A: 1 } }, 4), [devnull, devnull, devnull, dir]), /"decline".*env/, 'a number in the environment: declined');
+    t.match(await exchange(lane, encodeFrame({ ...request, env: { ...sb.env, 'A=B': 'x' } }, 4), [devnull, devnull, devnull, dir]), /"decline".*env/, 'a name with "=" in the environment: declined');
+    t.match(await exchange(lane, encodeFrame({ ...request, env: { ...sb.env, A: 'x\0y' } }, 4), [devnull, devnull, devnull, dir]), /"decline".*env/, 'a NUL in a value: declined');
+    t.match(await exchange(lane, encodeFrame({ ...request, env: { ...sb.env, 'A\0': 'x' } }, 4), [devnull, devnull, devnull, dir]), /"decline".*env/, 'a NUL in a name: declined');
   } finally {
     fs.closeSync(devnull);
     fs.closeSync(dir);
