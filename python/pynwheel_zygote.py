@@ -69,14 +69,7 @@ class Channel:
         self.fds = []
 
     def send(self, message, fds=()):
-        payload = json.dumps(message, separators=(",", ":")).encode()
-        frame = HEADER.pack(MAGIC, PROTOCOL_VERSION, len(fds), len(payload)) + payload
-        if fds:
-            # The fds travel with the first byte of the frame.
-            sent = self.sock.sendmsg([frame], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, _fd_array(fds))])
-            frame = frame[sent:]
-        if frame:
-            self.sock.sendall(frame)
+        _send_frame(self.sock, encode_frame(message, len(fds)), fds)
 
     def fill(self):
         """Read what is available; False on EOF."""
@@ -109,6 +102,20 @@ class Channel:
             yield _decode_payload(payload, fds), fds
         if not self.buf and self.fds:
             raise ProtocolError("fds arrived without a frame")
+
+
+def encode_frame(message, fd_count=0):
+    payload = json.dumps(message, separators=(",", ":")).encode()
+    return HEADER.pack(MAGIC, PROTOCOL_VERSION, fd_count, len(payload)) + payload
+
+
+def _send_frame(sock, frame, fds=()):
+    if fds:
+        # The fds travel with the first byte of the frame.
+        sent = sock.sendmsg([frame], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, _fd_array(fds))])
+        frame = frame[sent:]
+    if frame:
+        sock.sendall(frame)
 
 
 class ProtocolError(Exception):
@@ -1635,14 +1642,18 @@ class Zygote:
         except (OSError, ProtocolError):
             conn.close()
             return None
+        frames = _SPARE_FRAMES or _spare_frames()
         try:
-            Channel(theirs).send({"type": "took", "lane": not relayed}, [] if relayed else [conn.fileno()])
+            if relayed:
+                _send_frame(theirs, frames["took relay"])
+            else:
+                _send_frame(theirs, frames["took lane"], [conn.fileno()])
         except OSError:
             _close_all(fds)  # the zygote is gone: nothing ran, and the client learns by EOF
             os._exit(0)
         theirs.close()
         try:
-            Channel(conn).send({"type": "started", "pid": os.getpid()})
+            _send_frame(conn, frames["started"])
         except OSError:
             pass  # the client is gone; the zygote, which heard of the run, ends it
         conn.close()  # the zygote has its own copy of a lane client's, and speaks to it from now on
@@ -1734,6 +1745,7 @@ def _ready_per_process_state():
     reseeded, and its resource limits noted (a run with the same ones need not set them)."""
     _reseed_numpy()
     _SPARE_ENVIRONMENT[:] = os.environ.items()
+    _spare_frames()
     try:
         import resource
         _set_limits([[which, *resource.getrlimit(which)] for which in range(getattr(resource, "RLIM_NLIMITS", 16))])
@@ -1784,6 +1796,16 @@ def _warm_up_lane(zygote):
 
 
 _SPARE_ENVIRONMENT = []  # os.environ's items as a spare waits: the zygote's environment
+_SPARE_FRAMES = {}  # what a spare says when it takes a run, encoded as it waits
+
+
+def _spare_frames():
+    _SPARE_FRAMES.update({
+        "took lane": encode_frame({"type": "took", "lane": True}, 1),  # with the client's connection
+        "took relay": encode_frame({"type": "took", "lane": False}),
+        "started": encode_frame({"type": "started", "pid": os.getpid()}),
+    })
+    return _SPARE_FRAMES
 
 
 def _take_environment(env):

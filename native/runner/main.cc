@@ -590,6 +590,11 @@ int main(int argc, char** argv) {
   std::string python, argv0;
   if (!ResolvePython(run.python, cwd, python, argv0)) HandToNode();
 
+  if (!MakeSignalPipe()) HandToNode();  // nothing has run yet
+  // The daemon's route for this script, if it has one: straight to a spare of its zygote,
+  // connected first, so that the spare wakes and accepts while the request is built.
+  int lane = run.has_module ? -1 : Connect(dir + "/r/" + RouteName(python, cwd, run.file));
+
   std::vector<int> fds;
   for (int fd = 0; fd < 3; fd++) {
     if (present[fd]) fds.push_back(fd);
@@ -600,16 +605,11 @@ int main(int argc, char** argv) {
   AskForStatusSignal();
   std::string request = RunRequest(run, cwd, python, argv0, present, cwd_fd >= 0);
   std::string frame = Frame(request, static_cast<unsigned char>(fds.size()));
-  if (!MakeSignalPipe()) HandToNode();  // nothing has run yet
-  if (!run.has_module) {
-    // The daemon's route for this script, if it has one: straight to a spare of its zygote.
-    int lane = Connect(dir + "/r/" + RouteName(python, cwd, run.file));
-    if (lane >= 0) {
-      bool sent = SendFrame(lane, frame, fds);
-      InstallSignalForwarding();
-      if (sent) AwaitOutcome(lane, true);  // returns only if declined
-      close(lane);
-    }
+  if (lane >= 0) {
+    bool sent = SendFrame(lane, frame, fds);
+    InstallSignalForwarding();
+    if (sent) AwaitOutcome(lane, true);  // returns only if declined
+    close(lane);
   }
   InstallSignalForwarding();
   int sock = Connect(dir + "/daemon.sock");
