@@ -254,7 +254,7 @@ t.test('one waiting spare wakes per connection: spares killed or let go as clien
     .filter((pid) => { try { return fs.readFileSync(`/proc/${pid}/wchan`, 'utf8') === 'do_epoll_wait'; } catch { return false; } });
   const expected: string[] = [];
   let killed = 0;
-  const runs: Array<Promise<{ stdout: Buffer; status: number | null }>> = [];
+  const runs: Array<Promise<{ stdout: Buffer; stderr: Buffer; status: number | null }>> = [];
   for (let i = 1; i <= 12; i++) {
     // Runs by the lane and by the daemon at once, while the spares are killed (from outside)
     // or let go (a run of a script with a new import makes them outdated).
@@ -273,6 +273,10 @@ t.test('one waiting spare wakes per connection: spares killed or let go as clien
   }
   const outcomes = await Promise.all(runs);
   t.same(outcomes.map((o) => o.stdout.toString()), expected, 'every run printed its line');
+  outcomes.forEach((o, i) => {
+    // (What a run that went wrong said, for the record: this test has failed once, unexplained.)
+    if (o.stdout.toString() !== expected[i] || o.status !== 0) t.comment(`run ${i}: status ${o.status}, stderr ${JSON.stringify(o.stderr.toString())}`);
+  });
   t.ok(outcomes.every((o) => o.status === 0), 'and exited 0');
   t.ok(killed > 0, `spares were killed meanwhile (${killed})`);
 });
