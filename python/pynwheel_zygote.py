@@ -970,7 +970,8 @@ class HotPages:
     fault and a copy: about a hundred in a run of an empty script, 0.7 ms in all. Some runs'
     processes record, after their status is out, which pages of the zygote's private writable
     mappings they have their own copy of (/proc/self/pagemap: present and exclusively mapped);
-    each spare, once warmed up, faults those in (madvise MADV_POPULATE_WRITE, Linux 5.14).
+    each spare faults those in before it waits (madvise MADV_POPULATE_WRITE, Linux 5.14), in
+    place of going through a run's steps.
     The record is a file beside the zygote's lane, replaced whole (rename), so that runs that
     end together do not mix theirs."""
 
@@ -1642,18 +1643,17 @@ class Zygote:
         except (OSError, ProtocolError):
             conn.close()
             return None
-        frames = _SPARE_FRAMES or _spare_frames()
         try:
             if relayed:
-                _send_frame(theirs, frames["took relay"])
+                _send_frame(theirs, _SPARE_FRAMES["took relay"])
             else:
-                _send_frame(theirs, frames["took lane"], [conn.fileno()])
+                _send_frame(theirs, _SPARE_FRAMES["took lane"], [conn.fileno()])
         except OSError:
             _close_all(fds)  # the zygote is gone: nothing ran, and the client learns by EOF
             os._exit(0)
         theirs.close()
         try:
-            _send_frame(conn, frames["started"])
+            _send_frame(conn, _SPARE_FRAMES["started"])
         except OSError:
             pass  # the client is gone; the zygote, which heard of the run, ends it
         conn.close()  # the zygote has its own copy of a lane client's, and speaks to it from now on
@@ -1722,14 +1722,11 @@ def _warm_up():
     copy-on-write fault: taken here, they are off the run's path (milliseconds in all)."""
     try:
         json.loads(json.dumps({"type": "run", "env": dict(os.environ), "args": ["x"], "stdio": [True]}))
-        import resource  # the native client's umask and limits, as they are (nothing changes)
-        _set_limits([[which, *resource.getrlimit(which)] for which in range(getattr(resource, "RLIM_NLIMITS", 16))])
-        os.umask(os.umask(0))
+        os.umask(os.umask(0))  # (limits: _ready_per_process_state, which every spare goes through)
         env = dict(os.environ)
         _replace_environment(dict(reversed(env.items())))  # and back: the same in the end
         _replace_environment(env)
         local_module_names(os.getcwd())
-        importlib.invalidate_caches()
         types.ModuleType("__main__")
         compile("pass\n", "<warm-up>", "exec", dont_inherit=True)
         _is_zip(ZYGOTE_FILE)
@@ -1741,8 +1738,9 @@ def _warm_up():
 
 
 def _ready_per_process_state():
-    """What a spare readies for its run whether it warmed up or not: numpy's generator
-    reseeded, and its resource limits noted (a run with the same ones need not set them)."""
+    """What every spare readies for its run, warmed up or not: numpy's generator reseeded, the
+    zygote's environment as items, the frames it will send, and its resource limits noted (a
+    run with the same ones need not set them)."""
     _reseed_numpy()
     _SPARE_ENVIRONMENT[:] = os.environ.items()
     _spare_frames()
@@ -1800,12 +1798,11 @@ _SPARE_FRAMES = {}  # what a spare says when it takes a run, encoded as it waits
 
 
 def _spare_frames():
-    _SPARE_FRAMES.update({
+    _SPARE_FRAMES.update({  # (in the spare: "started" carries its pid)
         "took lane": encode_frame({"type": "took", "lane": True}, 1),  # with the client's connection
         "took relay": encode_frame({"type": "took", "lane": False}),
         "started": encode_frame({"type": "started", "pid": os.getpid()}),
     })
-    return _SPARE_FRAMES
 
 
 def _take_environment(env):
@@ -1951,27 +1948,20 @@ def _set_limits(limits):
 
 def _reseed_numpy():
     """numpy's global generator, seeded from the system's entropy as at numpy's import: each
-    process has its own. A spare does it while it waits (each spare runs one run), as it costs
+    process has its own. A spare does it before it waits (each spare runs one run), as it costs
     a run of a numpy zygote 0.4 ms of faults and entropy."""
-    global _NUMPY_RESEEDED
     numpy_random = sys.modules.get("numpy.random")
     if numpy_random is not None:
         try:
             numpy_random.seed()
         except Exception:
             pass
-    _NUMPY_RESEEDED = True
-
-
-_NUMPY_RESEEDED = False  # in a spare, once it has reseeded
 
 
 def _fresh_per_run_state():
     """State a fresh interpreter would not share with any other run. `random` reseeds itself
-    at fork; numpy's global generator (unless the spare did) and faulthandler's stream are ours
-    to renew."""
-    if not _NUMPY_RESEEDED:
-        _reseed_numpy()
+    at fork, and the spare has reseeded numpy's global generator; faulthandler's stream is
+    ours to renew."""
     faulthandler = sys.modules.get("faulthandler")
     if faulthandler is not None and faulthandler.is_enabled() and sys.stderr is not None:
         faulthandler.enable(file=sys.stderr, all_threads=True)  # the run's stderr, not the log
