@@ -3,6 +3,8 @@
  *   probe reject SOCK    also send a run request the daemon refuses at once (no fields) and read
  *                        its error reply: a round trip through the daemon's event loop that
  *                        involves no zygote
+ *   probe floor SOCK     bench/fork-floor.py's client: send this process's environment as JSON
+ *                        with fds 0-2 (one message), wait for the one-byte answer
  * Exit status 0 on success, 1 on any failure. */
 #include <stdint.h>
 #include <stdio.h>
@@ -10,6 +12,8 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+extern char **environ;
 
 static int connect_to(const char *path) {
   struct sockaddr_un addr = {.sun_family = AF_UNIX};
@@ -20,11 +24,59 @@ static int connect_to(const char *path) {
   return fd;
 }
 
+/* JSON string of s (a bench environment: escapes for '"', '\\' and control bytes suffice). */
+static size_t append_json(char *out, size_t at, size_t size, const char *s, size_t n) {
+  if (at + 2 * n + 8 >= size) return size;
+  out[at++] = '"';
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == '"' || c == '\\') out[at++] = '\\';
+    if (c < 0x20) {
+      at += (size_t)snprintf(out + at, 7, "\\u%04x", c);
+      continue;
+    }
+    out[at++] = (char)c;
+  }
+  out[at++] = '"';
+  return at;
+}
+
+static int floor_run(int fd) {
+  static char payload[1 << 20];
+  size_t n = (size_t)snprintf(payload, sizeof payload, "{\"env\":{");
+  for (char **e = environ; *e && n < sizeof payload; e++) {
+    const char *eq = strchr(*e, '=');
+    if (!eq || eq == *e) continue;
+    if (payload[n - 1] != '{') payload[n++] = ',';
+    n = append_json(payload, n, sizeof payload, *e, (size_t)(eq - *e));
+    if (n < sizeof payload) payload[n++] = ':';
+    if (n < sizeof payload) n = append_json(payload, n, sizeof payload, eq + 1, strlen(eq + 1));
+  }
+  if (n + 3 >= sizeof payload) return 1;
+  n += (size_t)snprintf(payload + n, 3, "}}");
+  int fds[3] = {0, 1, 2};
+  union {
+    struct cmsghdr align;
+    char bytes[CMSG_SPACE(sizeof fds)];
+  } control;
+  struct iovec iov = {payload, n};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.bytes, .msg_controllen = sizeof control.bytes};
+  struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN(sizeof fds);
+  memcpy(CMSG_DATA(cmsg), fds, sizeof fds);
+  if (sendmsg(fd, &msg, MSG_NOSIGNAL) != (ssize_t)n) return 1;
+  char answer;
+  return read(fd, &answer, 1) == 1 ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
   if (argc != 3) return 1;
   int fd = connect_to(argv[2]);
   if (fd < 0) return 1;
   if (strcmp(argv[1], "connect") == 0) return close(fd) == 0 ? 0 : 1;
+  if (strcmp(argv[1], "floor") == 0) return floor_run(fd);
   if (strcmp(argv[1], "reject") != 0) return 1;
   static const char payload[] = "{\"type\":\"run\"}";
   uint32_t n = sizeof payload - 1;

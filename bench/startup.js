@@ -2,11 +2,16 @@
 // Start-up against python (issue 5). For each module: a script that only imports it, run N times
 // with plain python and N times with pynwheel (the native runner, as an installed package's
 // bin/pynwheel is), interleaved, after warm-up; wall time of the whole command, spawn to exit.
+// Commands are started and timed by bench/timer.c, by fork and exec from a small process as a
+// shell starts them (the spec timed its runs from a shell script): spawned from Node, each would
+// first fork the whole Node process, a millisecond more in both columns (a row of the limits
+// table shows it). Without a C compiler the bench times from Node, and says so.
 // Prints median, min and max and the ratio against the issue's targets, saves
 // bench/results/<name>.json and draws bench/results/<name>.svg.
 //
 // Also, in the same run, what each step costs:
-//   - spawn+exit of /bin/true from this bench: the floor under every row (both columns pay it);
+//   - spawn+exit of /bin/true from the timer: the floor under every row (both columns pay it),
+//     and the same from Node's spawnSync;
 //   - sh -c 'exec /bin/true': what the bin/pynwheel shim adds (a /bin/sh that execs);
 //   - bench/probe.c, a native client that connects to the daemon and exits, and one that also
 //     sends a request the daemon refuses at once (a round trip through its event loop, no zygote);
@@ -17,7 +22,10 @@
 //   - python -c pass, node -e 0, and an empty script through the Node CLI: what a client written
 //     in Node would pay;
 //   - runs per second of a trivial script from two parallel loops of back-to-back runs, python
-//     against pynwheel, on a fresh daemon first and again after every module was imported.
+//     against pynwheel, on a fresh daemon first and again after every module was imported; and
+//     the same loops against bench/fork-floor.py, a fork-per-run server that does only what any
+//     run of an empty script must (take 3 fds and the environment, build stdio, run, flush,
+//     exit): the ceiling of a design that forks a CPython per run, on this machine.
 //
 // Usage: npm run bench [-- --quick] [-- --runs N]
 //   --quick   5 runs a module (3 for torch and tensorflow), shorter loops; about a minute once
@@ -74,7 +82,7 @@ function ms(started) {
   return Number(process.hrtime.bigint() - started) / 1e6;
 }
 
-/** Wall time of one command, spawn to exit, in ms; it must succeed. */
+/** Wall time of one command spawned from Node, spawn to exit, in ms; it must succeed. */
 function timed(command, args, env) {
   const started = process.hrtime.bigint();
   const r = spawnSync(command, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -95,8 +103,42 @@ function medianOf(n, fn) {
   return summary(times);
 }
 
-/** Medians of `n` spawns of a command (after one warm-up). */
+let TIMER = null; // bench/timer.c, compiled in main(); null: time from Node
+let TIMER_STDERR = null;
+
+/**
+ * Interleaved wall times (ms) of `commands` ([command, ...args] each): `warmup` untimed rounds,
+ * then `n` rounds of one run of each, in turn. Returns one array of times per command.
+ */
+function interleaved(commands, n, warmup, env) {
+  if (!TIMER) {
+    for (let i = 0; i < warmup; i++) for (const [c, ...a] of commands) timed(c, a, env);
+    const times = commands.map(() => []);
+    for (let i = 0; i < n; i++) commands.forEach(([c, ...a], k) => times[k].push(timed(c, a, env)));
+    return times;
+  }
+  const args = ['--stderr', TIMER_STDERR, 'rows', String(warmup), String(n)];
+  commands.forEach((command, k) => args.push(...(k ? ['---'] : []), ...command));
+  const r = spawnSync(TIMER, args, { env, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${r.stderr.trim()}: ${readIfThere(TIMER_STDERR)}`);
+  return r.stdout.trim().split('\n').map((line) => line.split(' ').map(Number));
+}
+
+function readIfThere(file) {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** Medians of `n` runs of a command (after one warm-up). */
 function spawnMedian(n, command, args, env) {
+  return summary(interleaved([[command, ...args]], n, 1, env)[0]);
+}
+
+/** The same, each spawned from Node (spawnSync): what the timer spares both columns. */
+function nodeSpawnMedian(n, command, args, env) {
   timed(command, args, env);
   return medianOf(n, () => timed(command, args, env));
 }
@@ -149,6 +191,12 @@ function socketRoundTrip() {
 
 /** Two loops of back-to-back runs for `seconds`: runs per second. */
 async function throughput(command, args, env, seconds) {
+  if (TIMER) {
+    const r = spawnSync(TIMER, ['--stderr', TIMER_STDERR, 'loop', String(seconds), '2', command, ...args], { env, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`throughput loop: ${r.stderr.trim()}: ${readIfThere(TIMER_STDERR)}`);
+    const [runs, elapsed] = r.stdout.trim().split(' ').map(Number);
+    return +(runs / elapsed).toFixed(1);
+  }
   const deadline = Date.now() + seconds * 1000;
   let runs = 0;
   const loop = async () => {
@@ -163,10 +211,23 @@ async function throughput(command, args, env, seconds) {
   return +(runs / (ms(started) / 1000)).toFixed(1);
 }
 
-function compileProbe(dir) {
-  const probe = path.join(dir, 'probe');
-  const cc = spawnSync(process.env.CC || 'cc', ['-O2', '-o', probe, path.join(__dirname, 'probe.c')], { stdio: 'inherit' });
-  return cc.status === 0 ? probe : null;
+/** Runs/s of bench/fork-floor.py's server, from the same two loops (see the header). */
+async function forkFloorThroughput(python, probe, dir, env) {
+  const socket = path.join(dir, 'floor.sock');
+  const server = spawn(python, [path.join(__dirname, 'fork-floor.py'), socket], { env, stdio: 'ignore' });
+  try {
+    for (let i = 0; i < 200 && !fs.existsSync(socket); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    return await throughput(probe, ['floor', socket], env, LOOP_SECONDS);
+  } finally {
+    server.kill('SIGKILL');
+  }
+}
+
+/** bench/NAME.c compiled into `dir`; null without a C compiler. */
+function compileTool(dir, name) {
+  const tool = path.join(dir, name);
+  const cc = spawnSync(process.env.CC || 'cc', ['-O2', '-o', tool, path.join(__dirname, `${name}.c`)], { stdio: 'inherit' });
+  return cc.status === 0 ? tool : null;
 }
 
 function fmt(v) {
@@ -205,10 +266,15 @@ async function main() {
     fs.writeFileSync(empty, '');
     // Fresh daemon and zygote: the cost of each step.
     timed(CLIENT, ['run', empty], env); // starts the daemon
-    const probe = compileProbe(dir);
+    const probe = compileTool(dir, 'probe');
+    TIMER = compileTool(dir, 'timer');
+    TIMER_STDERR = path.join(dir, 'timed-stderr');
+    result.timer = TIMER ? 'fork+exec from bench/timer.c' : 'spawnSync from Node (no C compiler)';
+    if (!TIMER) console.warn('bench: no C compiler: commands are timed from Node, which adds its fork to both columns');
     const socket = path.join(runtimeDir, 'daemon.sock');
     const limits = {
       'spawn+exit of /bin/true (floor of every row)': spawnMedian(LIMIT_RUNS, '/bin/true', [], env),
+      'the same, spawned from Node (spawnSync)': nodeSpawnMedian(LIMIT_RUNS, '/bin/true', [], env),
       'sh -c "exec /bin/true" (the bin shim\'s layer)': spawnMedian(LIMIT_RUNS, '/bin/sh', ['-c', 'exec /bin/true'], env),
       'native client: connect to the daemon, exit': probe ? spawnMedian(LIMIT_RUNS, probe, ['connect', socket], env) : null,
       'native client: a request the daemon refuses': probe ? spawnMedian(LIMIT_RUNS, probe, ['reject', socket], env) : null,
@@ -224,6 +290,7 @@ async function main() {
     const perSecond = {
       python: await throughput(python, [empty], env, LOOP_SECONDS),
       pynwheelFresh: await throughput(CLIENT, ['run', empty], env, LOOP_SECONDS),
+      forkFloor: probe ? await forkFloorThroughput(python, probe, dir, env) : null,
     };
 
     const rows = [];
@@ -238,13 +305,7 @@ async function main() {
       const pnwArgs = ['run', ...pyArgs];
       timed(python, pyArgs, env); // warm-up: the page cache for python
       for (let i = 0; i < 3; i++) timed(CLIENT, pnwArgs, env); // and the zygote's imports
-      const py = [];
-      const pnw = [];
-      const runs = entry.heavy ? HEAVY_RUNS : RUNS;
-      for (let i = 0; i < runs; i++) {
-        py.push(timed(python, pyArgs, env));
-        pnw.push(timed(CLIENT, pnwArgs, env));
-      }
+      const [py, pnw] = interleaved([[python, ...pyArgs], [CLIENT, ...pnwArgs]], entry.heavy ? HEAVY_RUNS : RUNS, 0, env);
       const p = summary(py);
       const q = summary(pnw);
       const ratio = +(q.median / p.median).toFixed(4);
@@ -257,7 +318,7 @@ async function main() {
     perSecond.pynwheelAfter = await throughput(CLIENT, ['run', empty], env, LOOP_SECONDS);
     Object.assign(result, { rows, limits, throughput: perSecond });
 
-    console.log(`\nStart-up, wall ms (spawn to exit), ${RUNS} interleaved runs each (${HEAVY_RUNS} for torch, tensorflow), python ${result.python}, ${result.machine.cpus} cpus`);
+    console.log(`\nStart-up, wall ms (spawn to exit; ${result.timer}), ${RUNS} interleaved runs each (${HEAVY_RUNS} for torch, tensorflow), python ${result.python}, ${result.machine.cpus} cpus`);
     printTable(['script', 'python med', 'min', 'max', 'pynwheel med', 'min', 'max', 'ratio', 'target'],
       rows.map((r) => (r.python
         ? [r.imports, fmt(r.python.median), fmt(r.python.min), fmt(r.python.max), fmt(r.pynwheel.median), fmt(r.pynwheel.min), fmt(r.pynwheel.max),
@@ -267,7 +328,9 @@ async function main() {
     printTable(['step', 'median', 'min', 'max'], Object.entries(limits).map(([k, v]) => [k, fmt(v?.median), fmt(v?.min), fmt(v?.max)]));
     console.log(`\nTwo parallel loops of back-to-back runs of an empty script, runs/s: python ${perSecond.python}; ` +
       `pynwheel ${perSecond.pynwheelFresh} on a fresh zygote (x${(perSecond.pynwheelFresh / perSecond.python).toFixed(2)}), ` +
-      `${perSecond.pynwheelAfter} after every module (x${(perSecond.pynwheelAfter / perSecond.python).toFixed(2)}); target x5`);
+      `${perSecond.pynwheelAfter} after every module (x${(perSecond.pynwheelAfter / perSecond.python).toFixed(2)}); target x5.\n` +
+      `A fork-per-run server that does only what a run must (bench/fork-floor.py): ${perSecond.forkFloor ?? '-'} runs/s` +
+      (perSecond.forkFloor ? ` (x${(perSecond.forkFloor / perSecond.python).toFixed(2)}): the ceiling of forking a CPython per run here` : ''));
 
     const results = path.join(__dirname, 'results');
     fs.mkdirSync(results, { recursive: true });
@@ -278,7 +341,8 @@ async function main() {
         `not installable: ${rows.filter((r) => !r.python).map((r) => r.imports).join(', ') || 'none'}`,
       `empty script: python -c pass ${fmt(limits['python -c pass'].median)} ms, pynwheel ${fmt(limits['pynwheel run empty.py (fresh zygote)'].median)} ms fresh, ` +
         `${fmt(limits['pynwheel run empty.py (after every module)'].median)} ms after every module; node -e 0 ${fmt(limits['node -e 0'].median)} ms`,
-      `runs/s from two loops: python ${perSecond.python}, pynwheel ${perSecond.pynwheelFresh} fresh, ${perSecond.pynwheelAfter} after every module`,
+      `runs/s from two loops: python ${perSecond.python}, pynwheel ${perSecond.pynwheelFresh} fresh, ${perSecond.pynwheelAfter} after every module; ` +
+        `a bare fork-per-run server ${perSecond.forkFloor ?? '-'}`,
     ];
     fs.writeFileSync(path.join(results, `${NAME}.svg`), barChart(chartRows, 'Script start-up: python against a warm pynwheel run (median wall time, log scale)', notes));
     console.log(`\nSaved bench/results/${NAME}.json and bench/results/${NAME}.svg`);

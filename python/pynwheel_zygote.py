@@ -437,7 +437,8 @@ class _C:
     """What the children call in the C library, looked up once in the zygote: in a freshly
     forked child the lookup costs more than the call."""
     empty_sigset = None
-    set_environ = None  # [b"NAME=value", ...] -> the C environment, in that order
+    environ_array = None  # [b"NAME=value", ...] -> an array the C environment can be
+    set_environ = None  # (array): the C environment from now on
     sigqueue = None  # (pid, signo, value): a signal with a value, which kill cannot carry
     madvise = None
 
@@ -461,10 +462,13 @@ def _prepare_c_calls():
     except (AttributeError, ValueError):
         return
 
-    def set_environ(entries):
-        array = (ctypes.c_char_p * (len(entries) + 1))(*entries)
-        environ.value = ctypes.addressof(array)
-        return array  # the C library points into it from now on: the caller keeps it
+    def environ_array(entries):
+        """[b"NAME=value", ...] as a C environment (NULL-terminated array of pointers)."""
+        return (ctypes.c_char_p * (len(entries) + 1))(*entries)
+
+    def set_environ(array):
+        environ.value = ctypes.addressof(array)  # the caller keeps the array alive
+    _C.environ_array = environ_array
     _C.set_environ = set_environ
 
 
@@ -482,6 +486,8 @@ def fork_quietly():
     OpenBLAS's; those register pthread_atfork handlers and start afresh in the child, and
     children_still_work() checks each import that this holds. The warning would only reach
     the daemon's log, and is not true here."""
+    if sys.version_info < (3, 12):
+        return os.fork()  # (no such warning: nothing to silence at each fork)
     import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -1079,6 +1085,9 @@ class Zygote:
         self.watcher.watch_imported()
         self.runs = {}  # pid -> run id
         self.runs_served = 0
+        # The environment of the last run the daemon sent, in its order: most runs come from
+        # the same shell, and spares build the C environment for it while they wait.
+        self.caller_env = None
         self.spares = []  # pre-forked children waiting for runs, oldest (warmest) first: Spare
         self.spare_lines = {}  # pid -> Spare, for every spare whose line is open (retired ones too)
         self.last_handout = 0.0
@@ -1320,6 +1329,8 @@ class Zygote:
             if not request.get("module") and self.lane.remember(path, names, script_dir, local):
                 self.generation += 1  # the next runs of this script may come by the lane
             self._retire_outdated_spares()
+            if isinstance(request.get("env"), dict):
+                self.caller_env = request["env"]
             # The run's child need neither parse the script nor list its directory again.
             request["importNames"] = names
             request["localModules"] = [script_dir, sorted(local)]
@@ -1581,6 +1592,7 @@ class Zygote:
             _warm_up()
             _warm_up_lane(self)
         _ready_per_process_state()
+        _prebuild_environment(self.caller_env)
         return self._wait_as_spare(theirs)
 
     def _wait_as_spare(self, theirs):
@@ -1807,6 +1819,15 @@ def _spare_frames():
 
 def _take_environment(env):
     """os.environ (and the C environment, in the caller's order) replaced by the caller's."""
+    prebuilt = _PREBUILT_ENVIRONMENT
+    if prebuilt and list(env) == prebuilt[0]:  # the same names in the same order (in C)
+        _install_environment(*prebuilt[2:])
+        wanted = list(env.values())
+        if wanted != prebuilt[1]:  # (a shell sets $_ per command, for one)
+            for name, value, built in zip(prebuilt[0], wanted, prebuilt[1]):
+                if value != built:
+                    os.environ[name] = value
+        return
     current = os.environ
     # The zygote has its first caller's environment (less pynwheel's own variables). A caller
     # whose names start with the zygote's, in its order (the same shell, with pynwheel's own
@@ -1832,10 +1853,21 @@ _ENVIRONS = []  # the C environment array built here, which the C library now po
 def _replace_environment(env):
     """The C environment built anew, in the caller's order (setenv could only append new
     names, and unsetenv and setenv one name at a time cost more), and os.environ to match."""
-    data = os.environ._data  # bytes -> bytes, which os.environb shares
+    _install_environment(*_build_environment(env))
+
+
+def _build_environment(env):
+    """(os.environ's encoded items, the C environment array or None without ctypes)."""
     pairs = [(os.environ.encodekey(name), os.environ.encodevalue(value)) for name, value in env.items()]
-    if _C.set_environ is not None:
-        _ENVIRONS[:] = [_C.set_environ([name + b"=" + value for name, value in pairs])]
+    array = _C.environ_array([name + b"=" + value for name, value in pairs]) if _C.set_environ is not None else None
+    return pairs, array
+
+
+def _install_environment(pairs, array):
+    data = os.environ._data  # bytes -> bytes, which os.environb shares
+    if array is not None:
+        _C.set_environ(array)
+        _ENVIRONS[:] = [array]  # the C library points into it from now on
     else:  # no ctypes: the same through the C library's own calls
         for name in list(data):
             os.unsetenv(name)
@@ -1843,6 +1875,21 @@ def _replace_environment(env):
             os.putenv(name, value)
     data.clear()
     data.update(pairs)
+
+
+# A spare's guess at its run's environment (the last the daemon sent): [names, values, pairs,
+# array], built while it waits; a run whose caller's environment has the same names in the same
+# order installs it, and sets the values that differ.
+_PREBUILT_ENVIRONMENT = []
+
+
+def _prebuild_environment(env):
+    if not isinstance(env, dict) or _C.set_environ is None:
+        return
+    try:
+        _PREBUILT_ENVIRONMENT[:] = [list(env), list(env.values()), *_build_environment(env)]
+    except Exception:
+        _PREBUILT_ENVIRONMENT.clear()  # (a value the locale cannot encode: built at the run)
 
 
 def become_run(zygote, request, fds):

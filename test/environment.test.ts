@@ -1,6 +1,8 @@
 // The run's environment is the caller's, in the caller's order, in os.environ and in the C
 // environment that child processes inherit: differential against python3 for environments
-// that match the zygote's, extend it, reorder it, or leave parts of it out.
+// that match the zygote's, extend it, reorder it, or leave parts of it out. Spares build the C
+// environment of the daemon's last run ahead (the first case here): a run with its names in its
+// order only installs it, and sets the values that differ.
 import t from 'tap';
 import * as path from 'node:path';
 import { collect, makeSandbox, view, write, CLI, ROOT, type Sandbox } from './helpers';
@@ -34,6 +36,8 @@ t.test('os.environ, os.environb and the C environment as python has them', async
   const cases: Record<string, NodeJS.ProcessEnv> = {
     'the zygote\'s own': first,
     'a value changed in place': { ...first, HOME: '/tmp' },
+    'every value changed in place (the names kept)': Object.fromEntries(Object.entries(first).map(([name, value]) =>
+      [name, /^(PATH|LANG|LC_\w+|PYTHON\w*|PYNWHEEL_\w+)$/.test(name) ? value : `${value}·`])),
     'names added after': { ...first, PNW_AFTER: 'a', PNW_EMPTY: '' },
     'a name added first': { PNW_FIRST: 'first', ...first },
     'a name left out': without('HOME'),
