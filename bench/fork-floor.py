@@ -6,11 +6,14 @@ objects on them, runs an empty script's code as __main__, flushes, joins threads
 answers one byte and exits. The server imports what pynwheel's zygote does, so its children
 fork from a heap of the same kind.
 
-usage: python fork-floor.py SOCKET   (serves until killed)"""
+With "bare", a child answers at once and exits: the fork of a CPython and its exit, no more.
+
+usage: python fork-floor.py SOCKET [bare]   (serves until killed)"""
 import array, gc, io, json, os, signal, socket, sys, threading, types  # noqa: E401
 import ast, importlib.machinery, re, select, selectors, struct, sysconfig  # noqa: E401,F401 (the zygote's imports)
 
 path = sys.argv[1]
+bare = sys.argv[2:] == ["bare"]
 server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 server.bind(path)
 server.listen(128)
@@ -20,6 +23,9 @@ gc.freeze()
 while True:
     conn, _ = server.accept()
     if os.fork() == 0:
+        if bare:
+            conn.send(b"x")
+            os._exit(0)
         message, ancillary, _, _ = conn.recvmsg(1 << 20, socket.CMSG_SPACE(3 * 4))
         fds = array.array("i")
         fds.frombytes(ancillary[0][2][:12])

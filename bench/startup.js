@@ -25,7 +25,8 @@
 //     against pynwheel, on a fresh daemon first and again after every module was imported; and
 //     the same loops against bench/fork-floor.py, a fork-per-run server that does only what any
 //     run of an empty script must (take 3 fds and the environment, build stdio, run, flush,
-//     exit): the ceiling of a design that forks a CPython per run, on this machine.
+//     exit): the ceiling of a design that forks a CPython per run, on this machine; and against
+//     the same server whose children answer at once (a fork and an exit, nothing run).
 //
 // Usage: npm run bench [-- --quick] [-- --runs N]
 //   --quick   5 runs a module (3 for torch and tensorflow), shorter loops; about a minute once
@@ -212,9 +213,9 @@ async function throughput(command, args, env, seconds) {
 }
 
 /** Runs/s of bench/fork-floor.py's server, from the same two loops (see the header). */
-async function forkFloorThroughput(python, probe, dir, env) {
-  const socket = path.join(dir, 'floor.sock');
-  const server = spawn(python, [path.join(__dirname, 'fork-floor.py'), socket], { env, stdio: 'ignore' });
+async function forkFloorThroughput(python, probe, dir, env, bare) {
+  const socket = path.join(dir, bare ? 'bare.sock' : 'floor.sock');
+  const server = spawn(python, [path.join(__dirname, 'fork-floor.py'), socket, ...(bare ? ['bare'] : [])], { env, stdio: 'ignore' });
   try {
     for (let i = 0; i < 200 && !fs.existsSync(socket); i++) await new Promise((resolve) => setTimeout(resolve, 10));
     return await throughput(probe, ['floor', socket], env, LOOP_SECONDS);
@@ -290,7 +291,8 @@ async function main() {
     const perSecond = {
       python: await throughput(python, [empty], env, LOOP_SECONDS),
       pynwheelFresh: await throughput(CLIENT, ['run', empty], env, LOOP_SECONDS),
-      forkFloor: probe ? await forkFloorThroughput(python, probe, dir, env) : null,
+      forkFloor: probe ? await forkFloorThroughput(python, probe, dir, env, false) : null,
+      bareFork: probe ? await forkFloorThroughput(python, probe, dir, env, true) : null,
     };
 
     const rows = [];
@@ -330,7 +332,9 @@ async function main() {
       `pynwheel ${perSecond.pynwheelFresh} on a fresh zygote (x${(perSecond.pynwheelFresh / perSecond.python).toFixed(2)}), ` +
       `${perSecond.pynwheelAfter} after every module (x${(perSecond.pynwheelAfter / perSecond.python).toFixed(2)}); target x5.\n` +
       `A fork-per-run server that does only what a run must (bench/fork-floor.py): ${perSecond.forkFloor ?? '-'} runs/s` +
-      (perSecond.forkFloor ? ` (x${(perSecond.forkFloor / perSecond.python).toFixed(2)}): the ceiling of forking a CPython per run here` : ''));
+      (perSecond.forkFloor ? ` (x${(perSecond.forkFloor / perSecond.python).toFixed(2)}): the ceiling of forking a CPython per run here` : '') +
+      `; its children answering at once (a fork and an exit): ${perSecond.bareFork ?? '-'} runs/s` +
+      (perSecond.bareFork ? ` (x${(perSecond.bareFork / perSecond.python).toFixed(2)})` : ''));
 
     const results = path.join(__dirname, 'results');
     fs.mkdirSync(results, { recursive: true });
@@ -342,7 +346,7 @@ async function main() {
       `empty script: python -c pass ${fmt(limits['python -c pass'].median)} ms, pynwheel ${fmt(limits['pynwheel run empty.py (fresh zygote)'].median)} ms fresh, ` +
         `${fmt(limits['pynwheel run empty.py (after every module)'].median)} ms after every module; node -e 0 ${fmt(limits['node -e 0'].median)} ms`,
       `runs/s from two loops: python ${perSecond.python}, pynwheel ${perSecond.pynwheelFresh} fresh, ${perSecond.pynwheelAfter} after every module; ` +
-        `a bare fork-per-run server ${perSecond.forkFloor ?? '-'}`,
+        `fork-per-run floor ${perSecond.forkFloor ?? '-'} (bare fork ${perSecond.bareFork ?? '-'})`,
     ];
     fs.writeFileSync(path.join(results, `${NAME}.svg`), barChart(chartRows, 'Script start-up: python against a warm pynwheel run (median wall time, log scale)', notes));
     console.log(`\nSaved bench/results/${NAME}.json and bench/results/${NAME}.svg`);
