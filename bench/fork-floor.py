@@ -6,7 +6,8 @@ objects on them, runs an empty script's code as __main__, flushes, joins threads
 answers one byte and exits. The server imports what pynwheel's zygote does, so its children
 fork from a heap of the same kind.
 
-With "bare", a child answers at once and exits: the fork of a CPython and its exit, no more.
+With "bare", a child takes the request unread, answers and exits: the fork of a CPython and its
+exit, no more.
 
 usage: python fork-floor.py SOCKET [bare]   (serves until killed)"""
 import array, gc, io, json, os, signal, socket, sys, threading, types  # noqa: E401
@@ -15,8 +16,9 @@ import ast, importlib.machinery, re, select, selectors, struct, sysconfig  # noq
 path = sys.argv[1]
 bare = sys.argv[2:] == ["bare"]
 server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-server.bind(path)
+server.bind(path + ".tmp")
 server.listen(128)
+os.rename(path + ".tmp", path)  # there once it accepts: the bench waits for the name
 signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps
 code = compile("", path, "exec")
 gc.freeze()
@@ -24,6 +26,7 @@ while True:
     conn, _ = server.accept()
     if os.fork() == 0:
         if bare:
+            conn.recv(1 << 20)  # (the request, unread: its fds are dropped with it)
             conn.send(b"x")
             os._exit(0)
         message, ancillary, _, _ = conn.recvmsg(1 << 20, socket.CMSG_SPACE(3 * 4))

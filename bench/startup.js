@@ -219,6 +219,9 @@ async function forkFloorThroughput(python, probe, dir, env, bare) {
   try {
     for (let i = 0; i < 200 && !fs.existsSync(socket); i++) await new Promise((resolve) => setTimeout(resolve, 10));
     return await throughput(probe, ['floor', socket], env, LOOP_SECONDS);
+  } catch (err) {
+    console.warn(`bench: the fork-per-run floor${bare ? ' (bare)' : ''} failed: ${err.message}`);
+    return null;
   } finally {
     server.kill('SIGKILL');
   }
