@@ -1591,8 +1591,7 @@ class Zygote:
             # a run's steps itself.
             _warm_up()
             _warm_up_lane(self)
-        _ready_per_process_state()
-        _prebuild_environment(self.caller_env)
+        _ready_per_process_state(self.caller_env)
         return self._wait_as_spare(theirs)
 
     def _wait_as_spare(self, theirs):
@@ -1749,12 +1748,13 @@ def _warm_up():
         pass  # only a warm-up: the run does each step for real
 
 
-def _ready_per_process_state():
+def _ready_per_process_state(caller_env):
     """What every spare readies for its run, warmed up or not: numpy's generator reseeded, the
-    zygote's environment as items, the frames it will send, and its resource limits noted (a
-    run with the same ones need not set them)."""
+    environment it expects (the daemon's last run's, as most runs come from the same shell; the
+    zygote's own lacks pynwheel's variables), the frames it will send, and its resource limits
+    noted (a run with the same ones need not set them)."""
     _reseed_numpy()
-    _SPARE_ENVIRONMENT[:] = os.environ.items()
+    _expect_environment(caller_env if caller_env is not None else dict(os.environ))
     _spare_frames()
     try:
         import resource
@@ -1805,7 +1805,6 @@ def _warm_up_lane(zygote):
         sock.close()
 
 
-_SPARE_ENVIRONMENT = []  # os.environ's items as a spare waits: the zygote's environment
 _SPARE_FRAMES = {}  # what a spare says when it takes a run, encoded as it waits
 
 
@@ -1818,33 +1817,38 @@ def _spare_frames():
 
 
 def _take_environment(env):
-    """os.environ (and the C environment, in the caller's order) replaced by the caller's."""
-    prebuilt = _PREBUILT_ENVIRONMENT
-    if prebuilt and list(env) == prebuilt[0]:  # the same names in the same order (in C)
-        _install_environment(*prebuilt[2:])
-        wanted = list(env.values())
-        if wanted != prebuilt[1]:  # (a shell sets $_ per command, for one)
-            for name, value, built in zip(prebuilt[0], wanted, prebuilt[1]):
-                if value != built:
-                    os.environ[name] = value
+    """os.environ (and the C environment, in the caller's order) replaced by the caller's. A
+    caller whose names start with the ones the spare expected, in their order (the same shell,
+    perhaps with more variables after them), gets the environment the spare built, the values
+    that differ set and the other names appended (as setenv does). Anything else is built anew."""
+    expected = _EXPECTED_ENVIRONMENT
+    names = list(env)
+    count = len(expected[0]) if expected else -1
+    if count < 0 or names[:count] != expected[0]:  # (one comparison in C)
+        _replace_environment(env)
         return
-    current = os.environ
-    # The zygote has its first caller's environment (less pynwheel's own variables). A caller
-    # whose names start with the zygote's, in its order (the same shell, with pynwheel's own
-    # variables after them): values that differ are set, and the others appended (as setenv
-    # does). Anything else is built anew.
-    items = _SPARE_ENVIRONMENT or list(current.items())
-    wanted = list(env.items())
-    count = len(items)
-    if wanted[:count] != items:  # (one comparison in C: the usual case is the same shell)
-        if [name for name, _ in wanted[:count]] != [name for name, _ in items]:
-            _replace_environment(env)
-            return
-        for name, value in wanted[:count]:
-            if current[name] != value:
-                current[name] = value
-    for name, value in wanted[count:]:
-        current[name] = value
+    if expected[2] is not None:
+        _install_environment(*expected[2])
+    values = list(env.values())
+    if values[:count] != expected[1]:  # (a shell sets $_ per command, for one)
+        for name, value, built in zip(names, values, expected[1]):
+            if value != built:
+                os.environ[name] = value
+    for name, value in zip(names[count:], values[count:]):
+        os.environ[name] = value
+
+
+# What a spare expects its run's environment to be, made ready while it waits: [names, values,
+# (encoded items, C array) to install, or None if it is this process's already].
+_EXPECTED_ENVIRONMENT = []
+
+
+def _expect_environment(env):
+    try:
+        ready = None if list(env.items()) == list(os.environ.items()) else _build_environment(env)
+        _EXPECTED_ENVIRONMENT[:] = [list(env), list(env.values()), ready]
+    except Exception:
+        _EXPECTED_ENVIRONMENT.clear()  # (a value the locale cannot encode: built at the run)
 
 
 _ENVIRONS = []  # the C environment array built here, which the C library now points into
@@ -1875,21 +1879,6 @@ def _install_environment(pairs, array):
             os.putenv(name, value)
     data.clear()
     data.update(pairs)
-
-
-# A spare's guess at its run's environment (the last the daemon sent): [names, values, pairs,
-# array], built while it waits; a run whose caller's environment has the same names in the same
-# order installs it, and sets the values that differ.
-_PREBUILT_ENVIRONMENT = []
-
-
-def _prebuild_environment(env):
-    if not isinstance(env, dict) or _C.set_environ is None:
-        return
-    try:
-        _PREBUILT_ENVIRONMENT[:] = [list(env), list(env.values()), *_build_environment(env)]
-    except Exception:
-        _PREBUILT_ENVIRONMENT.clear()  # (a value the locale cannot encode: built at the run)
 
 
 def become_run(zygote, request, fds):
