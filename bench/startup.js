@@ -112,17 +112,20 @@ let TIMER_STDERR = null;
  * then `n` rounds of one run of each, in turn. Returns one array of times per command.
  */
 function interleaved(commands, n, warmup, env) {
-  if (!TIMER) {
-    for (let i = 0; i < warmup; i++) for (const [c, ...a] of commands) timed(c, a, env);
-    const times = commands.map(() => []);
-    for (let i = 0; i < n; i++) commands.forEach(([c, ...a], k) => times[k].push(timed(c, a, env)));
-    return times;
-  }
+  if (!TIMER) return interleavedFromNode(commands, n, warmup, env);
   const args = ['--stderr', TIMER_STDERR, 'rows', String(warmup), String(n)];
   commands.forEach((command, k) => args.push(...(k ? ['---'] : []), ...command));
   const r = spawnSync(TIMER, args, { env, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${r.stderr.trim()}: ${readIfThere(TIMER_STDERR)}`);
   return r.stdout.trim().split('\n').map((line) => line.split(' ').map(Number));
+}
+
+/** The same, each command spawned from Node (spawnSync). */
+function interleavedFromNode(commands, n, warmup, env) {
+  for (let i = 0; i < warmup; i++) for (const [c, ...a] of commands) timed(c, a, env);
+  const times = commands.map(() => []);
+  for (let i = 0; i < n; i++) commands.forEach(([c, ...a], k) => times[k].push(timed(c, a, env)));
+  return times;
 }
 
 function readIfThere(file) {
@@ -140,8 +143,7 @@ function spawnMedian(n, command, args, env) {
 
 /** The same, each spawned from Node (spawnSync): what the timer spares both columns. */
 function nodeSpawnMedian(n, command, args, env) {
-  timed(command, args, env);
-  return medianOf(n, () => timed(command, args, env));
+  return summary(interleavedFromNode([[command, ...args]], n, 1, env)[0]);
 }
 
 /** fork+wait of a python that imported `modules` (see the header). */
