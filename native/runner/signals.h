@@ -1,0 +1,32 @@
+// Signals while a run goes on: every catchable one the runner gets is passed on to the run by
+// number, and the run's own status may come as a queued SIGURG carrying the request's token
+// (RunRequest.notify in lib/messages.ts), before the zygote's exit message. The handler only
+// writes a byte to a pipe and sets volatile sig_atomic_t fields; the rest happens outside it.
+#pragma once
+#include <cstdint>
+
+namespace runner {
+
+/** The pipe the handler writes to, and the token a run's status must carry; false if no pipe. */
+bool PrepareSignals();
+
+/** The request's `notify`: the status signal's number and token (token 0: not asked for). */
+int StatusSignal();
+uint64_t StatusToken();
+
+/** Installs the handlers (once; 64 sigactions, 20 us). */
+void InstallSignalForwarding();
+
+/** The pipe's read end, readable when signals came, for poll. */
+int SignalPipe();
+
+/** Sends each signal that came on `sock` as {type:'signal', signo}; false once the peer is gone. */
+bool ForwardPendingSignals(int sock);
+
+/** Whether the run whose pid is `pid` sent its status (*code, 0-255). */
+bool StatusCame(long pid, int* code);
+
+/** Before exec hands over to Node: signals that came take their default action here. */
+void ActOnCaughtSignals();
+
+}  // namespace runner
