@@ -52,6 +52,19 @@ bool IsValidUtf8(const char* text) {
   return true;
 }
 
+bool IsValidUtf8(const std::string& text) {
+  // Utf8Sequence stops at a NUL, which is never a continuation byte: std::string's terminator
+  // keeps it inside the buffer, and a NUL within the text is a sequence of its own.
+  const unsigned char* s = reinterpret_cast<const unsigned char*>(text.c_str());
+  const unsigned char* end = s + text.size();
+  while (s < end) {
+    bool valid;
+    s += Utf8Sequence(s, &valid);
+    if (!valid) return false;
+  }
+  return true;
+}
+
 void AppendJsonString(std::string& out, const char* text) {
   const unsigned char* s = reinterpret_cast<const unsigned char*>(text);
   out += '"';

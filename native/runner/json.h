@@ -16,6 +16,8 @@ void AppendJsonString(std::string& out, const char* text);
 
 /** Whether `text` is valid UTF-8 (Node leaves out environment variables whose name is not). */
 bool IsValidUtf8(const char* text);
+/** Whether all of `text`, NULs included, is valid UTF-8 (a frame's payload must be). */
+bool IsValidUtf8(const std::string& text);
 
 /** A top-level member: strings decoded (escapes included), other scalars as their token. */
 struct JsonMember {

@@ -110,7 +110,8 @@ void ReplyReader::Decode() {
     }
     fds_ -= header.fd_count;
     FlatObject reply;
-    runner::JsonShape shape = ParseFlatObject(buffer_.substr(at + pynwheel_protocol::kHeaderSize, header.length), &reply);
+    std::string payload = buffer_.substr(at + pynwheel_protocol::kHeaderSize, header.length);
+    JsonShape shape = IsValidUtf8(payload) ? ParseFlatObject(payload, &reply) : JsonShape::kInvalid;
     at += whole;
     if (shape == JsonShape::kInvalid) {
       error_ = FrameError::kBadJson;
