@@ -99,13 +99,13 @@ int main(int argc, char** argv) {
     int send_errno = errno;
     InstallSignalForwarding();
     std::string why = sent ? AwaitOutcome(lane, route.c_str())  // returns only if the lane did not take the run
-                           : std::string("lane closed (") + pynwheel_protocol::kLaneClosed + ": sendmsg: " + std::strerror(send_errno) + ")";
+                           : std::string("lane closed (") + pynwheel_protocol::kLaneClosed + ": sendmsg: " + std::strerror(send_errno) + ") before the run started";
     Debug("%s; asking the daemon", why.c_str());
     close(lane);
   } else if (Debugging() && run.has_module) {
     Debug("module run (%s); asking the daemon", miss);
   } else if (Debugging()) {
-    Debug("%s (%s: r/%s: %s); asking the daemon", miss == pynwheel_protocol::kRouteGone ? "route gone" : "no route", miss,
+    Debug("%s (%s: r/%s: %s); asking the daemon", std::strcmp(miss, pynwheel_protocol::kRouteGone) == 0 ? "route gone" : "no route", miss,
           route.c_str(), std::strerror(miss_errno));
   }
 

@@ -11,18 +11,18 @@
 namespace pynwheel_protocol {
 
 // Frame = 8-byte header + JSON object: "PN", version, fd count, payload length (u32 big-endian).
-constexpr char kMagic[] = "PN";
-constexpr unsigned kVersion = 1;
-constexpr size_t kHeaderSize = 8;
-constexpr uint32_t kClientFrameBytes = 8 * 1024 * 1024;   // what clients send, and read back
-constexpr uint32_t kZygoteFrameBytes = 64 * 1024 * 1024;  // what zygotes send
-constexpr unsigned kFdsPerFrame = 253;                    // SCM_MAX_FD
-constexpr int kNotifySignals[] = {SIGURG, SIGWINCH};      // a run's status may come by these
-constexpr char kDebugVariable[] = "PYNWHEEL_DEBUG";
-constexpr char kDebugPrefix[] = "pynwheel debug: ";
+inline constexpr char kMagic[] = "PN";
+inline constexpr unsigned kVersion = 1;
+inline constexpr size_t kHeaderSize = 8;
+inline constexpr uint32_t kClientFrameBytes = 8 * 1024 * 1024;   // what clients send, and read back
+inline constexpr uint32_t kZygoteFrameBytes = 64 * 1024 * 1024;  // what zygotes send
+inline constexpr unsigned kFdsPerFrame = 253;                    // SCM_MAX_FD
+inline constexpr int kNotifySignals[] = {SIGURG, SIGWINCH};      // a run's status may come by these
+inline constexpr char kDebugVariable[] = "PYNWHEEL_DEBUG";
+inline constexpr char kDebugPrefix[] = "pynwheel debug: ";
 
 // Why a run did not take a lane although the client looked (protocol.json's laneMisses).
-constexpr char kNoRoute[] = "no-route", kRouteGone[] = "route-gone", kLaneClosed[] = "lane-closed",
+inline constexpr char kNoRoute[] = "no-route", kRouteGone[] = "route-gone", kLaneClosed[] = "lane-closed",
                kModuleRun[] = "module-run";
 
 /** Why frames could not be read (protocol.json's frameErrors, in its order). */
