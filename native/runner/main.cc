@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
   if (const char* why = PythonRunsItself()) HandToNode(argv, why);
   Location where;
   if (const char* why = Locate(run.python, &where)) HandToNode(argv, why);
-  if (!PrepareSignals()) HandToNode(argv, "no pipe for signals");  // nothing has run yet
+  if (!OpenSignalPipe()) HandToNode(argv, "no pipe for signals");  // nothing has run yet
 
   // The daemon's route for this script, if it has one: straight to a spare of its zygote,
   // connected first, so that the spare wakes and accepts while the request is built.
@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
   do cwd_fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC); while (cwd_fd < 0 && errno == EINTR);
   if (cwd_fd >= 0) fds.push_back(cwd_fd);
   RequestFds sent_fds{{present[0], present[1], present[2]}, cwd_fd >= 0};
-  std::string request = BuildRunRequest(run, where, sent_fds, StatusSignal(), StatusToken());
+  std::string request = BuildRunRequest(run, where, sent_fds, StatusSignal(), AskForStatusSignal());
   std::string frame = EncodeFrame(request, static_cast<unsigned>(fds.size()));
 
   if (lane >= 0) {

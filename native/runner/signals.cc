@@ -75,18 +75,20 @@ bool IsForwarded(int signo) {
 
 }  // namespace
 
-bool PrepareSignals() {
-  if (pipe2(g_signals.pipe, O_CLOEXEC | O_NONBLOCK) != 0) return false;
+bool OpenSignalPipe() {
+  return pipe2(g_signals.pipe, O_CLOEXEC | O_NONBLOCK) == 0;
+}
+
+uint64_t AskForStatusSignal() {
   uint64_t token = 0;
   if (getrandom(&token, sizeof token, GRND_NONBLOCK) == sizeof token) {
     g_signals.token_high = static_cast<sig_atomic_t>((token >> 24) & 0xFFFFFF);
     g_signals.token_low = static_cast<sig_atomic_t>(token & 0xFFFFFF);
   }
-  return true;
+  return Token();
 }
 
 int StatusSignal() { return kStatusSignal; }
-uint64_t StatusToken() { return Token(); }
 int SignalPipe() { return g_signals.pipe[0]; }
 
 /**

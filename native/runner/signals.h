@@ -7,12 +7,15 @@
 
 namespace runner {
 
-/** The pipe the handler writes to, and the token a run's status must carry; false if no pipe. */
-bool PrepareSignals();
+/** The pipe the handler writes to; false if there is none (nothing has run: Node takes over). */
+bool OpenSignalPipe();
 
-/** The request's `notify`: the status signal's number and token (token 0: not asked for). */
+/**
+ * A fresh 48-bit token that the run's status signal must carry (0 if getrandom failed: then no
+ * status is asked for), for the request's `notify: [StatusSignal(), token]`.
+ */
+uint64_t AskForStatusSignal();
 int StatusSignal();
-uint64_t StatusToken();
 
 /** Installs the handlers (once; 64 sigactions, 20 us). */
 void InstallSignalForwarding();

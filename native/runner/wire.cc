@@ -74,7 +74,6 @@ long ReplyReader::Receive(int sock) {
   }
   if (msg.msg_flags & MSG_CTRUNC) {
     error_ = FrameError::kControlTruncated;
-    ready_.clear();
   }
   if (error_ == FrameError::kNone) {
     buffer_.append(data, static_cast<size_t>(n));
@@ -84,9 +83,8 @@ long ReplyReader::Receive(int sock) {
 }
 
 bool ReplyReader::Next(FlatObject* reply) {
-  if (ready_.empty()) return false;
-  *reply = std::move(ready_.front());
-  ready_.pop_front();
+  if (taken_ == ready_.size()) return false;
+  *reply = std::move(ready_[taken_++]);
   return true;
 }
 
@@ -96,6 +94,8 @@ bool ReplyReader::Next(FlatObject* reply) {
  * pending are an error. On an error the frames of this read are not handed out.
  */
 void ReplyReader::Decode() {
+  ready_.erase(ready_.begin(), ready_.begin() + static_cast<long>(taken_));
+  taken_ = 0;
   size_t before = ready_.size();
   size_t at = 0;
   while (buffer_.size() - at >= pynwheel_protocol::kHeaderSize) {

@@ -2,7 +2,6 @@
 // frames (lib/shared/protocol.ts's FrameDecoder, with the header checks of shared/protocol.h).
 #pragma once
 #include <cstdint>
-#include <deque>
 #include <string>
 #include <vector>
 
@@ -37,7 +36,8 @@ class ReplyReader {
   uint32_t limit_;
   std::string buffer_;
   size_t fds_ = 0;  // received, not yet taken by a frame
-  std::deque<FlatObject> ready_;
+  std::vector<FlatObject> ready_;  // decoded, not yet taken
+  size_t taken_ = 0;
   pynwheel_protocol::FrameError error_ = pynwheel_protocol::FrameError::kNone;
 };
 
