@@ -4,7 +4,7 @@
 // it, else to the daemon; pass signals on; and end as the run ended. Everything else is handed
 // to the Node CLI by exec (handover.h), so behaviour is the same either way. It never forks.
 //
-// This file is the run's story; each step's header says what it does:
+// main(), at the end of this file, is the run's story; each step's header says what it does:
 //   run_args.h  what the command line asks for     locate.h    cwd, runtime directory, python
 //   route.h     the script's route to a lane       request.h   the run request
 //   signals.h   signals passed on, status signal   wire.h      sockets and frames
@@ -60,12 +60,86 @@ const char* PythonRunsItself() {
   return nullptr;
 }
 
+/** The script's route, connected (sock >= 0), or why not (a laneMisses code and connect's errno). */
+struct Lane {
+  int sock = -1;
+  std::string route;
+  const char* miss = pynwheel_protocol::kModuleRun;  // module runs do not take a lane
+  int error = 0;
+};
+
+Lane ConnectLane(const RunArgs& run, const Location& where) {
+  Lane lane;
+  if (run.has_module) return lane;
+  lane.route = RouteName(where.python, where.cwd, run.file);
+  lane.sock = ConnectRoute(where.runtime_dir, lane.route, &lane.miss);
+  lane.error = errno;
+  return lane;
+}
+
+/** The request's frame and the fds it carries: the caller's present stdio fds, then its cwd. */
+struct Outgoing {
+  std::vector<int> fds;
+  int cwd_fd;
+  std::string frame;
+};
+
+Outgoing PrepareRequest(const RunArgs& run, const Location& where, const bool present[3]) {
+  Outgoing out;
+  for (int fd = 0; fd < 3; fd++) {
+    if (present[fd]) out.fds.push_back(fd);
+  }
+  do out.cwd_fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC); while (out.cwd_fd < 0 && errno == EINTR);
+  if (out.cwd_fd >= 0) out.fds.push_back(out.cwd_fd);
+  RequestFds sent{{present[0], present[1], present[2]}, out.cwd_fd >= 0};
+  std::string request = BuildRunRequest(run, where, sent, StatusSignal(), AskForStatusSignal());
+  out.frame = EncodeFrame(request, static_cast<unsigned>(out.fds.size()));
+  return out;
+}
+
+/** The run through the lane; returns only if the lane did not take it (nothing ran). */
+void TryLane(const Lane& lane, const Outgoing& request) {
+  bool sent = SendFrame(lane.sock, request.frame, request.fds);
+  int send_errno = errno;
+  InstallSignalForwarding();
+  std::string why = sent ? AwaitOutcome(lane.sock, lane.route.c_str())
+                         : std::string("lane closed (") + pynwheel_protocol::kLaneClosed + ": sendmsg: " +
+                               std::strerror(send_errno) + ") before the run started";
+  Debug("%s; asking the daemon", why.c_str());
+  close(lane.sock);
+}
+
+void SayWhyNoLane(const Lane& lane) {
+  if (!Debugging()) return;
+  if (std::strcmp(lane.miss, pynwheel_protocol::kModuleRun) == 0) {
+    Debug("module run (%s); asking the daemon", lane.miss);
+  } else {
+    const char* what = std::strcmp(lane.miss, pynwheel_protocol::kRouteGone) == 0 ? "route gone" : "no route";
+    Debug("%s (%s: r/%s: %s); asking the daemon", what, lane.miss, lane.route.c_str(), std::strerror(lane.error));
+  }
+}
+
+/** The run through the daemon; ends this process as the run ends, or hands over to the Node CLI. */
+[[noreturn]] void AskDaemon(char** argv, const Location& where, const Outgoing& request) {
+  InstallSignalForwarding();
+  int sock = Connect(where.runtime_dir + "/daemon.sock");
+  // No daemon (Node starts one), or trouble Node should report; nothing has run yet (the
+  // handlers and pipe do not survive exec).
+  if (sock < 0) HandToNode(argv, (std::string("no daemon listening (connect: ") + std::strerror(errno) + "; Node starts one)").c_str());
+  if (!SendFrame(sock, request.frame, request.fds)) {
+    HandToNode(argv, (std::string("the daemon did not take the request (sendmsg: ") + std::strerror(errno) + ")").c_str());
+  }
+  if (request.cwd_fd >= 0) close(request.cwd_fd);  // the daemon holds its own copy now
+  HandToNode(argv, AwaitOutcome(sock, nullptr).c_str());  // returns only if Node must decide
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   InitDebug();
   bool present[3];
   if (!HoldClosedStdio(present)) return 125;
+  // What to run, where, with which python: anything unusual is the Node CLI's to decide.
   RunArgs run;
   if (const char* why = ParseCommandLine(argc, argv, &run)) HandToNode(argv, why);
   if (const char* why = PythonRunsItself()) HandToNode(argv, why);
@@ -73,48 +147,11 @@ int main(int argc, char** argv) {
   if (const char* why = Locate(run.python, &where)) HandToNode(argv, why);
   if (!OpenSignalPipe()) HandToNode(argv, "no pipe for signals");  // nothing has run yet
 
-  // The daemon's route for this script, if it has one: straight to a spare of its zygote,
-  // connected first, so that the spare wakes and accepts while the request is built.
-  std::string route;
-  const char* miss = pynwheel_protocol::kModuleRun;  // module runs do not take a lane
-  int lane = -1, miss_errno = 0;
-  if (!run.has_module) {
-    route = RouteName(where.python, where.cwd, run.file);
-    lane = ConnectRoute(where.runtime_dir, route, &miss);
-    miss_errno = errno;
-  }
-  std::vector<int> fds;
-  for (int fd = 0; fd < 3; fd++) {
-    if (present[fd]) fds.push_back(fd);
-  }
-  int cwd_fd;
-  do cwd_fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC); while (cwd_fd < 0 && errno == EINTR);
-  if (cwd_fd >= 0) fds.push_back(cwd_fd);
-  RequestFds sent_fds{{present[0], present[1], present[2]}, cwd_fd >= 0};
-  std::string request = BuildRunRequest(run, where, sent_fds, StatusSignal(), AskForStatusSignal());
-  std::string frame = EncodeFrame(request, static_cast<unsigned>(fds.size()));
-
-  if (lane >= 0) {
-    bool sent = SendFrame(lane, frame, fds);
-    int send_errno = errno;
-    InstallSignalForwarding();
-    std::string why = sent ? AwaitOutcome(lane, route.c_str())  // returns only if the lane did not take the run
-                           : std::string("lane closed (") + pynwheel_protocol::kLaneClosed + ": sendmsg: " + std::strerror(send_errno) + ") before the run started";
-    Debug("%s; asking the daemon", why.c_str());
-    close(lane);
-  } else if (Debugging() && run.has_module) {
-    Debug("module run (%s); asking the daemon", miss);
-  } else if (Debugging()) {
-    Debug("%s (%s: r/%s: %s); asking the daemon", std::strcmp(miss, pynwheel_protocol::kRouteGone) == 0 ? "route gone" : "no route", miss,
-          route.c_str(), std::strerror(miss_errno));
-  }
-
-  InstallSignalForwarding();
-  int sock = Connect(where.runtime_dir + "/daemon.sock");
-  // No daemon (Node starts one), or trouble Node should report; nothing has run yet (the
-  // handlers and pipe do not survive exec).
-  if (sock < 0) HandToNode(argv, (std::string("no daemon listening (connect: ") + std::strerror(errno) + "; Node starts one)").c_str());
-  if (!SendFrame(sock, frame, fds)) HandToNode(argv, (std::string("the daemon did not take the request (sendmsg: ") + std::strerror(errno) + ")").c_str());
-  if (cwd_fd >= 0) close(cwd_fd);  // the daemon holds its own copy now
-  HandToNode(argv, AwaitOutcome(sock, nullptr).c_str());  // returns only if Node must decide
+  // The daemon's route for this script, if it has one, leads straight to a spare of its
+  // zygote: connected first, so that the spare wakes and accepts while the request is built.
+  Lane lane = ConnectLane(run, where);
+  Outgoing request = PrepareRequest(run, where, present);
+  if (lane.sock >= 0) TryLane(lane, request);  // returns only if the lane did not take the run
+  else SayWhyNoLane(lane);
+  AskDaemon(argv, where, request);
 }
