@@ -1,11 +1,13 @@
+// Runs in a Node API caller's process.
 // Starting the run: through the daemon (a fork of a warm zygote), or with the interpreter
 // itself when the zygote cannot give python's behaviour (flags without an environment
 // variable, PYNWHEEL_DISABLE=1, PYTHONINSPECT, modules changing on disk right now).
 import { spawn as spawnChild } from 'node:child_process';
-import { runThroughDaemon, type RunOutcome, type RunTarget } from '../client';
-import { PynwheelError } from '../errors';
-import type { Interpreter } from '../interpreter';
-import { signalNumber } from '../signals';
+import { pythonArgsFor } from '../client/direct';
+import type { Interpreter } from '../client/interpreter';
+import { runThroughDaemon, type RunOutcome, type RunTarget } from '../client/run-client';
+import { PynwheelError } from '../shared/errors';
+import { signalNumber } from '../shared/signals';
 import type { PythonOptionPlan } from './python-options';
 
 export interface LaunchRequest {
@@ -52,17 +54,13 @@ export async function launch(request: LaunchRequest, events: LaunchEvents): Prom
 
 /** The command python would be run with, for messages: [interpreter, ...flags, file, ...args]. */
 export function pythonCommand(request: Pick<LaunchRequest, 'interpreter' | 'target' | 'pythonOptions'>): string[] {
-  return [request.interpreter.argv0, ...request.pythonOptions, ...pythonArgs(request.target)];
-}
-
-function pythonArgs(target: RunTarget): string[] {
-  return target.module !== undefined ? ['-m', target.module, ...target.args] : [target.file!, ...target.args];
+  return [request.interpreter.argv0, ...request.pythonOptions, ...pythonArgsFor(request.target)];
 }
 
 /** `python FLAGS FILE ARGS` as a child of this process, with the same fds. */
 function launchDirectly(request: LaunchRequest, events: LaunchEvents): Promise<RunOutcome> {
   return new Promise((resolve, reject) => {
-    const child = spawnChild(request.interpreter.path, [...request.pythonOptions, ...pythonArgs(request.target)], {
+    const child = spawnChild(request.interpreter.path, [...request.pythonOptions, ...pythonArgsFor(request.target)], {
       cwd: request.cwd,
       env: request.env,
       argv0: request.interpreter.argv0,

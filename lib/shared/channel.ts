@@ -1,10 +1,10 @@
-// A framed, fd-carrying connection over a non-blocking Unix stream socket, driven by the
-// libuv loop through the addon's Poller. net.Socket never reads this fd: it would swallow
-// SCM_RIGHTS messages.
+// Runs in every Node process of pynwheel (CLI, Node API caller, daemon): a framed, fd-carrying
+// connection over a non-blocking Unix stream socket, driven by the libuv loop through the
+// addon's Poller. net.Socket never reads this fd: it would swallow SCM_RIGHTS messages.
 import { EventEmitter } from 'node:events';
-import { closeSync } from 'node:fs';
+import { closeQuietly } from './fds';
 import { native, type Poller } from './native';
-import { encodeFrame, FrameDecoder, MAX_FDS_PER_FRAME, type Frame } from './protocol';
+import { encodeFrame, FrameDecoder, MAX_FDS_PER_FRAME, type Frame } from './wire';
 
 const READ_SIZE = 64 * 1024;
 /** recvmsg batches per wake-up, so one busy peer cannot starve the others. */
@@ -135,10 +135,3 @@ export class FdChannel extends EventEmitter<FdChannelEvents> {
   }
 }
 
-export function closeQuietly(fd: number): void {
-  try {
-    closeSync(fd);
-  } catch {
-    /* already closed */
-  }
-}

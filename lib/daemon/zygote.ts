@@ -1,17 +1,18 @@
-// The daemon's handle on one zygote: a python process running python/pynwheel_zygote.py,
-// reached over a socketpair that carries each run's fds.
+// Runs in the daemon: its handle on one zygote, a python process running
+// python/pynwheel_zygote.py, reached over a socketpair that carries each run's fds.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FdChannel, closeQuietly } from './channel';
-import { native } from './native';
-import { MAX_ZYGOTE_FRAME, type Message } from './protocol';
-import type { RunRequest } from './messages';
-import { VERSION } from './version';
+import { FdChannel } from '../shared/channel';
+import { closeQuietly } from '../shared/fds';
+import type { RunRequest } from '../shared/messages';
+import { native } from '../shared/native';
+import { MAX_ZYGOTE_FRAME, type Message } from '../shared/wire';
+import { VERSION } from '../shared/version';
 import { IMPORT_TIME_ENV, PYTHON_STARTUP_ENV, type ZygoteKey } from './zygote-key';
 
-export const ZYGOTE_SCRIPT = path.resolve(__dirname, '..', 'python', 'pynwheel_zygote.py');
+export const ZYGOTE_SCRIPT = path.resolve(__dirname, '..', '..', 'python', 'pynwheel_zygote.py');
 const HELLO_TIMEOUT_MS = 60_000;
 const STATUS_TIMEOUT_MS = 5_000;
 const EXIT_REASON_WAIT_MS = 250;
@@ -49,7 +50,7 @@ export interface ZygoteStatus {
   notShared: Record<string, string>;
   /** Runs handed to a pre-forked child, and runs that had to wait for a fork. */
   forks: { spare: number; onDemand: number };
-  /** Runs whose client came straight to the zygote's lane (see lib/routes.ts), and its path. */
+  /** Runs whose client came straight to the zygote's lane (see lib/daemon/routes.ts), and its path. */
   lane: { path: string | null; served: number; active: number };
   /** Directories watched for changes to imported modules, and what one check costs (ns, mean). */
   watchedDirectories: number;

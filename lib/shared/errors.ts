@@ -1,4 +1,5 @@
-// Typed errors, so callers can tell pynwheel's own trouble from the script's.
+// Runs in every Node process of pynwheel (CLI, Node API caller, daemon): pynwheel's own error,
+// so callers can tell pynwheel's trouble from the script's.
 
 /** Daemon, protocol or set-up trouble. `code` is stable and documented in the README. */
 export class PynwheelError extends Error {
@@ -9,6 +10,3 @@ export class PynwheelError extends Error {
     this.code = code;
   }
 }
-
-/** Exit status the CLI uses when pynwheel itself, not the script, failed (as docker does). */
-export const EXIT_PYNWHEEL_FAILED = 125;

@@ -1,8 +1,6 @@
-// The daemon's log: its stderr is daemon.log (opened by the client that started it).
+// Runs in the daemon: its log. Its stderr is daemon.log (opened by the client that started it).
 import * as fs from 'node:fs';
-
-/** Past this size the log is moved to daemon.log.1 and started again, so it stays bounded. */
-export const LOG_LIMIT_BYTES = 1024 * 1024;
+import { LOG_LIMIT_BYTES } from '../shared/runtime-dir';
 
 export function log(message: string): void {
   try {
@@ -12,7 +10,7 @@ export function log(message: string): void {
   }
 }
 
-/** Keep daemon.log under LOG_LIMIT_BYTES; writers use O_APPEND, so they follow the truncation. */
+/** Keep daemon.log under LOG_LIMIT_BYTES (moved to daemon.log.1 and started again); writers use O_APPEND, so they follow the truncation. */
 export function boundLog(file: string): void {
   try {
     if (fs.statSync(file).size <= LOG_LIMIT_BYTES) return;

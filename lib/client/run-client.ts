@@ -1,19 +1,20 @@
-// One run as seen from the caller: send the request with our fds, pass signals on, and learn
-// how the run ended.
+// Runs in the Node client (the CLI, or a Node API caller's process): one run as seen from the
+// caller. Send the request with our fds (to the script's lane if it has one, else to the
+// daemon), pass signals on, and learn how the run ended.
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { FdChannel, closeQuietly } from './channel';
+import { FdChannel } from '../shared/channel';
+import { PynwheelError } from '../shared/errors';
+import { closeQuietly } from '../shared/fds';
+import { fdCountOf, type RunReply, type RunRequest } from '../shared/messages';
+import { native } from '../shared/native';
+import { encodeFrame, MAX_CLIENT_FRAME } from '../shared/wire';
+import { ensureRuntimeDir, runtimeDirFor, type RuntimePaths } from '../shared/runtime-dir';
+import { FORWARDED_SIGNALS, signalName } from '../shared/signals';
+import { VERSION } from '../shared/version';
 import { connectOrStart, replaceDaemon } from './connect';
-import { runDirectly } from './direct';
-import { PynwheelError } from './errors';
+import { pythonArgsFor, runDirectly } from './direct';
 import type { Interpreter } from './interpreter';
-import { fdCountOf, type RunReply, type RunRequest } from './messages';
-import { native } from './native';
-import { encodeFrame, MAX_CLIENT_FRAME } from './protocol';
-import { routeName } from './routes';
-import { ensureRuntimeDir, runtimeDirFor, type RuntimePaths } from './runtime-dir';
-import { FORWARDED_SIGNALS, signalName } from './signals';
-import { VERSION } from './version';
+import { connectLane } from './lane';
 
 export interface RunTarget {
   file?: string;
@@ -56,8 +57,7 @@ export async function runThroughDaemon(target: RunTarget, options: ClientOptions
     if (err.code === 'ESTALE' && options.directFallback !== false) {
       // Modules are changing on disk right now (an install in progress): no zygote can be
       // trusted, and the run had not started, so the interpreter runs it itself.
-      const pythonArgs = target.module !== undefined ? ['-m', target.module, ...target.args] : [target.file!, ...target.args];
-      return runDirectly(options.interpreter, pythonArgs, options.cwd, options.env, options.stdio, options.forwardSignals);
+      return runDirectly(options.interpreter, pythonArgsFor(target), options.cwd, options.env, options.stdio, options.forwardSignals);
     }
     // A daemon of another version refuses before anything runs: replace it, once.
     if (err.code !== 'EVERSION') throw err;
@@ -105,15 +105,6 @@ async function runOnce(paths: RuntimePaths, target: RunTarget, options: ClientOp
     return outcome;
   } finally {
     if (cwdFd !== null) closeQuietly(cwdFd);
-  }
-}
-
-/** The route's socket, or null (no route, or its zygote is gone: the daemon decides). */
-function connectLane(paths: RuntimePaths, python: string, cwd: string, file: string): number | null {
-  try {
-    return native.connect(path.join(paths.dir, 'r', routeName(python, cwd, file)));
-  } catch {
-    return null;
   }
 }
 

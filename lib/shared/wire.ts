@@ -1,12 +1,13 @@
-// Wire format shared by client, daemon and zygote (python/pynwheel_zygote.py mirrors it).
+// Runs in every Node process of pynwheel (CLI, Node API caller, daemon): the wire format that
+// clients, the daemon and zygotes share (python/pynwheel_zygote.py and the runner mirror it).
 //
 // Every frame: an 8-byte header, then a JSON object.
 //   bytes 0-1  magic "PN"            so a stray peer is recognised at once
 //   byte  2    protocol version      a request of another version is never misread
 //   byte  3    number of fds         the SCM_RIGHTS fds travel with the frame's first byte
 //   bytes 4-7  payload length (u32 big-endian)
-import { closeSync } from 'node:fs';
 import { PynwheelError } from './errors';
+import { closeQuietly } from './fds';
 
 export const PROTOCOL_VERSION = 1;
 export const MAGIC = 0x504e; // "PN"
@@ -124,8 +125,4 @@ export class FrameDecoder {
 
 function protocolError(message: string): PynwheelError {
   return new PynwheelError('EPROTO', message);
-}
-
-function closeQuietly(fd: number): void {
-  try { closeSync(fd); } catch { /* already gone */ }
 }

@@ -1,17 +1,19 @@
-// The daemon: accepts clients on the runtime directory's socket, checks who they are, and hands
-// each run to the zygote of its interpreter. It never touches a run's stdio: the caller's fds
-// go straight through to the zygote.
+// Runs in the daemon: it accepts clients on the runtime directory's socket, checks who they
+// are, and hands each run to the zygote of its interpreter. It never touches a run's stdio:
+// the caller's fds go straight through to the zygote.
 import * as fs from 'node:fs';
-import { FdChannel, closeQuietly } from './channel';
-import { PynwheelError } from './errors';
+import { FdChannel } from '../shared/channel';
+import { PynwheelError } from '../shared/errors';
+import { closeQuietly } from '../shared/fds';
+import type { RunRequest } from '../shared/messages';
+import { native, type Poller } from '../shared/native';
+import { MAX_CLIENT_FRAME, type Frame } from '../shared/wire';
+import type { RuntimePaths } from '../shared/runtime-dir';
+import { forwardableSignal, signalNumber } from '../shared/signals';
+import { VERSION } from '../shared/version';
 import { boundLog, log } from './log';
-import { checkRunFds, checkRunRequest, type RunRequest } from './messages';
-import { native, type Poller } from './native';
-import { MAX_CLIENT_FRAME, type Frame } from './protocol';
+import { checkRunFds, checkRunRequest } from './request-check';
 import { Routes } from './routes';
-import type { RuntimePaths } from './runtime-dir';
-import { forwardableSignal, signalNumber } from './signals';
-import { VERSION } from './version';
 import { Zygote, type ZygoteStatus } from './zygote';
 import { keyFor, keyString, withFamily, type ZygoteKey } from './zygote-key';
 
