@@ -1,6 +1,5 @@
 // Runs in every Node process of pynwheel (CLI, Node API caller, daemon): the messages clients
 // and the daemon exchange (the daemon checks a request with lib/daemon/request-check.ts).
-import { constants } from 'node:os';
 
 /** Client -> daemon: run a script. Carries the caller's present stdio fds, then its cwd fd. */
 export interface RunRequest {
@@ -35,20 +34,21 @@ export interface RunRequest {
   notify?: [number, number];
 }
 
-export const MAX_LIMITS = 64;
-
-/** Signals a run's status may come by (see RunRequest.notify): SIGURG, SIGWINCH. */
-export const NOTIFY_SIGNALS: readonly unknown[] = [constants.signals.SIGURG, constants.signals.SIGWINCH];
-
 /** Daemon -> client. */
 export type RunReply =
   | { type: 'started'; pid: number }
   /** The run was stopped (SIGTSTP, SIGSTOP, ...): a CLI client stops itself too, as a shell's job. */
   | { type: 'stopped'; signal: number }
   | { type: 'exit'; code?: number; signal?: number; core?: boolean }
-  | { type: 'error'; code: string; message: string };
+  /** `reason`: what exactly failed, a requestChecks or frameErrors code (lib/shared/protocol.json). */
+  | { type: 'error'; code: string; message: string; reason?: string };
 
-export const MAX_ARGS = 100_000;
+/**
+ * A lane's spare -> client, before anything ran: ask the daemon. `reason` is a laneDeclines or
+ * requestChecks code and `message` says it in words; a zygote of before the codes sent only
+ * `reason`, a sentence.
+ */
+export interface LaneDecline { type: 'decline'; reason?: string; message?: string }
 
 export function fdCountOf(request: Pick<RunRequest, 'stdio' | 'cwdFd'>): number {
   return request.stdio.filter(Boolean).length + (request.cwdFd ? 1 : 0);
