@@ -3,6 +3,7 @@
 // itself when the zygote cannot give python's behaviour (flags without an environment
 // variable, PYNWHEEL_DISABLE=1, PYTHONINSPECT, modules changing on disk right now).
 import { spawn as spawnChild } from 'node:child_process';
+import { clientDebug } from '../client/debug';
 import { pythonArgsFor } from '../client/direct';
 import type { Interpreter } from '../client/interpreter';
 import { runThroughDaemon, type RunOutcome, type RunTarget } from '../client/run-client';
@@ -30,7 +31,11 @@ export interface LaunchEvents {
 
 export async function launch(request: LaunchRequest, events: LaunchEvents): Promise<RunOutcome> {
   const { env } = request;
-  if (request.plan.unsupported.length || env.PYNWHEEL_DISABLE === '1' || env.PYTHONINSPECT) {
+  const debug = clientDebug(env);
+  const direct = request.plan.unsupported.length ? `python's own flags ${request.plan.unsupported.join(' ')}`
+    : env.PYNWHEEL_DISABLE === '1' ? 'PYNWHEEL_DISABLE=1' : env.PYTHONINSPECT ? 'PYTHONINSPECT' : null;
+  if (direct !== null) {
+    debug?.(`running python directly (${direct})`);
     return launchDirectly(request, events);
   }
   try {
@@ -47,7 +52,10 @@ export async function launch(request: LaunchRequest, events: LaunchEvents): Prom
   } catch (err) {
     // Modules keep changing on disk (an install in progress): no zygote can be trusted, and the
     // run has not started; the interpreter runs it, as the CLI does.
-    if (err instanceof PynwheelError && err.code === 'ESTALE') return launchDirectly(request, events);
+    if (err instanceof PynwheelError && err.code === 'ESTALE') {
+      debug?.(`running python directly (ESTALE: ${err.message})`);
+      return launchDirectly(request, events);
+    }
     throw err;
   }
 }

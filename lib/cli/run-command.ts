@@ -1,5 +1,6 @@
 // Runs in the CLI: `pynwheel run`, through the daemon or its lane (lib/client/), or with the
 // interpreter itself for what a zygote does not take.
+import { clientDebug } from '../client/debug';
 import { pythonArgsFor, runDirectly } from '../client/direct';
 import { resolveInterpreter } from '../client/interpreter';
 import { runThroughDaemon, type RunOutcome } from '../client/run-client';
@@ -25,7 +26,10 @@ export async function runCommand(argv: string[]): Promise<number> {
   const interpreter = resolveInterpreter(parsed.python, process.env, cwd);
   let outcome: RunOutcome;
   // PYTHONINSPECT asks for python's REPL after the script: the interpreter's own job.
-  if (process.env.PYNWHEEL_DISABLE === '1' || parsed.file === '-' || process.env.PYTHONINSPECT) {
+  const direct = process.env.PYNWHEEL_DISABLE === '1' ? 'PYNWHEEL_DISABLE=1' : parsed.file === '-' ? 'a script on stdin'
+    : process.env.PYTHONINSPECT ? 'PYTHONINSPECT' : null;
+  if (direct !== null) {
+    clientDebug(process.env)?.(`running python directly (${direct})`);
     outcome = await runDirectly(interpreter, pythonArgsFor(parsed), cwd, process.env);
   } else {
     restoreBlockingStdio();

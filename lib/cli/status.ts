@@ -1,5 +1,8 @@
 // Runs in the CLI: `pynwheel status` as text.
 
+/** Decline reasons shown per zygote, newest last. */
+const RECENT_DECLINES_SHOWN = 3;
+
 export function formatStatus(reply: Record<string, unknown>): string {
   const lines = [
     `daemon: pid ${String(reply.pid)}, pynwheel ${String(reply.version)}, up ${duration(Date.now() - Number(reply.startedAt))}, ` +
@@ -21,6 +24,7 @@ export function formatStatus(reply: Record<string, unknown>): string {
     const lane = (z.lane as { served?: number; path?: string | null } | undefined) ?? {};
     lines.push(`  up ${duration(Date.now() - Number(z.startedAt))}, ${String(z.runs)} runs served (${forks.spare ?? 0} by a pre-forked child, ` +
       `${lane.served ?? 0} of them straight from their client), ${String(z.active)} running`);
+    lines.push(...pathLines(z));
     const preloaded = (z.preloaded as string[]) ?? [];
     lines.push(`  preloaded: ${preloaded.length ? preloaded.join(', ') : '(none yet)'}`);
     const unfit = Object.entries((z.unfit as Record<string, string>) ?? {});
@@ -31,6 +35,26 @@ export function formatStatus(reply: Record<string, unknown>): string {
     if (notShared.length) lines.push(`  run by the script itself: ${notShared.map(([m, why]) => `${m} (${why})`).join('; ')}`);
   }
   return lines.join('\n');
+}
+
+/** How many runs took each path to the zygote, and why its lane declined the last few. */
+function pathLines(z: Record<string, unknown>): string[] {
+  const paths = (z.paths as { lane?: number; daemon?: number; routed?: number; stale?: number } | undefined) ?? {};
+  const moved = `${paths.routed ?? 0} routed here for their family, ${paths.stale ?? 0} after a stale zygote`;
+  const taken = [
+    ...(typeof paths.lane === 'number' ? [`${paths.lane} from the lane`] : []),
+    ...(typeof paths.daemon === 'number' ? [`${paths.daemon} through the daemon (${moved})`] : [moved]),
+  ];
+  const lines = [`  paths: ${taken.join(', ')}`];
+  const declines = Object.entries((z.declines as Record<string, number> | undefined) ?? {});
+  if (declines.length) {
+    lines.push(`  lane declines: ${declines.sort(([, a], [, b]) => b - a).map(([code, n]) => `${code} ${n}`).join(', ')}`);
+  }
+  const recent = ((z.recentDeclines as Array<[string, string, number]> | undefined) ?? []).slice(-RECENT_DECLINES_SHOWN);
+  if (recent.length) {
+    lines.push(`  last declines: ${recent.map(([code, message, at]) => `${code} (${message}) ${duration(Date.now() - at * 1000)} ago`).join('; ')}`);
+  }
+  return lines;
 }
 
 function duration(ms: number): string {

@@ -3,14 +3,24 @@
 // (lib/daemon/routes.ts) under the name both compute (lib/shared/route-name.ts).
 import * as path from 'node:path';
 import { native } from '../shared/native';
-import type { RuntimePaths } from '../shared/runtime-dir';
+import type { LaneMiss } from '../shared/protocol-constants';
 import { routeName, routesDir } from '../shared/route-name';
+import type { RuntimePaths } from '../shared/runtime-dir';
 
-/** The route's socket, or null (no route, or its zygote is gone: the daemon decides). */
-export function connectLane(paths: RuntimePaths, python: string, cwd: string, file: string): number | null {
+/** A connection to the script's lane, or why there is none (then the daemon decides). */
+export type LaneConnection =
+  | { fd: number; route: string }
+  | { fd: null; route: string; miss: LaneMiss; errno: string };
+
+export function connectLane(paths: RuntimePaths, python: string, cwd: string, file: string): LaneConnection {
+  const name = routeName(python, cwd, file);
+  const route = `r/${name}`;
   try {
-    return native.connect(path.join(routesDir(paths.dir), routeName(python, cwd, file)));
-  } catch {
-    return null;
+    return { fd: native.connect(path.join(routesDir(paths.dir), name)), route };
+  } catch (err) {
+    // No route (ENOENT); else the route leads to a zygote that is gone (ECONNREFUSED) or
+    // cannot be reached.
+    const errno = (err as NodeJS.ErrnoException).code ?? 'error';
+    return { fd: null, route, miss: errno === 'ENOENT' ? 'no-route' : 'route-gone', errno };
   }
 }

@@ -1,5 +1,6 @@
 // Runs in the daemon: its log. Its stderr is daemon.log (opened by the client that started it).
 import * as fs from 'node:fs';
+import { debugLine } from '../shared/debug';
 import { LOG_LIMIT_BYTES } from '../shared/runtime-dir';
 
 export function log(message: string): void {
@@ -7,6 +8,15 @@ export function log(message: string): void {
     fs.writeSync(2, `${new Date().toISOString()} [${process.pid}] ${message}\n`);
   } catch {
     /* nowhere left to complain */
+  }
+}
+
+/** A PYNWHEEL_DEBUG=1 line (for a run whose request asks), as every process writes them: no timestamp. */
+export function debugLog(text: string): void {
+  try {
+    fs.writeSync(2, debugLine('daemon', text));
+  } catch {
+    /* nowhere left to say it */
   }
 }
 

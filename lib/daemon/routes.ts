@@ -31,10 +31,10 @@ export class Routes {
     this.targets.clear();
   }
 
-  /** The next runs of this script may go straight to `lane`. */
-  publish(python: string, cwd: string, file: string, lane: string): void {
+  /** The next runs of this script may go straight to `lane`; returns the route's name if it is new. */
+  publish(python: string, cwd: string, file: string, lane: string): string | null {
     const name = routeName(python, cwd, file);
-    if (this.targets.get(name) === lane) return;
+    if (this.targets.get(name) === lane) return null;
     const link = path.join(this.dir, name);
     const temporary = `${link}.${process.pid}.tmp`;
     try {
@@ -43,7 +43,7 @@ export class Routes {
       fs.renameSync(temporary, link); // atomic: a client sees the old route or the new one
     } catch (err) {
       log(`could not publish a route to ${lane}: ${(err as Error).message}`);
-      return;
+      return null;
     }
     this.targets.delete(name);
     this.targets.set(name, lane);
@@ -52,6 +52,7 @@ export class Routes {
       this.targets.delete(oldest);
       fs.rmSync(path.join(this.dir, oldest), { force: true });
     }
+    return name;
   }
 
   /** A zygote ended: its routes go (a client would find nothing there and ask the daemon). */
