@@ -23,7 +23,7 @@ export function checkRunRequest(message: Message, fdCount: number): RunRequest {
   if (typeof m.file === 'string' && (m.file.length === 0 || m.file.includes('\0'))) bad('bad-file', '"file" is empty or has a NUL');
   if (typeof m.module === 'string' && !MODULE_NAME.test(m.module)) bad('bad-module', '"module" is not a module name');
   if (!Array.isArray(m.args) || m.args.length > MAX_ARGS || !m.args.every((a) => typeof a === 'string' && !a.includes('\0'))) bad('bad-args', '"args" must be an array of strings');
-  if (typeof m.cwd !== 'string' || !m.cwd.startsWith('/')) bad('bad-cwd', '"cwd" must be an absolute path');
+  if (typeof m.cwd !== 'string' || !m.cwd.startsWith('/') || m.cwd.includes('\0')) bad('bad-cwd', '"cwd" must be an absolute path without NUL');
   if (typeof m.env !== 'object' || m.env === null || Array.isArray(m.env)) bad('bad-env', '"env" must be an object');
   for (const [k, v] of Object.entries(m.env as object)) {
     if (typeof v !== 'string' || k.length === 0 || k.includes('=') || k.includes('\0') || v.includes('\0')) bad('bad-env', `environment entry ${JSON.stringify(k)}`);

@@ -12,6 +12,9 @@ import { HEADER_SIZE, MAGIC, MAX_FDS_PER_FRAME, PROTOCOL_VERSION, type FrameErro
 
 export type Message = { type: string } & Record<string, unknown>;
 
+/** A payload must be UTF-8: bytes that are not would become U+FFFD and be misread, not refused. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 export function encodeFrame(message: object, fdCount: number): Buffer {
   const payload = Buffer.from(JSON.stringify(message), 'utf8');
   const frame = Buffer.allocUnsafe(HEADER_SIZE + payload.length);
@@ -80,7 +83,7 @@ export class FrameDecoder {
       const frameFds = this.fdQueue.splice(0, fdCount);
       let message: unknown;
       try {
-        message = JSON.parse(whole.subarray(HEADER_SIZE).toString('utf8'));
+        message = JSON.parse(UTF8.decode(whole.subarray(HEADER_SIZE)));
       } catch {
         frameFds.forEach(closeQuietly);
         throw protocolError('bad-json', 'payload is not valid JSON');
