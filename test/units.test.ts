@@ -1,9 +1,11 @@
 // Pure functions on their own, beyond the shared vectors (test/vectors.test.ts): run-argument
 // parsing (lib/cli/run-args.ts), route names (lib/shared/route-name.ts) against a plain BigInt
-// FNV-1a, and the daemon's request checks at their limits (lib/daemon/request-check.ts).
+// FNV-1a, the daemon's request checks at their limits (lib/daemon/request-check.ts), and the
+// status text of path counts (lib/cli/status.ts).
 import t from 'tap';
 import * as os from 'node:os';
 import { parseRunArgs, UsageError } from '../lib/cli/run-args';
+import { formatStatus } from '../lib/cli/status';
 import { checkRunFds, checkRunRequest } from '../lib/daemon/request-check';
 import { fdCountOf } from '../lib/shared/messages';
 import { MAX_ARGS, MAX_LIMITS } from '../lib/shared/protocol-constants';
@@ -103,4 +105,27 @@ t.test('fd checks: in order stdin, stdout, stderr, then the cwd', async (t) => {
   t.equal(check(base(), [10, 14, 13]), 'stdio-not-open: bad run request: stdout is not an open fd', 'the first failure counts');
   t.equal(check({ ...base(), cwdFd: true }, [10, 10, 10, 15]), 'cwd-fd-not-directory: bad run request: the cwd fd is not a directory');
   t.equal(check({ ...base(), stdio: [false, false, false], cwdFd: true }, [14]), 'cwd-fd-not-directory: bad run request: the cwd fd is not a directory', 'a closed cwd fd');
+});
+
+t.test('status text: each zygote\'s paths and its last declines, from a zygote that counts them or not', async (t) => {
+  const now = Date.now();
+  const zygote = {
+    pid: 10, python: '/v/bin/python3', version: '3.11.4 (main)', key: { realPython: '/usr/bin/python3.11', env: {}, family: [] },
+    startedAt: now, runs: 5, active: 0, forks: { spare: 4, onDemand: 1 }, lane: { served: 3 }, preloaded: [],
+  };
+  const counted = formatStatus({
+    pid: 1, version: '0.1.0', startedAt: now, runs: 5, active: 0,
+    zygotes: [{
+      ...zygote,
+      paths: { lane: 3, daemon: 2, routed: 1, stale: 0 },
+      declines: { 'unknown-script': 1, 'other-key-env': 2 },
+      recentDeclines: [['other-key-env', 'another value', now / 1000 - 30], ['unknown-script', 'not run', now / 1000 - 20], ['other-key-env', 'again', now / 1000 - 10], ['other-key-env', 'last', now / 1000]],
+    }],
+  });
+  t.match(counted, /\n {2}paths: 3 from the lane, 2 through the daemon \(1 routed here for their family, 0 after a stale zygote\)\n/);
+  t.match(counted, /\n {2}lane declines: other-key-env 2, unknown-script 1\n/, 'most frequent first');
+  t.match(counted, /\n {2}last declines: unknown-script \(not run\) 20s ago; other-key-env \(again\) 10s ago; other-key-env \(last\) 0s ago\n/, 'the last three, newest last');
+  const uncounted = formatStatus({ pid: 1, version: '0.1.0', startedAt: now, runs: 5, active: 0, zygotes: [{ ...zygote, paths: { routed: 0, stale: 2 }, declines: {}, recentDeclines: [] }] });
+  t.match(uncounted, /\n {2}paths: 0 routed here for their family, 2 after a stale zygote\n/, 'a zygote that does not count its own: the daemon\'s counts alone');
+  t.notMatch(uncounted, /declines/, 'no decline lines without declines');
 });
