@@ -8,8 +8,8 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { encodeFrame } from '../lib/protocol';
-import { routeName } from '../lib/routes';
+import { routeName } from '../lib/shared/route-name';
+import { encodeFrame } from '../lib/shared/wire';
 import { collect, makeSandbox, python, stopDaemon, write, ROOT, type Outcome, type Sandbox } from './helpers';
 
 const SHIM = path.join(ROOT, 'bin', 'pynwheel');

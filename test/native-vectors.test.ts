@@ -9,11 +9,12 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { resolveInterpreter } from '../lib/interpreter';
-import { checkRunRequest, fdCountOf } from '../lib/messages';
-import { native } from '../lib/native';
-import { runtimeDirFor } from '../lib/runtime-dir';
-import { VERSION } from '../lib/version';
+import { resolveInterpreter } from '../lib/client/interpreter';
+import { checkRunRequest } from '../lib/daemon/request-check';
+import { fdCountOf } from '../lib/shared/messages';
+import { native } from '../lib/shared/native';
+import { runtimeDirFor } from '../lib/shared/runtime-dir';
+import { VERSION } from '../lib/shared/version';
 import { ROOT } from './helpers';
 
 const PROGRAM = path.join(ROOT, 'build', 'Release', 'runner-vectors');
@@ -35,7 +36,7 @@ function run(records: Array<[string, ...string[]]>): Reply[] {
 }
 
 /** How the runner's flat reader should see a top-level member of `value`. */
-/** lib/interpreter.ts's answer, as the program prints ResolvePython's. */
+/** lib/client/interpreter.ts's answer, as the program prints ResolvePython's. */
 function interpreterOf(explicit: string, env: Record<string, string>, cwd: string): Reply {
   try {
     const { path: found, argv0 } = resolveInterpreter(explicit || undefined, env, cwd);
@@ -135,7 +136,7 @@ t.test('run-args.json through ParseRunArgs, and the whole command line through P
   });
   t.equal(passed, cases.length, `${passed} of ${cases.length} run-args cases (after "run" and as a whole command line)`);
 
-  // The other forms lib/cli.ts knows: the shebang form, the spec's --file form, other commands.
+  // The other forms lib/cli/main.ts knows: the shebang form, the spec's --file form, other commands.
   const forms: Array<[string[], Reply]> = [
     [[], { node: true, usage: false }],
     [['status'], { node: true, usage: false }],
@@ -155,7 +156,7 @@ t.test('run-args.json through ParseRunArgs, and the whole command line through P
   forms.forEach(([argv, want], i) => t.same(parsed(replies[i]), want, `pynwheel ${argv.join(' ')}`));
 });
 
-t.test('RuntimeDir and RuntimeDirIsSafe beside lib/runtime-dir.ts', async (t) => {
+t.test('RuntimeDir and RuntimeDirIsSafe beside lib/shared/runtime-dir.ts', async (t) => {
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'pnw-vectors-'));
   t.teardown(() => fs.rmSync(scratch, { recursive: true, force: true }));
   fs.mkdirSync(path.join(scratch, 'safe'), { mode: 0o700 });
@@ -191,7 +192,7 @@ t.test('RuntimeDir and RuntimeDirIsSafe beside lib/runtime-dir.ts', async (t) =>
   });
 });
 
-t.test('ResolvePython beside lib/interpreter.ts', async (t) => {
+t.test('ResolvePython beside lib/client/interpreter.ts', async (t) => {
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'pnw-vectors-'));
   t.teardown(() => fs.rmSync(scratch, { recursive: true, force: true }));
   const file = (relative: string, mode: number) => {
@@ -236,7 +237,7 @@ t.test('ResolvePython beside lib/interpreter.ts', async (t) => {
   });
 });
 
-t.test('BuildRunRequest: what lib/client.ts sends, and what checkRunRequest accepts', async (t) => {
+t.test('BuildRunRequest: what lib/client/run-client.ts sends, and what checkRunRequest accepts', async (t) => {
   const { cases } = vectors('run-args');
   const runs = cases.filter((c: any) => !c.usage && c.runner !== 'node').map((c: any) => c.result);
   const env = ['HOME=/home/u', 'LANG=C.UTF-8', 'ODD=tab\tquote"backslash\\', 'EMPTY=', 'UNICODE=ü€𝄞'];
@@ -268,5 +269,5 @@ t.test('BuildRunRequest: what lib/client.ts sends, and what checkRunRequest acce
     if (checked === null && JSON.stringify(request) === JSON.stringify(expected[i])) passed++;
     else t.same({ request, checked }, { request: expected[i], checked: null }, `request ${i}`);
   });
-  t.equal(passed, runs.length, `${passed} of ${runs.length} requests built for the run-args vectors are lib/client.ts's and pass checkRunRequest`);
+  t.equal(passed, runs.length, `${passed} of ${runs.length} requests built for the run-args vectors are lib/client/run-client.ts's and pass checkRunRequest`);
 });

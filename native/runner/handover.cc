@@ -16,11 +16,11 @@
 
 namespace runner {
 
-const char kCliEntry[] = "dist/cli.js";
+const char kCliEntry[] = "dist/cli/main.js";
 
 namespace {
 
-const int kExitFailed = 125;  // pynwheel itself failed (lib/errors.ts)
+const int kExitFailed = 125;  // pynwheel itself failed (lib/cli/run-command.ts)
 
 /**
  * The package's root: this program is <package>/build/Release/pynwheel-runner, or its copy

@@ -13,7 +13,7 @@ namespace runner {
 
 namespace {
 
-/** getcwd, or (a deleted cwd) $PWD or "/" as lib/cli.ts's currentDirectory; *known false then. */
+/** getcwd, or (a deleted cwd) $PWD or "/" as lib/cli/run-command.ts's currentDirectory; *known false then. */
 std::string CurrentDirectory(bool* known) {
   char buf[PATH_MAX];
   *known = getcwd(buf, sizeof buf) != nullptr;
@@ -27,7 +27,7 @@ bool IsExecutableFile(const std::string& path) {
   return access(path.c_str(), X_OK) == 0 && stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/** lib/interpreter.ts's findOnPath. */
+/** lib/client/interpreter.ts's findOnPath. */
 std::string FindOnPath(const std::string& name, const std::string& cwd) {
   const char* env = getenv("PATH");
   std::string path = env ? env : "/usr/local/bin:/usr/bin:/bin";

@@ -1,5 +1,5 @@
 // pynwheel-runner: the warm path of `pynwheel run` without starting Node (Node alone takes five
-// times python's start-up). It does what lib/client.ts does for one run: send the request with
+// times python's start-up). It does what lib/client/run-client.ts does for one run: send the request with
 // this process's own fds 0-2 and cwd, first to the script's lane if the daemon left a route to
 // it, else to the daemon; pass signals on; and end as the run ended. Everything else is handed
 // to the Node CLI by exec (handover.h), so behaviour is the same either way. It never forks.
@@ -51,7 +51,7 @@ bool HoldClosedStdio(bool present[3]) {
   return true;
 }
 
-/** Why python itself must run the script (lib/cli.ts runs it directly then), or nullptr. */
+/** Why python itself must run the script (lib/cli/run-command.ts runs it directly then), or nullptr. */
 const char* PythonRunsItself() {
   const char* disable = getenv("PYNWHEEL_DISABLE");
   if (disable && std::strcmp(disable, "1") == 0) return "PYNWHEEL_DISABLE=1 (python runs the script itself)";

@@ -20,7 +20,7 @@ namespace runner {
 
 namespace {
 
-const int kExitFailed = 125;  // pynwheel itself failed (lib/errors.ts)
+const int kExitFailed = 125;  // pynwheel itself failed (lib/cli/run-command.ts)
 
 [[noreturn]] void LostDaemon(const char* why) {
   Debug("lost the daemon during the run: %s", why);

@@ -1,5 +1,5 @@
-// The run request, as lib/client.ts builds it: JSON that the daemon and a lane's spare check
-// (lib/messages.ts's checkRunRequest, the spare's lane check), byte for byte what the Node CLI
+// The run request, as lib/client/run-client.ts builds it: JSON that the daemon and a lane's spare check
+// (lib/daemon/request-check.ts's checkRunRequest, the spare's lane check), byte for byte what the Node CLI
 // sends for the same command line, environment and fds (test/native-client.test.ts).
 #pragma once
 #include <cstdint>

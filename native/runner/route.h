@@ -1,5 +1,5 @@
 // A script's route: after a run of it, the daemon links <runtime dir>/r/<name> to the lane of
-// the zygote that ran it (lib/routes.ts), so the runner can go straight to a spare. A route is
+// the zygote that ran it (lib/daemon/routes.ts), so the runner can go straight to a spare. A route is
 // only a hint: the spare checks the request and may decline.
 #pragma once
 #include <string>
@@ -7,7 +7,7 @@
 namespace runner {
 
 /**
- * The route's name for a script, as lib/routes.ts's routeName: FNV-1a, 64 bits, of
+ * The route's name for a script, as lib/shared/route-name.ts's routeName: FNV-1a, 64 bits, of
  * `python \0 cwd \0 file`, as 16 hex digits (test/vectors/route-names.json pins the two).
  */
 std::string RouteName(const std::string& python, const std::string& cwd, const std::string& file);

@@ -11,7 +11,7 @@ const char kStdinScript[] = "the script is stdin (\"-\")";
 const char* ParseCommandLine(int argc, char** argv, RunArgs* out) {
   if (argc < 2) return "no arguments";
   std::string first = argv[1];
-  // `pynwheel FILE ARGS` (a shebang) and the spec's `--file` form, as lib/cli.ts decides.
+  // `pynwheel FILE ARGS` (a shebang) and the spec's `--file` form, as lib/cli/main.ts decides.
   bool shebang_form = first == "--file" || (first[0] != '-' && first != "run" && first != "start" && first != "stop" &&
                                             first != "status" && first != "doctor" && first != "help");
   if (first != "run" && !shebang_form) return "another command than run";

@@ -1,4 +1,4 @@
-// What the command line asks for, as lib/cli.ts and lib/run-args.ts decide (test/vectors/
+// What the command line asks for, as lib/cli/main.ts and lib/cli/run-args.ts decide (test/vectors/
 // run-args.json pins the two together). The runner takes only the plain run of a script or a
 // module; for anything else it names the reason and the Node CLI takes over (handover.h).
 #pragma once
@@ -22,7 +22,7 @@ const char* ParseCommandLine(int argc, char** argv, RunArgs* out);
 
 /**
  * The arguments after `run` (or the whole line in the shebang and spec forms), as
- * lib/run-args.ts's parseRunArgs. nullptr with *out filled, else why Node takes it:
+ * lib/cli/run-args.ts's parseRunArgs. nullptr with *out filled, else why Node takes it:
  * kUsage (Node prints the usage error) or kStdinScript (`-`: python reads the script from stdin).
  */
 const char* ParseRunArgs(const std::vector<std::string>& argv, RunArgs* out);

@@ -1,6 +1,6 @@
 // Signals while a run goes on: every catchable one the runner gets is passed on to the run by
 // number, and the run's own status may come as a queued SIGURG carrying the request's token
-// (RunRequest.notify in lib/messages.ts), before the zygote's exit message. The handler only
+// (RunRequest.notify in lib/shared/messages.ts), before the zygote's exit message. The handler only
 // writes a byte to a pipe and sets volatile sig_atomic_t fields; the rest happens outside it.
 #pragma once
 #include <cstdint>

@@ -89,7 +89,7 @@ bool ReplyReader::Next(FlatObject* reply) {
 }
 
 /**
- * Every whole frame buffered, as lib/shared/protocol.ts's FrameDecoder: a frame takes the fds
+ * Every whole frame buffered, as lib/shared/wire.ts's FrameDecoder: a frame takes the fds
  * its header announces, which must have come by its last byte; fds left when no frame is
  * pending are an error. On an error the frames of this read are not handed out.
  */

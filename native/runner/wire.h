@@ -1,5 +1,5 @@
 // The runner's sockets: connecting, sending a frame with its fds, and reading replies back as
-// frames (lib/shared/protocol.ts's FrameDecoder, with the header checks of shared/protocol.h).
+// frames (lib/shared/wire.ts's FrameDecoder, with the header checks of shared/protocol.h).
 #pragma once
 #include <cstdint>
 #include <string>

@@ -1,4 +1,4 @@
-// The frame header, written and read as lib/shared/protocol.ts does. Runs in the native runner
+// The frame header, written and read as lib/shared/wire.ts does. Runs in the native runner
 // (and in its test program, build/Release/runner-vectors).
 #include "protocol.h"
 
