@@ -1,3 +1,4 @@
+// Dying by a signal (see die.h). Runs in the native runner and in a Node process (the addon).
 #include "die.h"
 
 #include <pthread.h>

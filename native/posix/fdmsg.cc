@@ -1,3 +1,4 @@
+// fd passing (see fdmsg.h). Runs in the native runner and in a Node process (the addon).
 #include "fdmsg.h"
 
 #include <cerrno>

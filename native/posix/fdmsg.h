@@ -1,4 +1,4 @@
-// sendmsg/recvmsg with SCM_RIGHTS, shared by the addon (native/fdpass.cc) and the native runner
+// sendmsg/recvmsg with SCM_RIGHTS, shared by the addon (native/addon/fdpass.cc) and the native runner
 // (native/runner/): plain syscalls, no N-API.
 #pragma once
 #include <sys/socket.h>

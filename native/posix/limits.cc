@@ -1,3 +1,4 @@
+// Resource limits (see limits.h). Runs in the native runner and in a Node process (the addon).
 #include "limits.h"
 
 #include <sys/resource.h>

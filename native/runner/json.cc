@@ -1,3 +1,4 @@
+// JSON for the native runner (see json.h); runs in the runner and its test program.
 #include "json.h"
 
 #include <cstdio>
@@ -44,6 +45,19 @@ static size_t Utf8Sequence(const unsigned char* s, bool* valid) {
 bool IsValidUtf8(const char* text) {
   const unsigned char* s = reinterpret_cast<const unsigned char*>(text);
   while (*s) {
+    bool valid;
+    s += Utf8Sequence(s, &valid);
+    if (!valid) return false;
+  }
+  return true;
+}
+
+bool IsValidUtf8(const std::string& text) {
+  // Utf8Sequence stops at a NUL, which is never a continuation byte: std::string's terminator
+  // keeps it inside the buffer, and a NUL within the text is a sequence of its own.
+  const unsigned char* s = reinterpret_cast<const unsigned char*>(text.c_str());
+  const unsigned char* end = s + text.size();
+  while (s < end) {
     bool valid;
     s += Utf8Sequence(s, &valid);
     if (!valid) return false;
@@ -101,41 +115,24 @@ void AppendUtf8(std::string& out, unsigned cp) {
   }
 }
 
+/** RFC 8259's grammar, as strict as JSON.parse; nested values deeper than kMaxDepth are refused. */
 class Reader {
  public:
   explicit Reader(const std::string& s) : s_(s) {}
 
-  bool Object(std::map<std::string, std::string>& out) {
+  JsonShape Top(FlatObject* out) {
     Space();
-    if (!Eat('{')) return false;
-    Space();
-    if (Eat('}')) return Done();
-    for (;;) {
-      std::string key, value;
-      Space();
-      if (!String(&key)) return false;
-      Space();
-      if (!Eat(':')) return false;
-      Space();
-      if (Peek() == '"') {
-        if (!String(&value)) return false;
-        out[key] = value;
-      } else if (Peek() == '{' || Peek() == '[') {
-        if (!Skip()) return false;
-      } else {
-        if (!Token(&value)) return false;
-        out[key] = value;
-      }
-      Space();
-      if (Eat('}')) return Done();
-      if (!Eat(',')) return false;
-    }
+    if (Peek() == '{') return Object(out, 0) && Done() ? JsonShape::kObject : JsonShape::kInvalid;
+    JsonMember ignored;
+    return Value(&ignored, 0) && Done() ? JsonShape::kOtherValue : JsonShape::kInvalid;
   }
 
  private:
+  static const int kMaxDepth = 512;
+
   char Peek() const { return i_ < s_.size() ? s_[i_] : '\0'; }
   bool Eat(char c) {
-    if (Peek() != c) return false;
+    if (i_ >= s_.size() || s_[i_] != c) return false;
     i_++;
     return true;
   }
@@ -146,36 +143,111 @@ class Reader {
     Space();
     return i_ == s_.size();
   }
+  bool Digits() {
+    size_t start = i_;
+    while (Peek() >= '0' && Peek() <= '9') i_++;
+    return i_ > start;
+  }
+
+  /** An object's members into *out (null: only checked). */
+  bool Object(FlatObject* out, int depth) {
+    if (depth > kMaxDepth || !Eat('{')) return false;
+    Space();
+    if (Eat('}')) return true;
+    for (;;) {
+      std::string key;
+      JsonMember value;
+      Space();
+      if (!String(&key)) return false;
+      Space();
+      if (!Eat(':')) return false;
+      if (!Value(&value, depth + 1)) return false;
+      if (out != nullptr) (*out)[key] = value;
+      Space();
+      if (Eat('}')) return true;
+      if (!Eat(',')) return false;
+    }
+  }
+
+  bool Array(int depth) {
+    if (depth > kMaxDepth || !Eat('[')) return false;
+    Space();
+    if (Eat(']')) return true;
+    for (;;) {
+      JsonMember ignored;
+      if (!Value(&ignored, depth + 1)) return false;
+      Space();
+      if (Eat(']')) return true;
+      if (!Eat(',')) return false;
+    }
+  }
+
+  bool Value(JsonMember* out, int depth) {
+    Space();
+    out->text.clear();
+    char c = Peek();
+    if (c == '"') {
+      out->kind = JsonMember::kString;
+      return String(&out->text);
+    }
+    if (c == '{' || c == '[') {
+      out->kind = JsonMember::kNested;
+      return c == '{' ? Object(nullptr, depth) : Array(depth);
+    }
+    size_t start = i_;
+    if (s_.compare(i_, 4, "true") == 0 || s_.compare(i_, 4, "null") == 0) {
+      i_ += 4;
+      out->kind = c == 'n' ? JsonMember::kNull : JsonMember::kBoolean;
+    } else if (s_.compare(i_, 5, "false") == 0) {
+      i_ += 5;
+      out->kind = JsonMember::kBoolean;
+    } else {
+      out->kind = JsonMember::kNumber;
+      Eat('-');
+      if (!Eat('0') && !Digits()) return false;
+      if (Eat('.') && !Digits()) return false;
+      if (Eat('e') || Eat('E')) {
+        if (!Eat('+')) Eat('-');
+        if (!Digits()) return false;
+      }
+    }
+    out->text = s_.substr(start, i_ - start);
+    return true;
+  }
 
   bool Hex4(unsigned* cp) {
     if (i_ + 4 > s_.size()) return false;
-    char digits[5] = {s_[i_], s_[i_ + 1], s_[i_ + 2], s_[i_ + 3], '\0'};
-    char* end;
-    *cp = static_cast<unsigned>(std::strtoul(digits, &end, 16));
-    if (end != digits + 4) return false;
+    unsigned value = 0;
+    for (int k = 0; k < 4; k++) {
+      char h = s_[i_ + k];
+      int digit = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10 : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
+      if (digit < 0) return false;
+      value = value * 16 + static_cast<unsigned>(digit);
+    }
+    *cp = value;
     i_ += 4;
     return true;
   }
 
-  /** A string literal, decoded into *out (or only skipped when out is null). */
+  /** A string literal, decoded into *out. */
   bool String(std::string* out) {
-    std::string ignored;
-    std::string& value = out != nullptr ? *out : ignored;
     if (!Eat('"')) return false;
     while (i_ < s_.size() && s_[i_] != '"') {
       char c = s_[i_++];
+      if (static_cast<unsigned char>(c) < 0x20) return false;  // raw control characters are not JSON
       if (c != '\\') {
-        value += c;
+        *out += c;
         continue;
       }
       if (i_ >= s_.size()) return false;
       char e = s_[i_++];
       switch (e) {
-        case 'n': value += '\n'; break;
-        case 'r': value += '\r'; break;
-        case 't': value += '\t'; break;
-        case 'b': value += '\b'; break;
-        case 'f': value += '\f'; break;
+        case 'n': *out += '\n'; break;
+        case 'r': *out += '\r'; break;
+        case 't': *out += '\t'; break;
+        case 'b': *out += '\b'; break;
+        case 'f': *out += '\f'; break;
+        case '"': case '\\': case '/': *out += e; break;
         case 'u': {
           unsigned cp;
           if (!Hex4(&cp)) return false;
@@ -190,47 +262,13 @@ class Reader {
             }
           }
           if (cp >= 0xD800 && cp <= 0xDFFF) cp = 0xFFFD;  // a lone surrogate has no UTF-8
-          AppendUtf8(value, cp);
+          AppendUtf8(*out, cp);
           break;
         }
-        default: value += e;  // \" \\ \/
+        default: return false;
       }
     }
     return Eat('"');
-  }
-
-  /** A number, true, false or null: its text. */
-  bool Token(std::string* out) {
-    size_t start = i_;
-    while (i_ < s_.size() && s_[i_] != ',' && s_[i_] != '}' && s_[i_] != ']' && s_[i_] != ' ' && s_[i_] != '\n') i_++;
-    *out = s_.substr(start, i_ - start);
-    return !out->empty();
-  }
-
-  /** Any value, not kept. */
-  bool Skip() {
-    Space();
-    if (Peek() == '"') return String(nullptr);
-    if (Peek() != '{' && Peek() != '[') {
-      std::string token;
-      return Token(&token);
-    }
-    char close = Peek() == '{' ? '}' : ']';
-    i_++;
-    Space();
-    if (Eat(close)) return true;
-    for (;;) {
-      if (close == '}') {
-        Space();
-        if (!String(nullptr)) return false;
-        Space();
-        if (!Eat(':')) return false;
-      }
-      if (!Skip()) return false;
-      Space();
-      if (Eat(close)) return true;
-      if (!Eat(',')) return false;
-    }
   }
 
   const std::string& s_;
@@ -239,8 +277,13 @@ class Reader {
 
 }  // namespace
 
-bool ParseFlatObject(const std::string& json, std::map<std::string, std::string>& out) {
-  return Reader(json).Object(out);
+JsonShape ParseFlatObject(const std::string& json, FlatObject* out) {
+  return Reader(json).Top(out);
+}
+
+std::string MemberText(const FlatObject& object, const char* name, JsonMember::Kind kind) {
+  auto found = object.find(name);
+  return found != object.end() && found->second.kind == kind ? found->second.text : std::string();
 }
 
 }  // namespace runner

@@ -1,3 +1,4 @@
+// Node-style errors (see errors.h). Runs in a Node process of pynwheel, as part of the addon.
 #include "errors.h"
 
 #include <cerrno>

@@ -1,3 +1,4 @@
+// The Poller binding (see poller.h). Runs in a Node process of pynwheel, on its event loop.
 #include "poller.h"
 
 #include "args.h"

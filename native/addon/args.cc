@@ -1,3 +1,4 @@
+// Argument checks (see args.h). Runs in a Node process of pynwheel, as part of the addon.
 #include "args.h"
 
 #include <climits>

@@ -1,0 +1,31 @@
+// Where a run happens and with what: the caller's cwd, the runtime directory
+// (lib/shared/runtime-dir.ts) and the interpreter (lib/client/interpreter.ts), found as the Node CLI finds
+// them, from this process's environment. On any doubt the Node CLI decides and explains.
+#pragma once
+#include <string>
+
+namespace runner {
+
+struct Location {
+  std::string cwd;          // getcwd, else $PWD or "/" (a deleted cwd), as lib/cli/run-command.ts
+  std::string runtime_dir;  // checked: ours, a directory, mode 0700
+  std::string python;       // the interpreter's absolute path, symlinks kept
+  std::string argv0;        // as the user named it ("python3" unless --python or $PYNWHEEL_PYTHON)
+};
+
+/** All of *out for a run whose --python was `explicit_python` (may be ""); nullptr, or why Node must decide. */
+const char* Locate(const std::string& explicit_python, Location* out);
+
+/** `path` made absolute against `base` and normalised lexically, as Node's path.resolve(base, path). */
+std::string ResolvePath(const std::string& base, const std::string& path);
+
+/** lib/shared/runtime-dir.ts's runtimeDirFor, resolved against `cwd`. */
+std::string RuntimeDir(const std::string& cwd);
+
+/** lib/shared/runtime-dir.ts's checkRuntimeDir, without the explanations: lstat says ours, a directory, 0700. */
+bool RuntimeDirIsSafe(const std::string& dir);
+
+/** lib/client/interpreter.ts's resolveInterpreter: false when it would throw ENOPYTHON. */
+bool ResolvePython(const std::string& explicit_python, const std::string& cwd, std::string* path, std::string* argv0);
+
+}  // namespace runner

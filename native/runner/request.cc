@@ -1,0 +1,91 @@
+// Building the run request (see request.h). Runs in the native runner and its test program.
+#include "request.h"
+
+#include <sys/stat.h>
+
+#include <cstring>
+#include <set>
+
+#include "../posix/limits.h"
+#include "json.h"
+
+#define PYNWHEEL_STRINGIFY(x) #x
+#define PYNWHEEL_STR(x) PYNWHEEL_STRINGIFY(x)
+
+extern char** environ;
+
+namespace runner {
+
+const char kVersion[] = PYNWHEEL_STR(PYNWHEEL_VERSION);
+
+namespace {
+
+/**
+ * The environment as Node's process.env enumerates it: the first of duplicate names wins
+ * (getenv's answer), and a name that is empty or not valid UTF-8 is left out (Node cannot look
+ * it up). Values with invalid UTF-8 get U+FFFD as Node's strings do.
+ */
+void AppendEnvironment(std::string& json) {
+  json += '{';
+  std::set<std::string> seen;
+  for (char** e = environ; *e; e++) {
+    const char* eq = std::strchr(*e, '=');
+    if (!eq || eq == *e) continue;
+    std::string name(*e, eq - *e);
+    if (!IsValidUtf8(name.c_str()) || !seen.insert(name).second) continue;
+    if (seen.size() > 1) json += ',';
+    AppendJsonString(json, name.c_str());
+    json += ':';
+    AppendJsonString(json, eq + 1);
+  }
+  json += '}';
+}
+
+/**
+ * The umask and resource limits the run must have, as python started here would: read with
+ * getrlimit here (the zygote would otherwise read /proc/<our pid>, which costs it more).
+ */
+void AppendProcessAttributes(std::string& json) {
+  mode_t mask = umask(0);
+  umask(mask);
+  json += ",\"umask\":" + std::to_string(mask) + ",\"limits\":[";
+  bool first = true;
+  for (const pynwheel_posix::Limit& limit : pynwheel_posix::CurrentLimits()) {
+    json += first ? "[" : ",[";
+    first = false;
+    json += std::to_string(limit.resource) + "," + std::to_string(limit.soft) + "," + std::to_string(limit.hard) + "]";
+  }
+  json += ']';
+}
+
+}  // namespace
+
+std::string BuildRunRequest(const RunArgs& run, const Location& where, const RequestFds& fds, int notify_signal,
+                            uint64_t token) {
+  auto flag = [](bool b) { return b ? "true" : "false"; };
+  std::string json = "{\"type\":\"run\",\"client\":";
+  AppendJsonString(json, kVersion);
+  json += run.has_module ? ",\"module\":" : ",\"file\":";
+  AppendJsonString(json, run.has_module ? run.module.c_str() : run.file.c_str());
+  json += ",\"args\":[";
+  for (size_t i = 0; i < run.args.size(); i++) {
+    if (i) json += ',';
+    AppendJsonString(json, run.args[i].c_str());
+  }
+  json += "],\"cwd\":";
+  AppendJsonString(json, where.cwd.c_str());
+  json += ",\"env\":";
+  AppendEnvironment(json);
+  json += ",\"python\":";
+  AppendJsonString(json, where.python.c_str());
+  json += ",\"argv0\":";
+  AppendJsonString(json, where.argv0.c_str());
+  json += std::string(",\"stdio\":[") + flag(fds.stdio[0]) + "," + flag(fds.stdio[1]) + "," + flag(fds.stdio[2]) +
+          "],\"cwdFd\":" + flag(fds.cwd);
+  AppendProcessAttributes(json);
+  if (token != 0) json += ",\"notify\":[" + std::to_string(notify_signal) + "," + std::to_string(token) + "]";
+  json += '}';
+  return json;
+}
+
+}  // namespace runner

@@ -1,0 +1,29 @@
+// The run request, as lib/client/run-client.ts builds it: JSON that the daemon and a lane's spare check
+// (lib/daemon/request-check.ts's checkRunRequest, the spare's lane check), byte for byte what the Node CLI
+// sends for the same command line, environment and fds (test/native-client.test.ts).
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "locate.h"
+#include "run_args.h"
+
+namespace runner {
+
+struct RequestFds {
+  bool stdio[3];  // which of fds 0-2 the caller left open (sent in that order)
+  bool cwd;       // an O_DIRECTORY fd of the cwd follows them
+};
+
+/**
+ * {type:'run', client, file|module, args, cwd, env, python, argv0, stdio, cwdFd, umask, limits,
+ * notify?}: env is this process's environment as Node's process.env enumerates it; umask and
+ * limits are this process's; notify is [notify_signal, token] unless token is 0.
+ */
+std::string BuildRunRequest(const RunArgs& run, const Location& where, const RequestFds& fds, int notify_signal,
+                            uint64_t token);
+
+/** The pynwheel version this runner was built as (package.json's, the request's `client`). */
+extern const char kVersion[];
+
+}  // namespace runner

@@ -1,0 +1,35 @@
+// Signals while a run goes on: every catchable one the runner gets is passed on to the run by
+// number, and the run's own status may come as a queued SIGURG carrying the request's token
+// (RunRequest.notify in lib/shared/messages.ts), before the zygote's exit message. The handler only
+// writes a byte to a pipe and sets volatile sig_atomic_t fields; the rest happens outside it.
+#pragma once
+#include <cstdint>
+
+namespace runner {
+
+/** The pipe the handler writes to; false if there is none (nothing has run: Node takes over). */
+bool OpenSignalPipe();
+
+/**
+ * A fresh 48-bit token that the run's status signal must carry (0 if getrandom failed: then no
+ * status is asked for), for the request's `notify: [StatusSignal(), token]`.
+ */
+uint64_t AskForStatusSignal();
+int StatusSignal();
+
+/** Installs the handlers (once; 64 sigactions, 20 us). */
+void InstallSignalForwarding();
+
+/** The pipe's read end, readable when signals came, for poll. */
+int SignalPipe();
+
+/** Sends each signal that came on `sock` as {type:'signal', signo}; false once the peer is gone. */
+bool ForwardPendingSignals(int sock);
+
+/** Whether the run whose pid is `pid` sent its status (*code, 0-255). */
+bool StatusCame(long pid, int* code);
+
+/** Before exec hands over to Node: signals that came take their default action here. */
+void ActOnCaughtSignals();
+
+}  // namespace runner

@@ -1,0 +1,273 @@
+// The native runner's own code on the protocol's test vectors (test/vectors/*.json) and beside
+// lib/'s twins: build/Release/runner-vectors (test/native/runner-vectors.cc, built by binding.gyp
+// from the runner's sources) runs ParseRunArgs, ParseCommandLine, RouteName, the ReplyReader
+// (frames sent with real fds through a socketpair), RuntimeDir, ResolvePython and
+// BuildRunRequest; its copy of the protocol's constants (native/shared/protocol.h) is checked
+// against lib/shared/protocol.json.
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { resolveInterpreter } from '../lib/client/interpreter';
+import { checkRunRequest } from '../lib/daemon/request-check';
+import { fdCountOf } from '../lib/shared/messages';
+import { native } from '../lib/shared/native';
+import { runtimeDirFor } from '../lib/shared/runtime-dir';
+import { VERSION } from '../lib/shared/version';
+import { ROOT } from './helpers';
+
+const PROGRAM = path.join(ROOT, 'build', 'Release', 'runner-vectors');
+const VECTORS = path.join(ROOT, 'test', 'vectors');
+const PROTOCOL = JSON.parse(fs.readFileSync(path.join(ROOT, 'lib', 'shared', 'protocol.json'), 'utf8'));
+const vectors = (name: string) => JSON.parse(fs.readFileSync(path.join(VECTORS, `${name}.json`), 'utf8'));
+
+type Reply = Record<string, any>;
+
+/** Runs each record (a command and its fields) through the program; one parsed reply per record. */
+function run(records: Array<[string, ...string[]]>): Reply[] {
+  const input = Buffer.concat(records.map(([command, ...fields]) =>
+    Buffer.from([command, String(fields.length), ...fields].map((f) => `${f}\0`).join(''))));
+  const result = spawnSync(PROGRAM, [], { input, maxBuffer: 64 * 1024 * 1024 });
+  if (result.status !== 0) throw new Error(`runner-vectors ended with ${result.status ?? result.signal}: ${result.stderr}`);
+  const lines = result.stdout.toString('utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as Reply);
+  if (lines.length !== records.length) throw new Error(`runner-vectors answered ${lines.length} of ${records.length} records`);
+  return lines;
+}
+
+/** How the runner's flat reader should see a top-level member of `value`. */
+/** lib/client/interpreter.ts's answer, as the program prints ResolvePython's. */
+function interpreterOf(explicit: string, env: Record<string, string>, cwd: string): Reply {
+  try {
+    const { path: found, argv0 } = resolveInterpreter(explicit || undefined, env, cwd);
+    return { found: true, path: found, argv0 };
+  } catch {
+    return { found: false };
+  }
+}
+
+function flatMember(value: unknown): [string, string] | [string] {
+  if (typeof value === 'string') return ['string', value];
+  if (typeof value === 'boolean') return ['boolean', String(value)];
+  if (value === null) return ['null', 'null'];
+  if (typeof value === 'number') return ['number'];  // its text is compared as a number
+  return ['nested', ''];
+}
+
+function sameFlat(got: Record<string, [string, string]>, message: Record<string, unknown>): string | null {
+  const names = Object.keys(message).sort();
+  if (JSON.stringify(Object.keys(got).sort()) !== JSON.stringify(names)) return `members ${Object.keys(got)} != ${names}`;
+  for (const name of names) {
+    const want = flatMember(message[name]);
+    const [kind, text] = got[name];
+    if (kind !== want[0]) return `${name}: ${kind} != ${want[0]}`;
+    if (kind === 'number' ? Number(text) !== message[name] : want.length === 2 && text !== want[1]) return `${name}: ${text}`;
+  }
+  return null;
+}
+
+t.test('the test program is built', async (t) => {
+  t.ok(fs.existsSync(PROGRAM), 'build/Release/runner-vectors exists (binding.gyp builds it in a checkout)');
+});
+
+t.test('native/shared/protocol.h matches lib/shared/protocol.json', async (t) => {
+  const [c] = run([['constants']]);
+  t.equal(c.version, PROTOCOL.version, 'version');
+  t.equal(c.magic, PROTOCOL.magic, 'magic');
+  t.equal(c.headerSize, PROTOCOL.headerSize, 'header size');
+  t.equal(c.clientFrameBytes, PROTOCOL.limits.clientFrameBytes, 'client frame limit');
+  t.equal(c.zygoteFrameBytes, PROTOCOL.limits.zygoteFrameBytes, 'zygote frame limit');
+  t.equal(c.fdsPerFrame, PROTOCOL.limits.fdsPerFrame, 'fds per frame');
+  t.same(c.notifySignals, PROTOCOL.notifySignals.map((name: string) => (os.constants.signals as Record<string, number>)[name]), 'notify signals');
+  t.same(c.frameErrors, Object.keys(PROTOCOL.frameErrors), 'frame errors, in order');
+  t.same(c.frameErrorCodes, Object.keys(PROTOCOL.frameErrors).map((r) => (r === 'other-version' ? 'EVERSION' : 'EPROTO')), 'their error codes');
+  for (const miss of c.laneMisses) t.ok(miss in PROTOCOL.laneMisses, `lane miss ${miss} is a protocol code`);
+  t.equal(c.debugVariable, PROTOCOL.debug.variable, 'debug variable');
+  t.equal(c.debugPrefix, PROTOCOL.debug.prefix, 'debug prefix');
+  t.equal(c.client, VERSION, 'the runner\'s version is the package\'s');
+  t.ok(fs.existsSync(path.join(ROOT, c.cliEntry)), `the Node CLI entry the runner execs (${c.cliEntry}) is built`);
+});
+
+t.test('frames.json through the runner\'s ReplyReader', async (t) => {
+  const { valid, invalid } = vectors('frames');
+  const replies = run([...valid, ...invalid].map((v: any) => ['frames', v.hex, String(v.fds), v.limit]));
+  let passed = 0;
+  valid.forEach((v: any, i: number) => {
+    const r = replies[i];
+    const wrong = r.error ? `failed: ${r.error}` : r.frames.length !== 1 ? `${r.frames.length} frames` : sameFlat(r.frames[0], v.message);
+    if (wrong === null && r.pending === 0) passed++;
+    else t.fail(`valid "${v.name}": ${wrong ?? `${r.pending} bytes left`}`);
+  });
+  invalid.forEach((v: any, i: number) => {
+    const r = replies[valid.length + i];
+    if (r.error === v.reason && r.code === v.error && r.frames.length === 0) passed++;
+    else t.fail(`invalid "${v.name}": ${JSON.stringify(r)}, expected ${v.error} ${v.reason}`);
+  });
+  t.equal(passed, valid.length + invalid.length, `${passed} of ${valid.length + invalid.length} frames (${valid.length} valid, ${invalid.length} invalid) as the vectors say`);
+});
+
+t.test('route-names.json through RouteName', async (t) => {
+  const { routes } = vectors('route-names');
+  const replies = run(routes.map((r: any) => ['route', r.python, r.cwd, r.file]));
+  const wrong = routes.filter((r: any, i: number) => replies[i].name !== r.name);
+  t.same(wrong, [], `${routes.length - wrong.length} of ${routes.length} route names`);
+});
+
+/** What the runner should make of a run-args case: its result, or a hand-over to Node. */
+function expectedRun(c: any): Reply {
+  if (c.usage || c.runner === 'node') return { node: true, usage: c.usage === true };
+  return c.result;
+}
+
+function parsed(r: Reply): Reply {
+  return 'node' in r ? { node: true, usage: r.usage } : r;
+}
+
+t.test('run-args.json through ParseRunArgs, and the whole command line through ParseCommandLine', async (t) => {
+  const { cases } = vectors('run-args');
+  const afterRun = run(cases.map((c: any) => ['run-args', ...c.argv]));
+  const whole = run(cases.map((c: any) => ['command-line', 'pynwheel', 'run', ...c.argv]));
+  let passed = 0;
+  cases.forEach((c: any, i: number) => {
+    const want = expectedRun(c);
+    const got = [parsed(afterRun[i]), parsed(whole[i])];
+    if (JSON.stringify(got[0]) === JSON.stringify(want) && JSON.stringify(got[1]) === JSON.stringify(want)) passed++;
+    else t.same(got, [want, want], `"${c.name}"`);
+  });
+  t.equal(passed, cases.length, `${passed} of ${cases.length} run-args cases (after "run" and as a whole command line)`);
+
+  // The other forms lib/cli/main.ts knows: the shebang form, the spec's --file form, other commands.
+  const forms: Array<[string[], Reply]> = [
+    [[], { node: true, usage: false }],
+    [['status'], { node: true, usage: false }],
+    [['start'], { node: true, usage: false }],
+    [['stop'], { node: true, usage: false }],
+    [['doctor'], { node: true, usage: false }],
+    [['help'], { node: true, usage: false }],
+    [['--help'], { node: true, usage: false }],
+    [['--version'], { node: true, usage: false }],
+    [['run'], { node: true, usage: true }],
+    [['a.py', '-x'], { file: 'a.py', args: ['-x'] }],
+    [['./run', 'x'], { file: './run', args: ['x'] }],
+    [['--file', 'a.py', '--args', 'b'], { file: 'a.py', args: ['b'] }],
+    [['--file', 'a.py', 'b'], { node: true, usage: true }],
+  ];
+  const replies = run(forms.map(([argv]) => ['command-line', 'pynwheel', ...argv]));
+  forms.forEach(([argv, want], i) => t.same(parsed(replies[i]), want, `pynwheel ${argv.join(' ')}`));
+});
+
+t.test('RuntimeDir and RuntimeDirIsSafe beside lib/shared/runtime-dir.ts', async (t) => {
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'pnw-vectors-'));
+  t.teardown(() => fs.rmSync(scratch, { recursive: true, force: true }));
+  fs.mkdirSync(path.join(scratch, 'safe'), { mode: 0o700 });
+  fs.mkdirSync(path.join(scratch, 'open'), { mode: 0o755 });
+  fs.chmodSync(path.join(scratch, 'open'), 0o755);
+  fs.symlinkSync(path.join(scratch, 'safe'), path.join(scratch, 'link'));
+  fs.mkdirSync(path.join(scratch, 'xdg', 'pynwheel'), { recursive: true, mode: 0o700 });
+  const cwd = process.cwd();
+  const envs: Array<Record<string, string>> = [
+    {},
+    { PYNWHEEL_RUNTIME_DIR: path.join(scratch, 'safe') },
+    { PYNWHEEL_RUNTIME_DIR: path.join(scratch, 'open') },
+    { PYNWHEEL_RUNTIME_DIR: path.join(scratch, 'link') },
+    { PYNWHEEL_RUNTIME_DIR: path.join(scratch, 'missing') },
+    { PYNWHEEL_RUNTIME_DIR: 'relative/./dir/../rt' },
+    { PYNWHEEL_RUNTIME_DIR: `${scratch}//safe/` },
+    { PYNWHEEL_RUNTIME_DIR: '', XDG_RUNTIME_DIR: path.join(scratch, 'xdg') },
+    { XDG_RUNTIME_DIR: 'x/../xdg' },
+    { TMPDIR: scratch },
+    { TMPDIR: '' },
+  ];
+  const replies = run(envs.map((env) => ['runtime-dir', cwd, ...Object.entries(env).map(([k, v]) => `${k}=${v}`)]));
+  envs.forEach((env, i) => {
+    const dir = runtimeDirFor(env);
+    let safe: boolean;
+    try {
+      const st = fs.lstatSync(dir);
+      safe = st.isDirectory() && st.uid === process.getuid!() && (st.mode & 0o077) === 0;
+    } catch {
+      safe = false;
+    }
+    t.same(replies[i], { dir, safe }, `${JSON.stringify(env)}: ${dir}${safe ? ', safe' : ''}`);
+  });
+});
+
+t.test('ResolvePython beside lib/client/interpreter.ts', async (t) => {
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'pnw-vectors-'));
+  t.teardown(() => fs.rmSync(scratch, { recursive: true, force: true }));
+  const file = (relative: string, mode: number) => {
+    const at = path.join(scratch, relative);
+    fs.mkdirSync(path.dirname(at), { recursive: true });
+    fs.writeFileSync(at, '#!/bin/sh\n', { mode });
+    fs.chmodSync(at, mode);
+  };
+  file('bin1/python3', 0o755);
+  file('bin2/python3', 0o644);  // not executable
+  file('bin2/py', 0o755);
+  fs.mkdirSync(path.join(scratch, 'bin3', 'python3'), { recursive: true });  // a directory
+  file('venv/bin/python3', 0o755);
+  file('here/python3', 0o755);
+  fs.symlinkSync(path.join(scratch, 'bin1', 'python3'), path.join(scratch, 'bin2', 'linked'));
+  const cwd = path.join(scratch, 'here');
+  const cases: Array<[string, Record<string, string>]> = [
+    ['', { PATH: `${scratch}/bin2:${scratch}/bin3:${scratch}/bin1` }],
+    ['', { PATH: `${scratch}/bin2:${scratch}/bin3` }],
+    ['', { PATH: `${scratch}/bin2::${scratch}/bin1` }],  // an empty entry is the cwd
+    ['', { PATH: `bin1:../bin1` }],
+    ['', { PATH: `${scratch}/bin1`, VIRTUAL_ENV: `${scratch}/venv` }],
+    ['', { PATH: `${scratch}/bin1`, VIRTUAL_ENV: '../venv' }],
+    ['', { PATH: `${scratch}/bin1`, VIRTUAL_ENV: `${scratch}/nothing` }],
+    ['', { PATH: `${scratch}/bin1`, VIRTUAL_ENV: '' }],
+    ['py', { PATH: `${scratch}/bin1:${scratch}/bin2` }],
+    ['linked', { PATH: `${scratch}/bin2` }],
+    ['nothing', { PATH: `${scratch}/bin1` }],
+    [`${scratch}/bin2/python3`, {}],
+    [`${scratch}/bin1/./python3`, {}],
+    ['../bin1/python3', {}],
+    ['./python3', {}],
+    ['', { PATH: `${scratch}/bin1`, PYNWHEEL_PYTHON: 'py' }],
+    ['', { PATH: `${scratch}/bin2`, PYNWHEEL_PYTHON: 'py' }],
+    ['', { PATH: `${scratch}/bin2`, PYNWHEEL_PYTHON: '' }],
+    ['python3', { PATH: `${scratch}/bin2`, PYNWHEEL_PYTHON: `${scratch}/bin1/python3` }],
+  ];
+  const replies = run(cases.map(([explicit, env]) => ['python', explicit, cwd, ...Object.entries(env).map(([k, v]) => `${k}=${v}`)]));
+  cases.forEach(([explicit, env], i) => {
+    const want = interpreterOf(explicit, env, cwd);
+    t.same(replies[i], want, `--python ${JSON.stringify(explicit)} ${JSON.stringify(env)}: ${want.found ? want.path : 'not found'}`);
+  });
+});
+
+t.test('BuildRunRequest: what lib/client/run-client.ts sends, and what checkRunRequest accepts', async (t) => {
+  const { cases } = vectors('run-args');
+  const runs = cases.filter((c: any) => !c.usage && c.runner !== 'node').map((c: any) => c.result);
+  const env = ['HOME=/home/u', 'LANG=C.UTF-8', 'ODD=tab\tquote"backslash\\', 'EMPTY=', 'UNICODE=ü€𝄞'];
+  const attributes = native.processAttributes();
+  const shapes: Array<[string, boolean, string]> = [['111', true, '0'], ['010', false, '123456789'], ['000', true, '281474976710655']];
+  const records: Array<[string, ...string[]]> = [];
+  const expected: Reply[] = [];
+  runs.forEach((r: any, i: number) => {
+    const [stdio, cwdFd, token] = shapes[i % shapes.length];
+    const kind = r.module !== undefined ? 'module' : 'file';
+    records.push(['request', kind, r[kind], '/srv/app', '/usr/bin/python3', r.python ?? 'python3', stdio, cwdFd ? '1' : '0', token,
+      String(r.args.length), ...r.args, ...env]);
+    expected.push({
+      type: 'run', client: VERSION, [kind]: r[kind], args: r.args, cwd: '/srv/app',
+      env: Object.fromEntries(env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])),
+      python: '/usr/bin/python3', argv0: r.python ?? 'python3', stdio: [...stdio].map((b) => b === '1'), cwdFd,
+      ...attributes, ...(token !== '0' ? { notify: [os.constants.signals.SIGURG, Number(token)] } : {}),
+    });
+  });
+  const replies = run(records);
+  let passed = 0;
+  replies.forEach((request, i) => {
+    let checked: string | null = null;
+    try {
+      checkRunRequest(request as any, fdCountOf(request as any));
+    } catch (err) {
+      checked = (err as Error).message;
+    }
+    if (checked === null && JSON.stringify(request) === JSON.stringify(expected[i])) passed++;
+    else t.same({ request, checked }, { request: expected[i], checked: null }, `request ${i}`);
+  });
+  t.equal(passed, runs.length, `${passed} of ${runs.length} requests built for the run-args vectors are lib/client/run-client.ts's and pass checkRunRequest`);
+});
