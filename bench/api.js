@@ -9,7 +9,10 @@
 // no API), what run() is built on and cannot be faster than.
 // Prints medians per call (and p10, p90), saves bench/results/api.json.
 //
-// Usage: npm run bench:api [-- --runs N]   (default 1000 calls a contender and script)
+// Usage: npm run bench:api [-- --runs N] [-- --against DIR]   (default 1000 calls a contender and script)
+//   --against DIR   another built checkout of pynwheel (an older commit, say): its run() is one
+//             more contender, in the same rounds, with a daemon of its own; results go to
+//             api-against.json, the committed results stay as they are.
 // The Python environment: $PYNWHEEL_BENCH_PYTHON, else .venv-bench-api at the repo root, made
 // and given numpy by pip on first use.
 'use strict';
@@ -30,6 +33,9 @@ const argv = process.argv.slice(2);
 const runsFlag = argv.indexOf('--runs');
 const RUNS = runsFlag >= 0 ? Number(argv[runsFlag + 1]) : 1000;
 const WARMUP = Math.min(20, RUNS);
+const againstFlag = argv.indexOf('--against');
+const AGAINST = againstFlag >= 0 ? path.resolve(argv[againstFlag + 1]) : null;
+const againstRun = AGAINST ? require(path.join(AGAINST, 'dist', 'index.js')).run : null;
 const TARGET_TRIVIAL_MS = 3;
 
 const SCRIPTS = {
@@ -70,8 +76,11 @@ async function main() {
     PYNWHEEL_RUNTIME_DIR: runtimeDir,
     PYNWHEEL_IDLE: '600', // should this bench be killed, its daemon still leaves
   };
+  const againstEnv = { ...env, PYNWHEEL_RUNTIME_DIR: path.join(dir, 'rt-against') };
+  if (AGAINST) fs.mkdirSync(againstEnv.PYNWHEEL_RUNTIME_DIR, { mode: 0o700 });
   const cleanup = () => {
     spawnSync(process.execPath, [NODE_CLI, 'stop'], { env, stdio: 'ignore' });
+    if (AGAINST) spawnSync(process.execPath, [path.join(AGAINST, 'bin', 'pynwheel.js'), 'stop'], { env: againstEnv, stdio: 'ignore' });
     fs.rmSync(dir, { recursive: true, force: true });
   };
   process.once('SIGINT', () => {
@@ -81,7 +90,7 @@ async function main() {
   const devNull = fs.openSync('/dev/null', 'r+');
   const interpreter = resolveInterpreter(python, env, dir);
   const result = {
-    name: 'api', date: new Date().toISOString(), runs: RUNS, unit: 'ms', python,
+    name: 'api', date: new Date().toISOString(), runs: RUNS, unit: 'ms', python, against: AGAINST,
     machine: { cpus: os.cpus().length, node: process.version, platform: `${os.platform()} ${os.release()}` },
     targetTrivialMedianMs: TARGET_TRIVIAL_MS,
     rows: {},
@@ -104,6 +113,13 @@ async function main() {
         'child_process.spawn': async () => {
           await viaSpawn(python, script, env, dir);
         },
+        // After a python call, as "pynwheel run()" is.
+        ...(AGAINST ? {
+          '--against run()': async () => {
+            const r = await againstRun(script, { pythonPath: python, env: againstEnv, cwd: dir, encoding: 'utf8' });
+            if (r.stdout !== expected) throw new Error(`--against run() printed ${JSON.stringify(r.stdout)}`);
+          },
+        } : {}),
         'core path (no API, /dev/null stdio)': async () => {
           const outcome = await runThroughDaemon({ file: script, args: [] }, {
             cwd: dir, env, interpreter, stdio: [devNull, devNull, devNull], forwardSignals: false,
@@ -142,7 +158,13 @@ async function main() {
   const trivial = result.rows.trivial['pynwheel run()'].median;
   result.targetMet = trivial <= TARGET_TRIVIAL_MS;
   console.log(`\ntrivial run(): median ${trivial.toFixed(2)} ms, target <= ${TARGET_TRIVIAL_MS} ms: ${result.targetMet ? 'met' : 'NOT met'}`);
-  const out = path.join(__dirname, 'results', 'api.json');
+  if (AGAINST) {
+    for (const [name, row] of Object.entries(result.rows)) {
+      const [mine, theirs] = [row['pynwheel run()'].median, row['--against run()'].median];
+      console.log(`${name}: run() ${mine.toFixed(3)} ms, --against run() ${theirs.toFixed(3)} ms: this/that ${(mine / theirs).toFixed(3)}, difference ${(mine - theirs).toFixed(3)} ms`);
+    }
+  }
+  const out = path.join(__dirname, 'results', AGAINST ? 'api-against.json' : 'api.json');
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
   console.log(`saved ${path.relative(ROOT, out)}`);

@@ -28,9 +28,13 @@
 //     exit): the ceiling of a design that forks a CPython per run, on this machine; and against
 //     the same server whose children answer at once (a fork and an exit, nothing run).
 //
-// Usage: npm run bench [-- --quick] [-- --runs N]
+// Usage: npm run bench [-- --quick] [-- --runs N] [-- --against DIR]
 //   --quick   5 runs a module (3 for torch and tensorflow), shorter loops; about a minute once
 //             the venv exists; results go to startup-quick.{json,svg}.
+//   --against DIR   another built checkout of pynwheel (an older commit, say): its runner is timed
+//             in the same rounds as this one's (python, this, that, in turn), each with a daemon
+//             of its own, and the table gains its medians and the ratio this/that; results go to
+//             <name>-against.json, the committed results stay as they are.
 // The Python environment: $PYNWHEEL_BENCH_PYTHON, else .venv-bench-pools at the repo root, made
 // and filled by pip on first use (a module pip cannot install is listed as such).
 'use strict';
@@ -58,7 +62,11 @@ const RUNS = runsFlag >= 0 ? Number(argv[runsFlag + 1]) : Number(argv.find((a) =
 const HEAVY_RUNS = QUICK ? 3 : Math.min(RUNS, 9); // torch and tensorflow take seconds a run
 const LIMIT_RUNS = QUICK ? 20 : 100;
 const LOOP_SECONDS = QUICK ? 2 : 5;
-const NAME = QUICK ? 'startup-quick' : 'startup';
+const againstFlag = argv.indexOf('--against');
+const AGAINST = againstFlag >= 0 ? path.resolve(argv[againstFlag + 1]) : null;
+const AGAINST_CLIENT = AGAINST && path.join(AGAINST, 'build', 'Release', 'pynwheel-runner');
+if (AGAINST && !fs.existsSync(AGAINST_CLIENT)) throw new Error(`--against: ${AGAINST_CLIENT} is not built`);
+const NAME = (QUICK ? 'startup-quick' : 'startup') + (AGAINST ? '-against' : '');
 
 // The spec's experiment (its ten modules) and more; pip names where they differ; the issue's
 // targets for the median ratio pynwheel/python.
@@ -83,8 +91,26 @@ function ms(started) {
   return Number(process.hrtime.bigint() - started) / 1e6;
 }
 
+/**
+ * A command's leading NAME=VALUE words (as bench/timer.c takes them) added to `env`:
+ * [command, args, env].
+ */
+function withSettings(command, args, env) {
+  const words = [command, ...args];
+  const settings = {};
+  while (words.length > 1 && !words[0].startsWith('/') && words[0].includes('=')) {
+    const [name, ...value] = words.shift().split('=');
+    settings[name] = value.join('=');
+  }
+  return [words[0], words.slice(1), { ...env, ...settings }];
+}
+
+/** [command, args] of a command's words. */
+const commandOf = (words) => [words[0], words.slice(1)];
+
 /** Wall time of one command spawned from Node, spawn to exit, in ms; it must succeed. */
-function timed(command, args, env) {
+function timed(...commandArgsEnv) {
+  const [command, args, env] = withSettings(...commandArgsEnv);
   const started = process.hrtime.bigint();
   const r = spawnSync(command, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
   const elapsed = ms(started);
@@ -193,7 +219,9 @@ function socketRoundTrip() {
 }
 
 /** Two loops of back-to-back runs for `seconds`: runs per second. */
-async function throughput(command, args, env, seconds) {
+async function throughput(...commandArgsEnvSeconds) {
+  const seconds = commandArgsEnvSeconds.pop();
+  const [command, args, env] = withSettings(...commandArgsEnvSeconds);
   if (TIMER) {
     const r = spawnSync(TIMER, ['--stderr', TIMER_STDERR, 'loop', String(seconds), '2', command, ...args], { env, encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`throughput loop: ${r.stderr.trim()}: ${readIfThere(TIMER_STDERR)}`);
@@ -252,8 +280,13 @@ async function main() {
     PYNWHEEL_RUNTIME_DIR: runtimeDir, PYNWHEEL_PYTHON: python, TF_CPP_MIN_LOG_LEVEL: '3', MPLBACKEND: 'Agg',
     PYNWHEEL_IDLE: '600', // should this bench be killed, its daemon still leaves
   };
+  // The other build's runner, timed in the same rounds, with a runtime directory of its own.
+  const againstDir = path.join(dir, 'rt-against');
+  if (AGAINST) fs.mkdirSync(againstDir, { mode: 0o700 });
+  const against = (...args) => [`PYNWHEEL_RUNTIME_DIR=${againstDir}`, AGAINST_CLIENT, ...args];
   const cleanup = () => {
     spawnSync(process.execPath, [NODE_CLI, 'stop'], { env, stdio: 'ignore' });
+    if (AGAINST) spawnSync(process.execPath, [path.join(AGAINST, 'bin', 'pynwheel.js'), 'stop'], { env: { ...env, PYNWHEEL_RUNTIME_DIR: againstDir }, stdio: 'ignore' });
     fs.rmSync(dir, { recursive: true, force: true });
   };
   process.once('SIGINT', () => {
@@ -265,6 +298,7 @@ async function main() {
     machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, kernel: os.release(), node: process.version },
     python: spawnSync(python, ['-c', 'import sys; print(sys.version.split()[0])'], { encoding: 'utf8' }).stdout.trim(),
     nativeRunner: fs.existsSync(RUNNER),
+    against: AGAINST,
   };
   if (!result.nativeRunner) console.warn('bench: build/Release/pynwheel-runner is not built: the pynwheel column measures the Node CLI');
   try {
@@ -272,6 +306,7 @@ async function main() {
     fs.writeFileSync(empty, '');
     // Fresh daemon and zygote: the cost of each step.
     timed(CLIENT, ['run', empty], env); // starts the daemon
+    if (AGAINST) timed(...commandOf(against('run', empty)), env);
     const probe = compileTool(dir, 'probe');
     TIMER = compileTool(dir, 'timer');
     TIMER_STDERR = path.join(dir, 'timed-stderr');
@@ -293,9 +328,16 @@ async function main() {
       'the same through a checkout\'s sh shim (bin/pynwheel)': spawnMedian(LIMIT_RUNS, SHIM, ['run', empty], env),
       'the same through the Node CLI': spawnMedian(QUICK ? 5 : 20, process.execPath, [NODE_CLI, 'run', empty], env),
     };
+    if (AGAINST) {
+      // Both builds' empty runs in the same rounds: the row that shows a per-run regression.
+      const [mine, theirs] = interleaved([[CLIENT, 'run', empty], against('run', empty)], LIMIT_RUNS, 3, env);
+      limits['pynwheel run empty.py, this build (rounds shared with --against)'] = summary(mine);
+      limits['the same, the --against build'] = summary(theirs);
+    }
     const perSecond = {
       python: await throughput(python, [empty], env, LOOP_SECONDS),
       pynwheelFresh: await throughput(CLIENT, ['run', empty], env, LOOP_SECONDS),
+      ...(AGAINST ? { againstFresh: await throughput(...commandOf(against('run', empty)), env, LOOP_SECONDS) } : {}),
       forkFloor: probe ? await forkFloorThroughput(python, probe, dir, env, false) : null,
       bareFork: probe ? await forkFloorThroughput(python, probe, dir, env, true) : null,
     };
@@ -312,17 +354,22 @@ async function main() {
       const pnwArgs = ['run', ...pyArgs];
       timed(python, pyArgs, env); // warm-up: the page cache for python
       for (let i = 0; i < 3; i++) timed(CLIENT, pnwArgs, env); // and the zygote's imports
-      const [py, pnw] = interleaved([[python, ...pyArgs], [CLIENT, ...pnwArgs]], entry.heavy ? HEAVY_RUNS : RUNS, 0, env);
+      if (AGAINST) for (let i = 0; i < 3; i++) timed(...commandOf(against(...pnwArgs)), env);
+      const commands = [[python, ...pyArgs], [CLIENT, ...pnwArgs], ...(AGAINST ? [against(...pnwArgs)] : [])];
+      const [py, pnw, other] = interleaved(commands, entry.heavy ? HEAVY_RUNS : RUNS, 0, env);
       const p = summary(py);
       const q = summary(pnw);
       const ratio = +(q.median / p.median).toFixed(4);
-      rows.push({ imports: entry.label, python: p, pynwheel: q, ratio, target: entry.target ?? null, met: entry.target ? ratio <= entry.target : null });
-      process.stderr.write(`bench: ${entry.label}: python ${p.median} ms, pynwheel ${q.median} ms\n`);
+      const o = other ? summary(other) : undefined;
+      rows.push({ imports: entry.label, python: p, pynwheel: q, ratio, target: entry.target ?? null, met: entry.target ? ratio <= entry.target : null,
+        ...(o ? { against: o, vsAgainst: +(q.median / o.median).toFixed(3) } : {}) });
+      process.stderr.write(`bench: ${entry.label}: python ${p.median} ms, pynwheel ${q.median} ms${o ? `, --against ${o.median} ms` : ''}\n`);
     }
     const everything = rows.filter((r) => r.python && !r.imports.startsWith('-m')).map((r) => r.imports);
     limits['fork+wait, python with every module above'] = forkWait(python, everything, env, dir);
     limits['pynwheel run empty.py (after every module)'] = spawnMedian(QUICK ? 10 : 30, CLIENT, ['run', empty], env);
     perSecond.pynwheelAfter = await throughput(CLIENT, ['run', empty], env, LOOP_SECONDS);
+    if (AGAINST) perSecond.againstAfter = await throughput(...commandOf(against('run', empty)), env, LOOP_SECONDS);
     Object.assign(result, { rows, limits, throughput: perSecond });
 
     console.log(`\nStart-up, wall ms (spawn to exit; ${result.timer}), ${RUNS} interleaved runs each (${HEAVY_RUNS} for torch, tensorflow), python ${result.python}, ${result.machine.cpus} cpus`);
@@ -331,6 +378,13 @@ async function main() {
         ? [r.imports, fmt(r.python.median), fmt(r.python.min), fmt(r.python.max), fmt(r.pynwheel.median), fmt(r.pynwheel.min), fmt(r.pynwheel.max),
           r.ratio.toFixed(4), r.target ? `${r.target} ${r.met ? 'met' : 'MISSED'}` : '']
         : [r.imports, r.note, '', '', '', '', '', '', ''])));
+    if (AGAINST) {
+      console.log(`\nThis build against ${AGAINST} (the same rounds), median ms:`);
+      printTable(['script', 'this', '--against', 'this/that', 'difference'], rows.filter((r) => r.against).map((r) => [
+        r.imports, fmt(r.pynwheel.median), fmt(r.against.median), r.vsAgainst.toFixed(3), (r.pynwheel.median - r.against.median).toFixed(2)]));
+      console.log(`runs/s from two loops: this ${perSecond.pynwheelFresh} fresh, ${perSecond.pynwheelAfter} after every module; ` +
+        `--against ${perSecond.againstFresh} fresh, ${perSecond.againstAfter} after every module`);
+    }
     console.log('\nWhat each step costs (ms):');
     printTable(['step', 'median', 'min', 'max'], Object.entries(limits).map(([k, v]) => [k, fmt(v?.median), fmt(v?.min), fmt(v?.max)]));
     console.log(`\nTwo parallel loops of back-to-back runs of an empty script, runs/s: python ${perSecond.python}; ` +
@@ -353,8 +407,8 @@ async function main() {
       `runs/s from two loops: python ${perSecond.python}, pynwheel ${perSecond.pynwheelFresh} fresh, ${perSecond.pynwheelAfter} after every module; ` +
         `fork-per-run floor ${perSecond.forkFloor ?? '-'} (bare fork ${perSecond.bareFork ?? '-'})`,
     ];
-    fs.writeFileSync(path.join(results, `${NAME}.svg`), barChart(chartRows, 'Script start-up: python against a warm pynwheel run (median wall time, log scale)', notes));
-    console.log(`\nSaved bench/results/${NAME}.json and bench/results/${NAME}.svg`);
+    if (!AGAINST) fs.writeFileSync(path.join(results, `${NAME}.svg`), barChart(chartRows, 'Script start-up: python against a warm pynwheel run (median wall time, log scale)', notes));
+    console.log(`\nSaved bench/results/${NAME}.json${AGAINST ? '' : ` and bench/results/${NAME}.svg`}`);
   } finally {
     cleanup();
   }

@@ -10,7 +10,9 @@
  *       LOOPS parallel loops of back-to-back runs for SECONDS. Prints "RUNS ELAPSED_SECONDS".
  *
  * Commands get /dev/null as stdin and stdout, and FILE (or /dev/null) as stderr, truncated at
- * each run; a run that fails stops the timer with status 1 and leaves its stderr in FILE. */
+ * each run; a run that fails stops the timer with status 1 and leaves its stderr in FILE.
+ * A command may start with NAME=VALUE words, as with env(1): they are set in its environment
+ * (so that two builds of pynwheel, each with its own runtime directory, interleave in one row). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +39,7 @@ static int run(char **argv) {
     int in = open("/dev/null", O_RDWR);
     int err = open(stderr_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (in < 0 || err < 0 || dup2(in, 0) < 0 || dup2(in, 1) < 0 || dup2(err, 2) < 0) _exit(126);
+    while (argv[0] && argv[0][0] != '/' && strchr(argv[0], '=')) putenv(*argv++);
     execvp(argv[0], argv);
     _exit(127);
   }
