@@ -20,9 +20,10 @@ _ASCII_MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*
 STREAM_NAMES = ("stdin", "stdout", "stderr")
 
 
-def request_fault(r, fd_count):
+def request_fault(r, fd_count, lane=False):
     """What is wrong with a run request's shape, as (requestChecks code, detail or None), or
-    None: checkRunRequest's checks, in its order."""
+    None: checkRunRequest's checks, in its order. For a `lane`, "python" is not looked at here:
+    anything but the lane's own interpreter is declined later (other-python)."""
     file, module = r.get("file"), r.get("module")
     if (type(file) is str) == (type(module) is str):
         return "file-or-module", None
@@ -43,7 +44,7 @@ def request_fault(r, fd_count):
     if "=" in names or "\0" in names or "\0" in "".join(env.values()):
         return "bad-env", None
     python = r.get("python")
-    if type(python) is not str or not python.startswith("/"):
+    if not lane and (type(python) is not str or not python.startswith("/")):
         return "bad-python", None
     if type(r.get("argv0")) is not str:
         return "bad-argv0", None
@@ -224,12 +225,12 @@ class Lane:
             return "not-run", decline_message("not-run")
         if r.get("client") != self.client:
             return "client-version", decline_message("client-version")
-        fault = request_fault(r, len(fds)) or fd_fault(r, fds)
+        if type(r.get("module")) is str and type(r.get("file")) is not str:
+            return "module-run", decline_message("module-run")  # (whatever else is in it)
+        fault = request_fault(r, len(fds), lane=True) or fd_fault(r, fds)
         if fault is not None:
             return fault[0], decline_message(*fault)
-        if type(r["module"] if "module" in r else None) is str:
-            return "module-run", decline_message("module-run")
-        if r["python"] != self.python:
+        if r.get("python") != self.python:
             return "other-python", decline_message("other-python")
         try:
             st = os.stat(self.python)
