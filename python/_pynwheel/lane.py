@@ -59,7 +59,7 @@ def request_fault(r, fd_count, lane=False):
             return "bad-umask", None
     if "limits" in r:
         limits = r["limits"]
-        if type(limits) is not list or len(limits) > RESOURCE_LIMITS or not all(_is_limit(l) for l in limits):
+        if type(limits) is not list or len(limits) > RESOURCE_LIMITS or not _are_limits(limits):
             return "bad-limits", None
         if "umask" not in r:
             return "bad-limits", "without \"umask\""
@@ -93,9 +93,18 @@ def fd_fault(r, fds):
     return None
 
 
-def _is_limit(entry):
-    return (type(entry) is list and len(entry) == 3 and all(type(v) is int for v in entry)
-            and 0 <= entry[0] < RESOURCE_LIMITS and -1 <= entry[1] <= SAFE_INTEGER and -1 <= entry[2] <= SAFE_INTEGER)
+def _are_limits(limits):
+    """Each a [resource, soft, hard] of safe integers, -1 (unlimited) or more. (One loop: a
+    lane run's request has one per resource.)"""
+    for entry in limits:
+        if type(entry) is not list or len(entry) != 3:
+            return False
+        which, soft, hard = entry
+        if type(which) is not int or type(soft) is not int or type(hard) is not int:
+            return False
+        if not (0 <= which < RESOURCE_LIMITS and -1 <= soft <= SAFE_INTEGER and -1 <= hard <= SAFE_INTEGER):
+            return False
+    return True
 
 
 def _is_module_name(name):

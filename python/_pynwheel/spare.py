@@ -249,15 +249,16 @@ def _what(request):
 
 
 def decline(child, conn, code, message, debug=False):
-    """Nothing ran: the lane client asks the daemon instead. The zygote counts it."""
+    """Nothing ran: the lane client asks the daemon instead. The zygote counts it, and hears of
+    it first: a `status` it is asked for after the client has its answer counts it."""
+    tell_zygote(child, code, message)
+    if debug:
+        say("spare", "lane declined: %s (%s); the client asks the daemon" % (code, message))
     try:
         Channel(conn).send({"type": "decline", "reason": code, "message": message})
     except OSError:
         pass
     conn.close()
-    tell_zygote(child, code, message)
-    if debug:
-        say("spare", "lane declined: %s (%s); the client asks the daemon" % (code, message))
 
 
 def tell_zygote(child, code, message):
