@@ -29,7 +29,28 @@ import gc  # noqa: E402
 # Collections in the zygote would only touch pages that every child then has to copy.
 gc.disable()
 
+# The standard library's modules that the package imports, first: the package's own compiled
+# modules are kept elsewhere (below), and these must be found where python keeps theirs.
+import ast  # noqa: E402
+import builtins  # noqa: E402
+import functools  # noqa: E402
+import importlib.machinery  # noqa: E402
+import importlib.util  # noqa: E402
+import io  # noqa: E402
+import json  # noqa: E402
+import mmap  # noqa: E402
 import os  # noqa: E402
+import re  # noqa: E402
+import select  # noqa: E402
+import selectors  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import stat  # noqa: E402
+import struct  # noqa: E402
+import sysconfig  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+import types  # noqa: E402
 
 _ENTRY_FILE = os.path.abspath(__file__)
 _PACKAGE_HOME = os.path.dirname(_ENTRY_FILE)
@@ -39,6 +60,25 @@ _PACKAGE_HOME = os.path.dirname(_ENTRY_FILE)
 # PYTHONSAFEPATH); it is the zygote's, not the script's, so it goes again at once.
 if not (sys.path and os.path.abspath(sys.path[0] or ".") == _PACKAGE_HOME):
     sys.path.insert(0, _PACKAGE_HOME)
+
+
+def _bytecode_cache():
+    """Where the package's compiled modules are kept: the daemon's runtime directory (the lane
+    socket's), never beside the package, which may be read-only, or being removed while a
+    zygote starts. None without a lane: nothing is written then."""
+    try:
+        lane = json.loads(sys.argv[5]).get("socket") if len(sys.argv) > 5 else None
+    except (ValueError, AttributeError):
+        return None
+    return os.path.join(os.path.dirname(lane), "pycache") if isinstance(lane, str) and lane.startswith("/") else None
+
+
+# (Where python has a prefix of its own, PYTHONPYCACHEPREFIX, the package's go there as any
+# module's.) The run sees python's own settings: they are put back once the package is in.
+_PYTHON_BYTECODE = sys.dont_write_bytecode, sys.pycache_prefix
+if sys.pycache_prefix is None:
+    sys.pycache_prefix = _bytecode_cache()
+    sys.dont_write_bytecode = sys.pycache_prefix is None
 import _pynwheel.wire  # noqa: E402
 import _pynwheel.libc  # noqa: E402
 import _pynwheel.debug  # noqa: E402
@@ -53,6 +93,7 @@ import _pynwheel.exit  # noqa: E402
 import _pynwheel.spare  # noqa: E402
 import _pynwheel.zygote  # noqa: E402
 del sys.path[0]
+sys.dont_write_bytecode, sys.pycache_prefix = _PYTHON_BYTECODE
 
 from _pynwheel.become import become_run  # noqa: E402
 from _pynwheel.child import Startup  # noqa: E402

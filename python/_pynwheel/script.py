@@ -17,8 +17,9 @@ ZIP_END_RECORD = b"PK\x05\x06"
 
 def prepare_script(child):
     """Ready the request's file or module as __main__. Returns (code, globals) to exec, or
-    (None, a function to call: a partial, which adds no frame) for what runpy runs (-m, a directory, a zip file). Called by the
-    frame that runs it: the recursion limit leaves room for that frame and those below it."""
+    (None, a function to call) for what runpy runs (-m, a directory, a zip file): a partial,
+    which adds no frame of its own. Called by the frame that runs it: the recursion limit
+    leaves room for that frame and those below it."""
     request = child.request
     argv0 = request.get("argv0") or sys.executable
     args = [str(a) for a in request.get("args") or []]

@@ -1,6 +1,7 @@
 """The package itself: importing it does nothing but define names; every module says which
 process runs it; the entry script imports every module."""
 
+import ast
 import os
 import subprocess
 import sys
@@ -37,6 +38,21 @@ class PackageTest(unittest.TestCase):
                 text = f.read()
             docstring = text.split('"""')[1] if text.startswith('"""') else ""
             self.assertRegex(docstring, r"(?i)\b(runs? in|zygote|spare|run's)\b", name)
+
+    def test_the_standard_library_is_imported_before_the_package(self):
+        """The package's own bytecode is kept in the runtime directory (sys.pycache_prefix while
+        it is imported): a module of the standard library first imported then would be too."""
+        from _pynwheel.preload import top_level_imports
+        with open(os.path.join(ROOT, "python", "pynwheel_zygote.py")) as f:
+            entry = f.read()
+        before_package = entry[:entry.index("import _pynwheel.")]
+        first = {name for name, _ in top_level_imports(ast.parse(before_package))}
+        for name in MODULES:
+            with open(os.path.join(PACKAGE, name + ".py")) as f:
+                tree = ast.parse(f.read())
+            for module, maybe_attribute in top_level_imports(tree):
+                if not maybe_attribute:
+                    self.assertTrue(module in first or any(f.startswith(module + ".") for f in first), "%s imports %s: the entry script must import it first" % (name, module))
 
     def test_the_entry_script_imports_every_module(self):
         with open(os.path.join(ROOT, "python", "pynwheel_zygote.py")) as f:

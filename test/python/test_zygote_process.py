@@ -30,7 +30,7 @@ class Zygote:
         ours, theirs = socket.socketpair()
         self.log_r, log_w = os.pipe()
         config = {"socket": self.lane_path, "client": CLIENT, "python": sys.executable, "keyNames": [], "keyEnv": {}}
-        env = {k: v for k, v in os.environ.items() if k != "PYNWHEEL_DEBUG"}
+        env = self.env = {k: v for k, v in os.environ.items() if k != "PYNWHEEL_DEBUG"}
         self.process = subprocess.Popen(
             [sys.executable, ENTRY, "3", "", "", "", json.dumps(config)], cwd="/", env=env, close_fds=False,
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log_w,
@@ -172,6 +172,20 @@ class ZygoteProcessTest(unittest.TestCase):
         self.assertEqual(self.by_lane(env, client="0.0.0")[0][-1]["reason"], "client-version")
         self.assertEqual(self.zygote.status()["declines"], {"client-version": 1}, "still counted")
         self.assertNotIn("pynwheel debug", self.zygote.stop())
+
+    def test_the_package_s_bytecode_is_kept_in_the_runtime_directory_and_runs_see_python_s_settings(self):
+        with open(os.path.join(self.home, "settings.py"), "w") as f:
+            f.write("import sys\nprint(sys.dont_write_bytecode, sys.pycache_prefix)\n")
+        env = {"PATH": "/usr/bin:/bin"}
+        outputs = Outputs()
+        self.zygote.channel.send(dict(self.request(env, file="settings.py", args=[]), id=7), outputs.fds())
+        self.zygote.until("exit", id=7)
+        out, _ = outputs.read()
+        # (The zygote's own settings are its environment's, which its key holds: python's with that.)
+        python = subprocess.run([sys.executable, "settings.py"], cwd=self.home, env=self.zygote.env, capture_output=True, text=True)
+        self.assertEqual(out, python.stdout)
+        cached = [name for _, _, names in os.walk(os.path.join(self.home, "pycache")) for name in names]
+        self.assertTrue(any(name.startswith("zygote.") and name.endswith(".pyc") for name in cached), cached)
 
     def test_declines_keep_the_last_eight(self):
         env = {"PATH": "/usr/bin:/bin"}
