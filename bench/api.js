@@ -5,7 +5,7 @@
 //   - child_process.spawn of the interpreter, stdout and stderr collected, awaited to 'close',
 //   - python-shell's PythonShell.run (a devDependency, for this bench only),
 // interleaved call by call after a warm-up; wall time of each call, promise to settlement.
-// Also the core path alone: lib/client.ts's runThroughDaemon with /dev/null as stdio (no pipes,
+// Also the core path alone: lib/client/run-client.ts's runThroughDaemon with /dev/null as stdio (no pipes,
 // no API), what run() is built on and cannot be faster than.
 // Prints medians per call (and p10, p90), saves bench/results/api.json.
 //
@@ -24,8 +24,8 @@ const { PythonShell } = require('python-shell');
 const { benchPython } = require('./python-env');
 const { printTable } = require('./table');
 const { run } = require('../dist/index.js');
-const { runThroughDaemon } = require('../dist/client.js');
-const { resolveInterpreter } = require('../dist/interpreter.js');
+const { runThroughDaemon } = require('../dist/client/run-client.js');
+const { resolveInterpreter } = require('../dist/client/interpreter.js');
 
 const ROOT = path.resolve(__dirname, '..');
 const NODE_CLI = path.join(ROOT, 'bin', 'pynwheel.js');

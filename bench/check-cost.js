@@ -9,9 +9,9 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { benchPython } = require('./python-env');
-const { runThroughDaemon } = require('../dist/client');
-const { ask } = require('../dist/control');
-const { pathsIn } = require('../dist/runtime-dir');
+const { runThroughDaemon } = require('../dist/client/run-client');
+const { ask } = require('../dist/cli/control');
+const { pathsIn } = require('../dist/shared/runtime-dir');
 
 const RUNS = Number(process.argv[2] ?? 200);
 const ROOT = path.resolve(__dirname, '..');

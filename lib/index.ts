@@ -1,4 +1,5 @@
-// Programmatic use: `import { run, spawn } from 'pynwheel'` (lib/api/ has the parts).
+// Runs in a Node API caller's process: `import { run, spawn } from 'pynwheel'` (lib/api/ has the
+// parts).
 export { run } from './api/run';
 export { spawn } from './api/spawn';
 export { PythonProcess, type PythonProcessEvents } from './api/python-process';
@@ -6,5 +7,5 @@ export { AbortError, JsonLineError, MaxBufferError, PythonError, TimeoutError, t
 export { parseTraceback, type Traceback, type TracebackFrame } from './api/traceback';
 export type { RunOptions, StdioEntry, StdioOption } from './api/options';
 export type { ResultOf, StderrOf, StdoutOf } from './api/result-types';
-export { PynwheelError } from './errors';
-export { VERSION } from './version';
+export { PynwheelError } from './shared/errors';
+export { VERSION } from './shared/version';

@@ -7,9 +7,9 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
-const { runThroughDaemon } = require('../dist/client');
-const { ask } = require('../dist/control');
-const { pathsIn } = require('../dist/runtime-dir');
+const { runThroughDaemon } = require('../dist/client/run-client');
+const { ask } = require('../dist/cli/control');
+const { pathsIn } = require('../dist/shared/runtime-dir');
 
 const RUNS = Number(process.argv[2] ?? 20_000);
 const CONCURRENCY = Number(process.argv[3] ?? 4);

@@ -4,7 +4,7 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { native } from '../lib/native';
+import { native } from '../lib/shared/native';
 import { daemonStatus, makeSandbox, pynwheel, sleep, write, type Sandbox } from './helpers';
 
 const TOTAL = 10_000;

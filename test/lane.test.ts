@@ -1,5 +1,5 @@
 // The lane: a warm run's client goes straight to a spare of the script's zygote, found through
-// the daemon's route for the script (lib/routes.ts), and never through the daemon. The spare
+// the daemon's route for the script (lib/daemon/routes.ts), and never through the daemon. The spare
 // checks the request itself and declines anything it is not sure of; the client then asks the
 // daemon. Every run is compared with python's.
 import t from 'tap';
@@ -7,10 +7,10 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { run } from '../dist/index';
-import { native } from '../lib/native';
-import { encodeFrame } from '../lib/protocol';
-import { routeName } from '../lib/routes';
-import { VERSION } from '../lib/version';
+import { native } from '../lib/shared/native';
+import { encodeFrame } from '../lib/shared/wire';
+import { routeName } from '../lib/shared/route-name';
+import { VERSION } from '../lib/shared/version';
 import { collect, daemonStatus, isAlive, makeSandbox, pynwheel, python, sleep, view, write, ROOT, type Sandbox } from './helpers';
 
 const SHIM = path.join(ROOT, 'bin', 'pynwheel');

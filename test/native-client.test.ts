@@ -8,7 +8,8 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { encodeFrame, HEADER_SIZE } from '../lib/protocol';
+import { HEADER_SIZE } from '../lib/shared/protocol-constants';
+import { encodeFrame } from '../lib/shared/wire';
 import { CLI, collect, makeSandbox, python, sleep, stopDaemon, view, write, ROOT, type Sandbox } from './helpers';
 
 const SHIM = path.join(ROOT, 'bin', 'pynwheel');

@@ -5,7 +5,7 @@ import { spawn, spawnSync, type StdioOptions } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { native } from '../lib/native';
+import { native } from '../lib/shared/native';
 
 const ADDON = path.resolve(__dirname, '..', 'build', 'Release', 'pynwheel.node');
 const O_NONBLOCK = 0o4000;

@@ -2,7 +2,8 @@
 // on any error path.
 import t from 'tap';
 import * as fs from 'node:fs';
-import { encodeFrame, FrameDecoder, MAX_FDS_PER_FRAME } from '../lib/protocol';
+import { MAX_FDS_PER_FRAME } from '../lib/shared/protocol-constants';
+import { encodeFrame, FrameDecoder } from '../lib/shared/wire';
 
 const openFds = () => fs.readdirSync('/proc/self/fd').length;
 const devNulls = (n: number) => Array.from({ length: n }, () => fs.openSync('/dev/null', 'r'));

@@ -1,5 +1,6 @@
+// Runs in a Node API caller's process.
 // How a run() or spawn() call fails. Each error carries what is known of the run: its exit,
-// the output captured so far, its pid and duration. PynwheelError (lib/errors.ts) is the
+// the output captured so far, its pid and duration. PynwheelError (lib/shared/errors.ts) is the
 // daemon's or the protocol's trouble; these are the script's, or the caller's limits.
 import { parseTraceback, type Traceback } from './traceback';
 

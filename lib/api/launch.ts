@@ -1,11 +1,14 @@
+// Runs in a Node API caller's process.
 // Starting the run: through the daemon (a fork of a warm zygote), or with the interpreter
 // itself when the zygote cannot give python's behaviour (flags without an environment
 // variable, PYNWHEEL_DISABLE=1, PYTHONINSPECT, modules changing on disk right now).
 import { spawn as spawnChild } from 'node:child_process';
-import { runThroughDaemon, type RunOutcome, type RunTarget } from '../client';
-import { PynwheelError } from '../errors';
-import type { Interpreter } from '../interpreter';
-import { signalNumber } from '../signals';
+import { clientDebug } from '../client/debug';
+import { pythonArgsFor } from '../client/direct';
+import type { Interpreter } from '../client/interpreter';
+import { runThroughDaemon, type RunOutcome, type RunTarget } from '../client/run-client';
+import { PynwheelError } from '../shared/errors';
+import { signalNumber } from '../shared/signals';
 import type { PythonOptionPlan } from './python-options';
 
 export interface LaunchRequest {
@@ -28,7 +31,11 @@ export interface LaunchEvents {
 
 export async function launch(request: LaunchRequest, events: LaunchEvents): Promise<RunOutcome> {
   const { env } = request;
-  if (request.plan.unsupported.length || env.PYNWHEEL_DISABLE === '1' || env.PYTHONINSPECT) {
+  const debug = clientDebug(env);
+  const direct = request.plan.unsupported.length ? `python's own flags ${request.plan.unsupported.join(' ')}`
+    : env.PYNWHEEL_DISABLE === '1' ? 'PYNWHEEL_DISABLE=1' : env.PYTHONINSPECT ? 'PYTHONINSPECT' : null;
+  if (direct !== null) {
+    debug?.(`running python directly (${direct})`);
     return launchDirectly(request, events);
   }
   try {
@@ -45,24 +52,23 @@ export async function launch(request: LaunchRequest, events: LaunchEvents): Prom
   } catch (err) {
     // Modules keep changing on disk (an install in progress): no zygote can be trusted, and the
     // run has not started; the interpreter runs it, as the CLI does.
-    if (err instanceof PynwheelError && err.code === 'ESTALE') return launchDirectly(request, events);
+    if (err instanceof PynwheelError && err.code === 'ESTALE') {
+      debug?.(`running python directly (ESTALE: ${err.message})`);
+      return launchDirectly(request, events);
+    }
     throw err;
   }
 }
 
 /** The command python would be run with, for messages: [interpreter, ...flags, file, ...args]. */
 export function pythonCommand(request: Pick<LaunchRequest, 'interpreter' | 'target' | 'pythonOptions'>): string[] {
-  return [request.interpreter.argv0, ...request.pythonOptions, ...pythonArgs(request.target)];
-}
-
-function pythonArgs(target: RunTarget): string[] {
-  return target.module !== undefined ? ['-m', target.module, ...target.args] : [target.file!, ...target.args];
+  return [request.interpreter.argv0, ...request.pythonOptions, ...pythonArgsFor(request.target)];
 }
 
 /** `python FLAGS FILE ARGS` as a child of this process, with the same fds. */
 function launchDirectly(request: LaunchRequest, events: LaunchEvents): Promise<RunOutcome> {
   return new Promise((resolve, reject) => {
-    const child = spawnChild(request.interpreter.path, [...request.pythonOptions, ...pythonArgs(request.target)], {
+    const child = spawnChild(request.interpreter.path, [...request.pythonOptions, ...pythonArgsFor(request.target)], {
       cwd: request.cwd,
       env: request.env,
       argv0: request.interpreter.argv0,

@@ -1,3 +1,4 @@
+// Runs in a Node API caller's process.
 // The options of run() and spawn(): Node's names where Node has one (cwd, env, stdio, input,
 // encoding, timeout, signal, maxBuffer, killSignal), python-shell's for the rest (pythonPath,
 // pythonOptions, mode, scriptPath, args), and their checks and defaults.

@@ -1,3 +1,4 @@
+// Runs in a Node API caller's process.
 // Capturing a piped stream for the result, within maxBuffer, and giving it back as the
 // options ask: Buffer, string, or (mode 'json') one parsed value per stdout line.
 import type { Readable } from 'node:stream';

@@ -1,8 +1,9 @@
+// Runs in a Node API caller's process.
 // `pythonOptions` (python-shell's name for the interpreter's own flags) for a run in a zygote.
 // A zygote is an interpreter that has already started, so a flag cannot be given to it; most
 // flags have an environment variable that python reads instead, and the daemon gives runs
-// whose start-up variables differ a zygote of their own (lib/zygote-key.ts). Flags without
-// such a variable make the run go to the interpreter itself (see lib/api/launch.ts).
+// whose start-up variables differ a zygote of their own (lib/daemon/zygote-key.ts). Flags
+// without such a variable make the run go to the interpreter itself (see lib/api/launch.ts).
 
 export interface PythonOptionPlan {
   /** Variables that make a zygote's run behave as the flags would (they win over the caller's). */

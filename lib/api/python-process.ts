@@ -1,12 +1,13 @@
+// Runs in a Node API caller's process.
 // The ChildProcess-like object behind spawn() and run(). Its stdio are our ends of the run's pipes;
 // the run itself is a fork of the zygote (not our child), so pid, kill() and the exit come
 // through the daemon's connection.
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Readable, Writable } from 'node:stream';
-import type { RunOutcome } from '../client';
-import { resolveInterpreter } from '../interpreter';
-import { signalName, signalNumber } from '../signals';
+import { resolveInterpreter } from '../client/interpreter';
+import type { RunOutcome } from '../client/run-client';
+import { signalName, signalNumber } from '../shared/signals';
 import { AbortError, JsonLineError, MaxBufferError, PythonError, TimeoutError, type RunFailure, type RunResult } from './errors';
 import { launch, pythonCommand, type LaunchRequest } from './launch';
 import type { NormalizedOptions } from './options';

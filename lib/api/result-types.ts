@@ -1,3 +1,4 @@
+// Runs in a Node API caller's process.
 // What run() resolves to, typed from its options: Buffer or string or parsed JSON values, and
 // null for an output that is not piped (or not buffered).
 import type { Stream } from 'node:stream';

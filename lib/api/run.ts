@@ -1,3 +1,4 @@
+// Runs in a Node API caller's process.
 // run(file, args?, options?): the run to its end, output captured, as a promise.
 import type { RunResult } from './errors';
 import { normalizeOptions, splitArguments, type RunOptions } from './options';

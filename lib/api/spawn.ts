@@ -1,3 +1,4 @@
+// Runs in a Node API caller's process.
 // spawn(file, args?, options?): the run as a ChildProcess-like object, output as streams.
 import { normalizeOptions, splitArguments, type RunOptions } from './options';
 import { PythonProcess } from './python-process';

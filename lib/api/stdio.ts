@@ -1,11 +1,12 @@
+// Runs in a Node API caller's process.
 // The run's fds 0, 1 and 2, made in this process and passed to the run with SCM_RIGHTS, so
 // that output goes straight from the run to us, never through the daemon. A 'pipe' is a
 // socketpair, as libuv makes for child_process.spawn, so the script sees the same kind of fd.
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import type { Readable, Stream, Writable } from 'node:stream';
-import { closeQuietly } from '../channel';
-import { native } from '../native';
+import { closeQuietly } from '../shared/fds';
+import { native } from '../shared/native';
 import type { StdioEntry } from './options';
 
 export interface StdioSetup {

@@ -1,3 +1,4 @@
+// Runs in a Node API caller's process.
 // The last traceback python printed on stderr, taken apart: exception type, message and the
 // frames, innermost last (python's order).
 

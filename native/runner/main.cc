@@ -58,7 +58,7 @@ void ActOnCaughtSignals();
   ActOnCaughtSignals();
   char exe[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  std::string cli = "dist/cli.js";
+  std::string cli = "dist/cli/main.js";
   if (n > 0) {
     exe[n] = '\0';
     // <package>/build/Release/pynwheel-runner, or its copy <package>/bin/pynwheel in an
@@ -66,7 +66,7 @@ void ActOnCaughtSignals();
     std::string self(exe);
     int levels = self.size() > 13 && self.compare(self.size() - 13, 13, "/bin/pynwheel") == 0 ? 2 : 3;
     for (int up = 0; up < levels; up++) self = self.substr(0, self.rfind('/'));
-    cli = self + "/dist/cli.js";
+    cli = self + "/dist/cli/main.js";
   }
   std::vector<char*> args;
   args.push_back(const_cast<char*>("node"));

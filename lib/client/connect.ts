@@ -1,12 +1,13 @@
-// Reaching the daemon: connect to its socket, or start one and wait for it to listen.
+// Runs in the Node client (the CLI, or a Node API caller's process): reaching the daemon,
+// connecting to its socket, or starting one (dist/daemon/main.js) and waiting for it to listen.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { PynwheelError } from './errors';
-import { native } from './native';
-import type { RuntimePaths } from './runtime-dir';
+import { PynwheelError } from '../shared/errors';
+import { native } from '../shared/native';
+import type { RuntimePaths } from '../shared/runtime-dir';
 
-const DAEMON_MAIN = path.resolve(__dirname, 'daemon-main.js');
+const DAEMON_MAIN = path.resolve(__dirname, '..', 'daemon', 'main.js');
 const START_TIMEOUT_MS = 15_000;
 
 /** A connected fd, or null when no daemon listens (no socket, or a stale one). */
@@ -110,6 +111,6 @@ function logTail(file: string): string {
   }
 }
 
-export function sleep(ms: number): Promise<void> {
+function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

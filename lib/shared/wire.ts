@@ -1,24 +1,19 @@
-// Wire format shared by client, daemon and zygote (python/pynwheel_zygote.py mirrors it).
+// Runs in every Node process of pynwheel (CLI, Node API caller, daemon): the wire format that
+// clients, the daemon and zygotes share (its constants: lib/shared/protocol.json).
 //
 // Every frame: an 8-byte header, then a JSON object.
 //   bytes 0-1  magic "PN"            so a stray peer is recognised at once
 //   byte  2    protocol version      a request of another version is never misread
 //   byte  3    number of fds         the SCM_RIGHTS fds travel with the frame's first byte
 //   bytes 4-7  payload length (u32 big-endian)
-import { closeSync } from 'node:fs';
 import { PynwheelError } from './errors';
-
-export const PROTOCOL_VERSION = 1;
-export const MAGIC = 0x504e; // "PN"
-export const HEADER_SIZE = 8;
-/** Largest frame a client may send: argv and environment together are far below this. */
-export const MAX_CLIENT_FRAME = 8 * 1024 * 1024;
-/** Largest frame from a zygote (status replies, never user data). */
-export const MAX_ZYGOTE_FRAME = 64 * 1024 * 1024;
-/** Most fds any frame carries: stdin, stdout, stderr and the cwd. */
-export const MAX_FDS_PER_FRAME = 4;
+import { closeQuietly } from './fds';
+import { HEADER_SIZE, MAGIC, MAX_FDS_PER_FRAME, PROTOCOL_VERSION, type FrameError } from './protocol-constants';
 
 export type Message = { type: string } & Record<string, unknown>;
+
+/** A payload must be UTF-8: bytes that are not would become U+FFFD and be misread, not refused. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export function encodeFrame(message: object, fdCount: number): Buffer {
   const payload = Buffer.from(JSON.stringify(message), 'utf8');
@@ -45,7 +40,10 @@ export class FrameDecoder {
 
   constructor(private readonly maxFrame: number) {}
 
-  /** Feed one recvmsg's worth; returns the frames it completed. Throws PynwheelError('EPROTO'). */
+  /**
+   * Feed one recvmsg's worth; returns the frames it completed. Throws PynwheelError('EPROTO'),
+   * or 'EVERSION' for a peer of another protocol version, with a frameErrors `reason`.
+   */
   push(data: Buffer, fds: number[]): Frame[] {
     const frames: Frame[] = [];
     try {
@@ -71,34 +69,34 @@ export class FrameDecoder {
       const version = header.readUInt8(2);
       const fdCount = header.readUInt8(3);
       const length = header.readUInt32BE(4);
-      if (magic !== MAGIC) throw protocolError('not a pynwheel frame (bad magic)');
+      if (magic !== MAGIC) throw protocolError('bad-magic', 'not a pynwheel frame (bad magic)');
       if (version !== PROTOCOL_VERSION) {
-        throw new PynwheelError('EVERSION', `peer speaks protocol ${version}, this is protocol ${PROTOCOL_VERSION}`);
+        throw new PynwheelError('EVERSION', `peer speaks protocol ${version}, this is protocol ${PROTOCOL_VERSION}`, { reason: 'other-version' });
       }
-      if (length > this.maxFrame) throw protocolError(`frame of ${length} bytes is over the limit of ${this.maxFrame}`);
-      if (fdCount > MAX_FDS_PER_FRAME) throw protocolError(`frame announces ${fdCount} fds, at most ${MAX_FDS_PER_FRAME} are allowed`);
+      if (length > this.maxFrame) throw protocolError('too-long', `frame of ${length} bytes is over the limit of ${this.maxFrame}`);
+      if (fdCount > MAX_FDS_PER_FRAME) throw protocolError('too-many-fds', `frame announces ${fdCount} fds, at most ${MAX_FDS_PER_FRAME} are allowed`);
       if (this.buffered < HEADER_SIZE + length) break;
       if (this.fdQueue.length < fdCount) {
-        throw protocolError(`frame announces ${fdCount} fds but ${this.fdQueue.length} arrived`);
+        throw protocolError('fds-missing', `frame announces ${fdCount} fds but ${this.fdQueue.length} arrived`);
       }
       const whole = this.take(HEADER_SIZE + length);
       const frameFds = this.fdQueue.splice(0, fdCount);
       let message: unknown;
       try {
-        message = JSON.parse(whole.subarray(HEADER_SIZE).toString('utf8'));
+        message = JSON.parse(UTF8.decode(whole.subarray(HEADER_SIZE)));
       } catch {
         frameFds.forEach(closeQuietly);
-        throw protocolError('payload is not valid JSON');
+        throw protocolError('bad-json', 'payload is not valid JSON');
       }
       if (typeof message !== 'object' || message === null || Array.isArray(message) ||
           typeof (message as Message).type !== 'string') {
         frameFds.forEach(closeQuietly);
-        throw protocolError('payload is not an object with a string "type"');
+        throw protocolError('not-message', 'payload is not an object with a string "type"');
       }
       frames.push({ message: message as Message, fds: frameFds });
     }
     if (this.buffered === 0 && this.fdQueue.length > 0) {
-      throw protocolError(`${this.fdQueue.length} fds arrived that no frame announced`);
+      throw protocolError('fds-unannounced', `${this.fdQueue.length} fds arrived that no frame announced`);
     }
   }
 
@@ -122,10 +120,6 @@ export class FrameDecoder {
   }
 }
 
-function protocolError(message: string): PynwheelError {
-  return new PynwheelError('EPROTO', message);
-}
-
-function closeQuietly(fd: number): void {
-  try { closeSync(fd); } catch { /* already gone */ }
+export function protocolError(reason: FrameError, message: string): PynwheelError {
+  return new PynwheelError('EPROTO', message, { reason });
 }

@@ -1,7 +1,8 @@
-// Entry point of the detached daemon process (started by the first client that finds none).
+// Runs in the daemon: the entry point of the detached daemon process (dist/daemon/main.js,
+// started by the first client that finds none).
 import { Daemon } from './daemon';
 import { boundLog, log } from './log';
-import { ensureRuntimeDir, runtimeDirFor } from './runtime-dir';
+import { ensureRuntimeDir, runtimeDirFor } from '../shared/runtime-dir';
 
 const DEFAULT_IDLE_SECONDS = 30 * 60;
 

@@ -1,19 +1,22 @@
-// One run as seen from the caller: send the request with our fds, pass signals on, and learn
-// how the run ended.
+// Runs in the Node client (the CLI, or a Node API caller's process): one run as seen from the
+// caller. Send the request with our fds (to the script's lane if it has one, else to the
+// daemon), pass signals on, and learn how the run ended.
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { FdChannel, closeQuietly } from './channel';
+import { FdChannel } from '../shared/channel';
+import { PynwheelError } from '../shared/errors';
+import { closeQuietly } from '../shared/fds';
+import { fdCountOf, type LaneDecline, type RunReply, type RunRequest } from '../shared/messages';
+import { native } from '../shared/native';
+import { MAX_CLIENT_FRAME } from '../shared/protocol-constants';
+import { encodeFrame } from '../shared/wire';
+import { ensureRuntimeDir, runtimeDirFor, type RuntimePaths } from '../shared/runtime-dir';
+import { FORWARDED_SIGNALS, signalName } from '../shared/signals';
+import { VERSION } from '../shared/version';
 import { connectOrStart, replaceDaemon } from './connect';
-import { runDirectly } from './direct';
-import { PynwheelError } from './errors';
+import { clientDebug, type DebugWriter } from './debug';
+import { pythonArgsFor, runDirectly } from './direct';
 import type { Interpreter } from './interpreter';
-import { fdCountOf, type RunReply, type RunRequest } from './messages';
-import { native } from './native';
-import { encodeFrame, MAX_CLIENT_FRAME } from './protocol';
-import { routeName } from './routes';
-import { ensureRuntimeDir, runtimeDirFor, type RuntimePaths } from './runtime-dir';
-import { FORWARDED_SIGNALS, signalName } from './signals';
-import { VERSION } from './version';
+import { connectLane } from './lane';
 
 export interface RunTarget {
   file?: string;
@@ -49,24 +52,26 @@ export interface RunOutcome {
 
 export async function runThroughDaemon(target: RunTarget, options: ClientOptions): Promise<RunOutcome> {
   const paths = ensureRuntimeDir(runtimeDirFor(options.env));
+  const debug = clientDebug(options.env);
   try {
-    return await runOnce(paths, target, options);
+    return await runOnce(paths, target, options, debug);
   } catch (err) {
     if (!(err instanceof PynwheelError)) throw err;
     if (err.code === 'ESTALE' && options.directFallback !== false) {
       // Modules are changing on disk right now (an install in progress): no zygote can be
       // trusted, and the run had not started, so the interpreter runs it itself.
-      const pythonArgs = target.module !== undefined ? ['-m', target.module, ...target.args] : [target.file!, ...target.args];
-      return runDirectly(options.interpreter, pythonArgs, options.cwd, options.env, options.stdio, options.forwardSignals);
+      debug?.(`running python directly (ESTALE: ${err.message})`);
+      return runDirectly(options.interpreter, pythonArgsFor(target), options.cwd, options.env, options.stdio, options.forwardSignals);
     }
     // A daemon of another version refuses before anything runs: replace it, once.
     if (err.code !== 'EVERSION') throw err;
+    debug?.(`the daemon is of another version (${err.message}): replacing it`);
     await replaceDaemon(paths);
-    return runOnce(paths, target, options);
+    return runOnce(paths, target, options, debug);
   }
 }
 
-async function runOnce(paths: RuntimePaths, target: RunTarget, options: ClientOptions): Promise<RunOutcome> {
+async function runOnce(paths: RuntimePaths, target: RunTarget, options: ClientOptions, debug: DebugWriter | undefined): Promise<RunOutcome> {
   const env = stringEnv(options.env);
   const cwdFd = openDirectory(options.cwd);
   const stdioFds = options.stdio.filter((fd): fd is number => fd !== null);
@@ -92,15 +97,20 @@ async function runOnce(paths: RuntimePaths, target: RunTarget, options: ClientOp
     // Straight to the zygote that ran this script last, if the daemon left a route to it.
     const lane = request.file !== undefined ? connectLane(paths, request.python, request.cwd, request.file) : null;
     let held: NodeJS.Signals[] = [];
-    if (lane !== null) {
-      const outcome = await exchange(new FdChannel(lane, MAX_CLIENT_FRAME), frame, fds, options, true, []);
+    if (lane === null) {
+      debug?.('module run (module-run); asking the daemon');
+    } else if (lane.fd === null) {
+      debug?.(`${lane.miss === 'no-route' ? 'no route' : `route ${lane.route} gone`} (${lane.miss}${lane.errno === 'ENOENT' || lane.errno === 'ECONNREFUSED' ? '' : `, ${lane.errno}`}); asking the daemon`);
+    } else {
+      const outcome = await exchange(new FdChannel(lane.fd, MAX_CLIENT_FRAME), frame, fds, options, lane.route, [], debug);
       if (!('declined' in outcome)) return outcome;
+      debug?.(`${outcome.why}; asking the daemon`);
       // Signals that came while the lane decided: the daemon's run gets them (the Node API
       // replays its own to each new control, below).
       held = options.onControl ? [] : outcome.held;
     }
     const channel = new FdChannel(await connectOrStart(paths, options.env), MAX_CLIENT_FRAME);
-    const outcome = await exchange(channel, frame, fds, options, false, held);
+    const outcome = await exchange(channel, frame, fds, options, null, held, debug);
     if ('declined' in outcome) throw new Error('internal: the daemon declined');
     return outcome;
   } finally {
@@ -108,21 +118,14 @@ async function runOnce(paths: RuntimePaths, target: RunTarget, options: ClientOp
   }
 }
 
-/** The route's socket, or null (no route, or its zygote is gone: the daemon decides). */
-function connectLane(paths: RuntimePaths, python: string, cwd: string, file: string): number | null {
-  try {
-    return native.connect(path.join(paths.dir, 'r', routeName(python, cwd, file)));
-  } catch {
-    return null;
-  }
-}
-
 /**
- * Sends the request and follows the run to its end. From a lane, a run declined (or a lane
- * closed) before it started resolves `{ declined }` with the signals held meanwhile: nothing ran.
+ * Sends the request and follows the run to its end. From a lane (`route` names it), a run
+ * declined (or a lane closed) before it started resolves `{ declined }` with the signals held
+ * meanwhile and why: nothing ran.
  */
-function exchange(channel: FdChannel, frame: Buffer, fds: number[], options: ClientOptions, lane: boolean,
-  carried: NodeJS.Signals[]): Promise<RunOutcome | { declined: true; held: NodeJS.Signals[] }> {
+function exchange(channel: FdChannel, frame: Buffer, fds: number[], options: ClientOptions, route: string | null,
+  carried: NodeJS.Signals[], debug: DebugWriter | undefined): Promise<RunOutcome | { declined: true; held: NodeJS.Signals[]; why: string }> {
+  const lane = route !== null;
   return new Promise((resolve, reject) => {
     let pid: number | null = null;
     let settled = false;
@@ -139,8 +142,8 @@ function exchange(channel: FdChannel, frame: Buffer, fds: number[], options: Cli
       for (const [signal, handler] of forwarders) process.removeListener(signal, handler);
       fn();
     };
-    const decline = (): void => {
-      settle(() => resolve({ declined: true, held }));
+    const decline = (why: string): void => {
+      settle(() => resolve({ declined: true, held, why }));
       channel.destroy();
     };
     if (options.forwardSignals) {
@@ -155,10 +158,11 @@ function exchange(channel: FdChannel, frame: Buffer, fds: number[], options: Cli
     }
     channel.on('frame', ({ message, fds: stray }) => {
       stray.forEach(closeQuietly);
-      const reply = message as unknown as RunReply | { type: 'decline' };
-      if (lane && pid === null && reply.type !== 'started') return decline();
+      const reply = message as unknown as RunReply | LaneDecline;
+      if (lane && pid === null && reply.type !== 'started') return decline(declineReason(reply));
       if (reply.type === 'started') {
         pid = reply.pid;
+        if (lane) debug?.(`lane taken (route ${route})`);
         options.onStarted?.(reply.pid);
         if (lane) held.splice(0).forEach(sendSignal);
       } else if (reply.type === 'stopped') {
@@ -174,12 +178,12 @@ function exchange(channel: FdChannel, frame: Buffer, fds: number[], options: Cli
         }));
         channel.destroy();
       } else if (reply.type === 'error') {
-        settle(() => reject(new PynwheelError(reply.code, reply.message)));
+        settle(() => reject(new PynwheelError(reply.code, reply.message, { reason: reply.reason })));
         channel.destroy();
       }
     });
     channel.on('close', (err) => {
-      if (lane && pid === null) return decline();
+      if (lane && pid === null) return decline('lane closed (lane-closed)');
       if (err instanceof PynwheelError && err.code === 'EVERSION' && pid === null) return settle(() => reject(err));
       settle(() => reject(new PynwheelError('EDAEMON',
         `lost the pynwheel daemon during the run${err ? ` (${err.message})` : ''}`)));
@@ -188,6 +192,16 @@ function exchange(channel: FdChannel, frame: Buffer, fds: number[], options: Cli
     carried.forEach(sendSignal);
     options.onControl?.(sendSignal);
   });
+}
+
+/**
+ * A lane's reply other than `started`, in words: `{decline, reason: code, message}`, or the
+ * older `{decline, reason: sentence}`; either way the run did not start.
+ */
+function declineReason(reply: RunReply | LaneDecline): string {
+  if (reply.type !== 'decline') return `lane answered ${JSON.stringify(reply.type)}`;
+  const reason = typeof reply.reason === 'string' ? reply.reason : 'no reason given';
+  return `lane declined: ${reason}${typeof reply.message === 'string' ? ` (${reply.message})` : ''}`;
 }
 
 /** An fd of the caller's cwd: the run chdirs by fd, so a renamed or deleted cwd still works. */

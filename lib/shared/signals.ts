@@ -1,4 +1,5 @@
-// Signal names and numbers as this kernel has them.
+// Runs in every Node process of pynwheel (CLI, Node API caller, daemon): signal names and
+// numbers as this kernel has them, and which signals a client passes on to its run.
 import * as os from 'node:os';
 
 const byName = os.constants.signals as Record<string, number>;

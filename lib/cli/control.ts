@@ -1,9 +1,11 @@
-// Management requests (status, stop) to a running daemon.
-import { FdChannel, closeQuietly } from './channel';
-import { PynwheelError } from './errors';
-import { tryConnect } from './connect';
-import { MAX_CLIENT_FRAME, type Message } from './protocol';
-import type { RuntimePaths } from './runtime-dir';
+// Runs in the CLI: management requests (status, stop) to a running daemon.
+import { tryConnect } from '../client/connect';
+import { FdChannel } from '../shared/channel';
+import { PynwheelError } from '../shared/errors';
+import { closeQuietly } from '../shared/fds';
+import { MAX_CLIENT_FRAME } from '../shared/protocol-constants';
+import type { Message } from '../shared/wire';
+import type { RuntimePaths } from '../shared/runtime-dir';
 
 /** Sends one request and returns the reply, or null when no daemon is running. */
 export async function ask(paths: RuntimePaths, request: { type: string }): Promise<Message | null> {
@@ -18,7 +20,7 @@ export async function ask(paths: RuntimePaths, request: { type: string }): Promi
       channel.destroy();
     });
     channel.on('close', (err) => {
-      if (reply?.type === 'error') reject(new PynwheelError(String(reply.code), String(reply.message)));
+      if (reply?.type === 'error') reject(new PynwheelError(String(reply.code), String(reply.message), typeof reply.reason === 'string' ? { reason: reply.reason } : undefined));
       else if (reply) resolve(reply);
       else reject(new PynwheelError('EDAEMON', `the daemon closed the connection without answering${err ? ` (${err.message})` : ''}`));
     });

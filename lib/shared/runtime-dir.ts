@@ -1,8 +1,12 @@
-// Where the daemon's socket, lock and log live, and the checks that keep other users out.
+// Runs in every Node process of pynwheel (CLI, Node API caller, daemon): where the daemon's
+// socket, lock and log live, and the checks that keep other users out.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PynwheelError } from './errors';
+
+/** daemon.log is kept under this size (the daemon rotates it: lib/daemon/log.ts). */
+export const LOG_LIMIT_BYTES = 1024 * 1024;
 
 export interface RuntimePaths {
   dir: string;

@@ -1,14 +1,20 @@
-// A framed, fd-carrying connection over a non-blocking Unix stream socket, driven by the
-// libuv loop through the addon's Poller. net.Socket never reads this fd: it would swallow
-// SCM_RIGHTS messages.
+// Runs in every Node process of pynwheel (CLI, Node API caller, daemon): a framed, fd-carrying
+// connection over a non-blocking Unix stream socket, driven by the libuv loop through the
+// addon's Poller. net.Socket never reads this fd: it would swallow SCM_RIGHTS messages.
 import { EventEmitter } from 'node:events';
-import { closeSync } from 'node:fs';
+import { closeQuietly } from './fds';
 import { native, type Poller } from './native';
-import { encodeFrame, FrameDecoder, MAX_FDS_PER_FRAME, type Frame } from './protocol';
+import { MAX_FDS_PER_FRAME } from './protocol-constants';
+import { encodeFrame, FrameDecoder, protocolError, type Frame } from './wire';
 
 const READ_SIZE = 64 * 1024;
 /** recvmsg batches per wake-up, so one busy peer cannot starve the others. */
 const READS_PER_WAKEUP = 32;
+/**
+ * Room for fds per recvmsg: one sendmsg's at most (a stream socket's recvmsg never joins two
+ * messages' fds), which is a frame's limit, the kernel's SCM_MAX_FD and the addon's maximum.
+ */
+const FDS_PER_READ = MAX_FDS_PER_FRAME;
 
 interface Pending { data: Buffer; fds: number[] }
 
@@ -83,9 +89,10 @@ export class FdChannel extends EventEmitter<FdChannelEvents> {
     for (let i = 0; i < READS_PER_WAKEUP && !this.closed; i++) {
       let received;
       try {
-        received = native.recvMsg(this.fd, READ_SIZE, MAX_FDS_PER_FRAME * 2);
+        received = native.recvMsg(this.fd, READ_SIZE, FDS_PER_READ);
       } catch (err) {
-        return this.destroy(err as Error);
+        if ((err as NodeJS.ErrnoException).code !== 'ECTRUNC') return this.destroy(err as Error);
+        return this.destroy(protocolError('control-truncated', (err as Error).message));
       }
       if (received === null) return;
       if (received.data.length === 0) {
@@ -135,10 +142,3 @@ export class FdChannel extends EventEmitter<FdChannelEvents> {
   }
 }
 
-export function closeQuietly(fd: number): void {
-  try {
-    closeSync(fd);
-  } catch {
-    /* already closed */
-  }
-}

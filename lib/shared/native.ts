@@ -1,4 +1,5 @@
-// Typed loader for the C++ addon (native/). The addon is a thin layer over the
+// Runs in every Node process of pynwheel (CLI, Node API caller, daemon): the typed loader for
+// the C++ addon (native/), the contract between them. The addon is a thin layer over the
 // syscalls Node does not expose; all protocol logic stays in TypeScript.
 import * as path from 'node:path';
 
@@ -57,7 +58,7 @@ export interface Binding {
 }
 
 function load(): Binding {
-  const root = path.resolve(__dirname, '..');
+  const root = path.resolve(__dirname, '..', '..');
   const candidates = [
     path.join(root, 'build', 'Release', 'pynwheel.node'),
     path.join(root, 'build', 'Debug', 'pynwheel.node'),

@@ -1,17 +1,21 @@
-// The daemon: accepts clients on the runtime directory's socket, checks who they are, and hands
-// each run to the zygote of its interpreter. It never touches a run's stdio: the caller's fds
-// go straight through to the zygote.
+// Runs in the daemon: it accepts clients on the runtime directory's socket, checks who they
+// are, and hands each run to the zygote of its interpreter. It never touches a run's stdio:
+// the caller's fds go straight through to the zygote.
 import * as fs from 'node:fs';
-import { FdChannel, closeQuietly } from './channel';
-import { PynwheelError } from './errors';
-import { boundLog, log } from './log';
-import { checkRunFds, checkRunRequest, type RunRequest } from './messages';
-import { native, type Poller } from './native';
-import { MAX_CLIENT_FRAME, type Frame } from './protocol';
+import { FdChannel } from '../shared/channel';
+import { debugWanted } from '../shared/debug';
+import { PynwheelError } from '../shared/errors';
+import { closeQuietly } from '../shared/fds';
+import type { RunRequest } from '../shared/messages';
+import { native, type Poller } from '../shared/native';
+import { MAX_CLIENT_FRAME } from '../shared/protocol-constants';
+import type { Frame } from '../shared/wire';
+import type { RuntimePaths } from '../shared/runtime-dir';
+import { forwardableSignal, signalNumber } from '../shared/signals';
+import { VERSION } from '../shared/version';
+import { boundLog, debugLog, log } from './log';
+import { checkRunFds, checkRunRequest } from './request-check';
 import { Routes } from './routes';
-import type { RuntimePaths } from './runtime-dir';
-import { forwardableSignal, signalNumber } from './signals';
-import { VERSION } from './version';
 import { Zygote, type ZygoteStatus } from './zygote';
 import { keyFor, keyString, withFamily, type ZygoteKey } from './zygote-key';
 
@@ -54,6 +58,10 @@ interface Run {
   family?: string[];
   /** The script as the daemon remembers families (set when the run is first dispatched). */
   scriptKey?: string;
+  /** How the run came to the zygote it is dispatched to now, when not at once (see Zygote's `paths`). */
+  path?: 'routed' | 'stale';
+  /** The request's env has PYNWHEEL_DEBUG=1: the daemon says in its log what it does with the run. */
+  debug: boolean;
 }
 
 /** Scripts whose family the daemon remembers, so that their runs go to its zygote at once. */
@@ -226,9 +234,9 @@ export class Daemon {
 
   /** The first frame of a connection says what it wants. */
   private onRequest(conn: FdChannel, { message, fds }: Frame, peerPid: number): Run | undefined {
-    const refuse = (code: string, text: string): undefined => {
+    const refuse = (code: string, text: string, reason?: string): undefined => {
       fds.forEach(closeQuietly);
-      conn.send({ type: 'error', code, message: text });
+      conn.send({ type: 'error', code, message: text, ...(reason !== undefined ? { reason } : {}) });
       conn.end();
       return undefined;
     };
@@ -239,14 +247,18 @@ export class Daemon {
           request = checkRunRequest(message, fds.length);
           checkRunFds(request, fds, native.fdKind);
         } catch (err) {
-          return refuse((err as PynwheelError).code ?? 'EBADREQUEST', (err as Error).message);
+          return refuse((err as PynwheelError).code ?? 'EBADREQUEST', (err as Error).message, (err as PynwheelError).reason);
         }
         if (request.client !== VERSION) {
           return refuse('EVERSION', `this daemon is pynwheel ${VERSION}, the client is ${String(request.client)}`);
         }
         if (this.stopping) return refuse('ESTOPPED', 'the pynwheel daemon is stopping');
-        const run: Run = { id: this.nextRunId++, conn, request, fds, retries: 0, done: false, callerPid: peerPid, earlySignals: [] };
+        const run: Run = {
+          id: this.nextRunId++, conn, request, fds, retries: 0, done: false, callerPid: peerPid, earlySignals: [],
+          debug: debugWanted(request.env),
+        };
         this.runs.set(run.id, run);
+        this.debug(run, `accepted from the client (pid ${peerPid})`);
         this.dispatch(run);
         return run;
       }
@@ -281,16 +293,20 @@ export class Daemon {
   private dispatch(run: Run): void {
     const zygote = this.zygoteFor(run);
     run.zygote = zygote;
+    if (run.debug) this.debug(run, `given to ${zygote.pid ? `zygote ${zygote.pid}` : 'a new zygote'} (${describeKey(zygote.key)})`);
     // The run's fds are released only once the zygote has them (or never will): closing them
     // while the frame may still be queued would make the zygote's sendmsg fail.
     void zygote.dispatch(run.id, run.request, run.fds, run.callerPid, {
       started: (pid) => {
         releaseFds(run);
         run.earlySignals = undefined;
+        if (run.path) zygote.paths[run.path]++;
         if (!run.done) run.conn.send({ type: 'started', pid });
+        this.debug(run, `started by zygote ${zygote.pid} as pid ${pid}`);
         // The next runs of this script go straight to this zygote's lane.
         if (zygote.lanePath && run.request.file !== undefined) {
-          this.routes.publish(run.request.python, run.request.cwd, run.request.file, zygote.lanePath);
+          const route = this.routes.publish(run.request.python, run.request.cwd, run.request.file, zygote.lanePath);
+          if (route !== null) this.debug(run, `route r/${route} published (to ${zygote.lanePath})`);
         }
       },
       exited: (outcome) => {
@@ -311,6 +327,7 @@ export class Daemon {
           releaseFds(run);
           return this.fail(run, 'EZYGOTE', 'too many modules unfit for a zygote');
         }
+        this.debug(run, `unfit: zygote ${zygote.pid} cannot keep ${module} (it ${reason}); retried on a zygote without it`);
         this.dispatch(run);
       },
       stopped: (signal) => {
@@ -326,6 +343,8 @@ export class Daemon {
           return this.fail(run, 'EZYGOTE', `the zygotes keep routing this run (last to ${JSON.stringify(family)})`);
         }
         run.family = family;
+        run.path = 'routed';
+        this.debug(run, `routed to family ${family.length ? family.join(', ') : '(base)'} by zygote ${zygote.pid}`);
         this.dispatch(run);
       },
       stale: (reason) => {
@@ -333,8 +352,11 @@ export class Daemon {
         if (++run.retries > MAX_STALE_RETRIES) {
           // Files keep changing under the zygotes: the client runs the interpreter itself.
           releaseFds(run);
+          this.debug(run, `stale again (${reason}): the client runs python directly (ESTALE)`);
           return this.fail(run, 'ESTALE', `modules keep changing on disk (last: ${reason})`);
         }
+        run.path = 'stale';
+        this.debug(run, `stale: zygote ${zygote.pid} ${reason}; retried on its successor`);
         this.dispatch(run); // to the successor, which already has the zygote's place
       },
     });
@@ -404,6 +426,13 @@ export class Daemon {
     return unfit;
   }
 
+  /** A PYNWHEEL_DEBUG=1 line about the run, if its request asked for them. */
+  private debug(run: Run, text: string): void {
+    if (!run.debug) return;
+    const { file, module } = run.request;
+    debugLog(`run ${run.id} of ${module !== undefined ? `-m ${module}` : file} ${text}`);
+  }
+
   private fail(run: Run, code: string, message: string): void {
     if (run.done) return;
     this.finish(run);
@@ -431,6 +460,13 @@ export class Daemon {
     })));
     return { pid: process.pid, version: VERSION, startedAt: this.startedAt, runs: this.runsServed, active: this.runs.size, zygotes };
   }
+}
+
+/** A zygote's key in a few words: its family and the key variables set. */
+function describeKey(key: ZygoteKey): string {
+  const family = key.family.length ? `family ${key.family.join(', ')}` : 'base';
+  const env = Object.entries(key.env).map(([k, v]) => `${k}=${v}`).join(' ');
+  return `${family}${env ? `; key ${env}` : ''}`;
 }
 
 function releaseFds(run: Run): void {

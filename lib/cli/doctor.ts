@@ -1,12 +1,12 @@
-// `pynwheel doctor`: checks what a run depends on and explains any problem in plain words.
+// Runs in the CLI: `pynwheel doctor` checks what a run depends on and explains any problem in
+// plain words.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { resolveInterpreter } from '../client/interpreter';
+import { checkRuntimeDir, LOG_LIMIT_BYTES, pathsIn, runtimeDirFor } from '../shared/runtime-dir';
+import { VERSION } from '../shared/version';
 import { ask } from './control';
-import { resolveInterpreter } from './interpreter';
-import { LOG_LIMIT_BYTES } from './log';
-import { checkRuntimeDir, pathsIn, runtimeDirFor } from './runtime-dir';
-import { VERSION } from './version';
 
 export interface Finding {
   ok: boolean;

@@ -1,5 +1,5 @@
-// Splits a `run` command line by hand: everything after the script (or -m MODULE) belongs to
-// the script verbatim, options and `--` included, as with python.
+// Runs in the CLI: splits a `run` command line by hand. Everything after the script (or
+// -m MODULE) belongs to the script verbatim, options and `--` included, as with python.
 export interface RunArgs {
   file?: string;
   module?: string;

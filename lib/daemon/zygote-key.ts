@@ -1,6 +1,6 @@
-// What makes two runs able to share a zygote. A zygote applies the caller's environment per
-// run, but some variables are read only once: by python at start-up, or by a library when it
-// is imported. Runs that differ in any of them get zygotes of their own.
+// Runs in the daemon: what makes two runs able to share a zygote. A zygote applies the
+// caller's environment per run, but some variables are read only once: by python at start-up,
+// or by a library when it is imported. Runs that differ in any of them get zygotes of their own.
 
 /** Read by the interpreter at start-up (sys.flags, hash seed, sys.path, locale, ...). */
 export const PYTHON_STARTUP_ENV = [

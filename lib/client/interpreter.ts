@@ -1,7 +1,8 @@
-// Which python a run uses: what `python3` would be for the caller.
+// Runs in the Node client (the CLI, or a Node API caller's process): which python a run uses,
+// what `python3` would be for the caller.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { PynwheelError } from './errors';
+import { PynwheelError } from '../shared/errors';
 
 export interface Interpreter {
   /** Absolute path, symlinks kept: a venv's bin/python is a link, and resolving it leaves the venv. */

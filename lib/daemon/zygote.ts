@@ -1,17 +1,19 @@
-// The daemon's handle on one zygote: a python process running python/pynwheel_zygote.py,
-// reached over a socketpair that carries each run's fds.
+// Runs in the daemon: its handle on one zygote, a python process running
+// python/pynwheel_zygote.py, reached over a socketpair that carries each run's fds.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FdChannel, closeQuietly } from './channel';
-import { native } from './native';
-import { MAX_ZYGOTE_FRAME, type Message } from './protocol';
-import type { RunRequest } from './messages';
-import { VERSION } from './version';
+import { FdChannel } from '../shared/channel';
+import { closeQuietly } from '../shared/fds';
+import type { RunRequest } from '../shared/messages';
+import { native } from '../shared/native';
+import { MAX_ZYGOTE_FRAME } from '../shared/protocol-constants';
+import type { Message } from '../shared/wire';
+import { VERSION } from '../shared/version';
 import { IMPORT_TIME_ENV, PYTHON_STARTUP_ENV, type ZygoteKey } from './zygote-key';
 
-export const ZYGOTE_SCRIPT = path.resolve(__dirname, '..', 'python', 'pynwheel_zygote.py');
+export const ZYGOTE_SCRIPT = path.resolve(__dirname, '..', '..', 'python', 'pynwheel_zygote.py');
 const HELLO_TIMEOUT_MS = 60_000;
 const STATUS_TIMEOUT_MS = 5_000;
 const EXIT_REASON_WAIT_MS = 250;
@@ -49,8 +51,18 @@ export interface ZygoteStatus {
   notShared: Record<string, string>;
   /** Runs handed to a pre-forked child, and runs that had to wait for a fork. */
   forks: { spare: number; onDemand: number };
-  /** Runs whose client came straight to the zygote's lane (see lib/routes.ts), and its path. */
+  /** Runs whose client came straight to the zygote's lane (see lib/daemon/routes.ts), and its path. */
   lane: { path: string | null; served: number; active: number };
+  /**
+   * Runs by the path they took to this zygote: `lane` (a spare took it straight from its
+   * client) and `daemon` (relayed from the daemon), as the zygote counts them (absent from a
+   * zygote that does not); `routed` (sent here by the base zygote, for its family) and `stale`
+   * (sent here because the zygote before had stale modules), as the daemon counts them.
+   */
+  paths: { lane?: number; daemon?: number; routed: number; stale: number };
+  /** Lane declines by code (laneDeclines or requestChecks), and the last few: [code, message, unix time s]. */
+  declines: Record<string, number>;
+  recentDeclines: Array<[string, string, number]>;
   /** Directories watched for changes to imported modules, and what one check costs (ns, mean). */
   watchedDirectories: number;
   staleCheckNs: number | null;
@@ -64,6 +76,8 @@ export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, strin
   pid = 0;
   version = '';
   lastUsed = Date.now();
+  /** Runs the daemon gave it after a route or a stale zygote (see ZygoteStatus.paths). */
+  readonly paths = { routed: 0, stale: 0 };
   /** Where clients reach its spares directly (null until its hello, or if it has no path). */
   lanePath: string | null = null;
   private laneActive = 0;
@@ -175,6 +189,9 @@ export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, strin
       notShared: (reply?.notShared as Record<string, string>) ?? {},
       forks: (reply?.forks as { spare: number; onDemand: number }) ?? { spare: 0, onDemand: 0 },
       lane: { path: this.lanePath, served: this.laneServed, active: this.laneActive },
+      paths: { ...zygotePaths(reply?.paths), ...this.paths },
+      declines: declineCounts(reply?.declines),
+      recentDeclines: recentDeclines(reply?.recentDeclines),
       watchedDirectories: Number(reply?.watchedDirectories ?? 0),
       staleCheckNs: reply?.staleChecks ? Math.round(Number(reply.staleCheckNs) / Number(reply.staleChecks)) : null,
     };
@@ -264,6 +281,26 @@ export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, strin
     }
     this.emit('dead', reason);
   }
+}
+
+/** The zygote's own counts of `paths`, those it gives (a zygote of before them gives none). */
+function zygotePaths(value: unknown): { lane?: number; daemon?: number } {
+  const paths = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  const out: { lane?: number; daemon?: number } = {};
+  if (Number.isSafeInteger(paths.lane)) out.lane = paths.lane as number;
+  if (Number.isSafeInteger(paths.daemon)) out.daemon = paths.daemon as number;
+  return out;
+}
+
+function declineCounts(value: unknown): Record<string, number> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return {};
+  return Object.fromEntries(Object.entries(value).filter(([, n]) => Number.isSafeInteger(n))) as Record<string, number>;
+}
+
+function recentDeclines(value: unknown): Array<[string, string, number]> {
+  if (!Array.isArray(value)) return [];
+  return value.filter((d): d is [string, string, number] =>
+    Array.isArray(d) && typeof d[0] === 'string' && typeof d[1] === 'string' && typeof d[2] === 'number');
 }
 
 /** RSS and PSS from /proc/<pid>/smaps_rollup, in KiB. */

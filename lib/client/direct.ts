@@ -1,9 +1,15 @@
-// Running the interpreter itself, for what the zygote does not take (PYNWHEEL_DISABLE=1, a
-// script on stdin): behaviour is then python's own.
+// Runs in the Node client (the CLI, or a Node API caller's process): running the interpreter
+// itself, for what the zygote does not take (PYNWHEEL_DISABLE=1, a script on stdin, modules
+// changing on disk): behaviour is then python's own.
 import { spawn } from 'node:child_process';
-import type { RunOutcome } from './client';
+import { FORWARDED_SIGNALS, signalNumber } from '../shared/signals';
 import type { Interpreter } from './interpreter';
-import { FORWARDED_SIGNALS, signalNumber } from './signals';
+import type { RunOutcome, RunTarget } from './run-client';
+
+/** python's arguments for a run target: `FILE ARGS` or `-m MODULE ARGS`. */
+export function pythonArgsFor(target: RunTarget): string[] {
+  return target.module !== undefined ? ['-m', target.module, ...target.args] : [target.file!, ...target.args];
+}
 
 export function runDirectly(
   interpreter: Interpreter, pythonArgs: string[], cwd: string, env: NodeJS.ProcessEnv,

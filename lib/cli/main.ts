@@ -1,0 +1,40 @@
+// Runs in the CLI: the `pynwheel` command's entry (dist/cli/main.js, which bin/pynwheel.js and
+// the native runner hand over to). The run path parses its arguments by hand (they belong to
+// the script verbatim, and yargs costs start-up time); the management commands use yargs.
+import { PynwheelError } from '../shared/errors';
+import { managementCommand } from './manage';
+import { UsageError } from './run-args';
+import { EXIT_PYNWHEEL_FAILED, runCommand } from './run-command';
+import { say } from './say';
+
+const COMMANDS = new Set(['run', 'start', 'stop', 'status', 'doctor', 'help', '--help', '-h', '--version', '-V']);
+
+export async function main(argv: string[]): Promise<number> {
+  const [first] = argv;
+  if (first === 'run') return runCommand(argv.slice(1));
+  if (first === '--file' || (first !== undefined && !COMMANDS.has(first) && !first.startsWith('-'))) {
+    // `pynwheel FILE ARGS` (a `#!/usr/bin/env pynwheel` script) and the spec's `--file` form.
+    return runCommand(argv);
+  }
+  return managementCommand(argv);
+}
+
+export function reportFailure(err: unknown): number {
+  if (err instanceof UsageError) {
+    say(2, `pynwheel: ${err.message}`);
+    return 2;
+  }
+  if (err instanceof PynwheelError) {
+    say(2, `pynwheel: ${err.message}`);
+    return EXIT_PYNWHEEL_FAILED;
+  }
+  say(2, `pynwheel: internal error: ${(err as Error)?.stack ?? String(err)}`);
+  return EXIT_PYNWHEEL_FAILED;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err) => process.exit(reportFailure(err)),
+  );
+}

@@ -1,0 +1,56 @@
+// Runs in the CLI: the management commands (start, stop, status, doctor), parsed by yargs.
+import * as fs from 'node:fs';
+import { connectOrStart } from '../client/connect';
+import { ensureRuntimeDir, runtimeDirFor } from '../shared/runtime-dir';
+import { VERSION } from '../shared/version';
+import { ask } from './control';
+import { currentDirectory } from './run-command';
+import { diagnose, formatFindings } from './doctor';
+import { UsageError } from './run-args';
+import { say } from './say';
+import { formatStatus } from './status';
+
+export async function managementCommand(argv: string[]): Promise<number> {
+  const { default: yargs } = await import('yargs');
+  let status = 0;
+  const paths = () => ensureRuntimeDir(runtimeDirFor());
+  await yargs(argv)
+    .scriptName('pynwheel')
+    .usage('pynwheel: run Python scripts through a warm, forking interpreter.')
+    .command('run [--python PATH] FILE [ARGS...]', 'run FILE (or -m MODULE) as `python3 FILE ARGS` would, through the daemon')
+    .command('start', 'start the daemon if it is not running', {}, async () => {
+      const fd = await connectOrStart(paths(), process.env);
+      fs.closeSync(fd);
+      const reply = await ask(paths(), { type: 'status' });
+      say(1, `pynwheel daemon running (pid ${String(reply?.pid)})`);
+    })
+    .command('stop', 'stop the daemon and its zygotes', {}, async () => {
+      const reply = await ask(paths(), { type: 'stop' });
+      say(1, reply ? `pynwheel daemon stopped (pid ${String(reply.pid)})` : 'pynwheel daemon is not running');
+    })
+    .command('status', 'show the daemon and each zygote', (y) => y.option('json', { type: 'boolean', describe: 'print JSON' }), async (args) => {
+      const reply = await ask(paths(), { type: 'status' });
+      if (!reply) {
+        say(1, 'pynwheel daemon is not running');
+        status = 3;
+        return;
+      }
+      say(1, args.json ? JSON.stringify(reply, null, 2) : formatStatus(reply));
+    })
+    .command('doctor', 'check the runtime directory, the interpreter and the daemon', (y) => y.option('python', { type: 'string', describe: 'interpreter to check' }), async (args) => {
+      const findings = await diagnose(process.env, currentDirectory(), args.python);
+      say(1, formatFindings(findings));
+      if (findings.some((f) => !f.ok)) status = 1;
+    })
+    .example('pynwheel run script.py --verbose', 'arguments after the script go to the script, as with python3')
+    .example('#!/usr/bin/env pynwheel', 'first line of a script that runs through pynwheel')
+    .demandCommand(1, 'name a command, or a script to run')
+    .strict()
+    .version(VERSION)
+    .help()
+    .fail((message, err) => {
+      throw err ?? new UsageError(message);
+    })
+    .parseAsync();
+  return status;
+}

@@ -1,0 +1,66 @@
+// Runs in the CLI: `pynwheel run`, through the daemon or its lane (lib/client/), or with the
+// interpreter itself for what a zygote does not take.
+import { clientDebug } from '../client/debug';
+import { pythonArgsFor, runDirectly } from '../client/direct';
+import { resolveInterpreter } from '../client/interpreter';
+import { runThroughDaemon, type RunOutcome } from '../client/run-client';
+import { native } from '../shared/native';
+import { parseRunArgs, UsageError, type RunArgs } from './run-args';
+import { say } from './say';
+
+/** Exit status the CLI uses when pynwheel itself, not the script, failed (as docker does). */
+export const EXIT_PYNWHEEL_FAILED = 125;
+
+export async function runCommand(argv: string[]): Promise<number> {
+  let parsed: RunArgs;
+  try {
+    parsed = parseRunArgs(argv);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      say(2, `pynwheel: ${err.message}\nusage: pynwheel run [--python PATH] FILE [ARGS...] | -m MODULE [ARGS...]`);
+      return 2;
+    }
+    throw err;
+  }
+  const cwd = currentDirectory();
+  const interpreter = resolveInterpreter(parsed.python, process.env, cwd);
+  let outcome: RunOutcome;
+  // PYTHONINSPECT asks for python's REPL after the script: the interpreter's own job.
+  const direct = process.env.PYNWHEEL_DISABLE === '1' ? 'PYNWHEEL_DISABLE=1' : parsed.file === '-' ? 'a script on stdin'
+    : process.env.PYTHONINSPECT ? 'PYTHONINSPECT' : null;
+  if (direct !== null) {
+    clientDebug(process.env)?.(`running python directly (${direct})`);
+    outcome = await runDirectly(interpreter, pythonArgsFor(parsed), cwd, process.env);
+  } else {
+    restoreBlockingStdio();
+    outcome = await runThroughDaemon(
+      { file: parsed.file, module: parsed.module, args: parsed.args },
+      { cwd, env: process.env, interpreter, stdio: [0, 1, 2], forwardSignals: true },
+    );
+  }
+  if (outcome.signo !== null) native.dieBySignal(outcome.signo, outcome.core);
+  return outcome.exitCode ?? EXIT_PYNWHEEL_FAILED;
+}
+
+/**
+ * A shell hands python blocking stdio. If something in this Node process touched
+ * process.stdout (a NODE_OPTIONS hook, say), libuv made the shared pipe non-blocking, and the
+ * run would fail with BlockingIOError; Node itself restores the flag at exit, so do it now.
+ */
+function restoreBlockingStdio(): void {
+  for (const fd of [0, 1, 2]) {
+    try {
+      native.setNonBlocking(fd, false);
+    } catch {
+      /* not open, or not ours to change */
+    }
+  }
+}
+
+export function currentDirectory(): string {
+  try {
+    return process.cwd();
+  } catch {
+    return process.env.PWD && process.env.PWD.startsWith('/') ? process.env.PWD : '/';
+  }
+}

@@ -1,0 +1,65 @@
+// Runs in the CLI: `pynwheel status` as text.
+
+/** Decline reasons shown per zygote, newest last. */
+const RECENT_DECLINES_SHOWN = 3;
+
+export function formatStatus(reply: Record<string, unknown>): string {
+  const lines = [
+    `daemon: pid ${String(reply.pid)}, pynwheel ${String(reply.version)}, up ${duration(Date.now() - Number(reply.startedAt))}, ` +
+      `${String(reply.runs)} runs served, ${String(reply.active)} running`,
+  ];
+  const zygotes = (reply.zygotes as Array<Record<string, unknown>>) ?? [];
+  if (!zygotes.length) lines.push('no zygotes');
+  for (const z of zygotes) {
+    const family = ((z.key as { family?: string[] } | undefined)?.family ?? []);
+    lines.push(`zygote: pid ${String(z.pid)}  ${String(z.python)}  (Python ${String(z.version).split(' ')[0]})` +
+      `  ${family.length ? `family: ${family.join(', ')}` : 'base: standard library only'}`);
+    const key = z.key as { realPython?: string; env?: Record<string, string> } | undefined;
+    const keyEnv = Object.entries(key?.env ?? {}).map(([k, v]) => `${k}=${v}`).join(' ');
+    lines.push(`  key: ${String(key?.realPython)}${keyEnv ? ` with ${keyEnv}` : ''}`);
+    const mib = (kib: unknown) => (typeof kib === 'number' ? `${(kib / 1024).toFixed(1)} MiB` : '?');
+    lines.push(`  memory: RSS ${mib(z.rssKiB)}, PSS ${mib(z.pssKiB)}; watching ${String(z.watchedDirectories ?? 0)} directories for changes` +
+      `${typeof z.staleCheckNs === 'number' ? ` (${(z.staleCheckNs / 1000).toFixed(1)} us a check)` : ''}`);
+    const forks = (z.forks as { spare?: number; onDemand?: number } | undefined) ?? {};
+    const lane = (z.lane as { served?: number; path?: string | null } | undefined) ?? {};
+    lines.push(`  up ${duration(Date.now() - Number(z.startedAt))}, ${String(z.runs)} runs served (${forks.spare ?? 0} by a pre-forked child, ` +
+      `${lane.served ?? 0} of them straight from their client), ${String(z.active)} running`);
+    lines.push(...pathLines(z));
+    const preloaded = (z.preloaded as string[]) ?? [];
+    lines.push(`  preloaded: ${preloaded.length ? preloaded.join(', ') : '(none yet)'}`);
+    const unfit = Object.entries((z.unfit as Record<string, string>) ?? {});
+    if (unfit.length) lines.push(`  kept out of the zygote: ${unfit.map(([m, why]) => `${m} (it ${why})`).join('; ')}`);
+    const failed = Object.entries((z.failed as Record<string, string>) ?? {});
+    if (failed.length) lines.push(`  failed to import: ${failed.map(([m, why]) => `${m} (${why})`).join('; ')}`);
+    const notShared = Object.entries((z.notShared as Record<string, string>) ?? {});
+    if (notShared.length) lines.push(`  run by the script itself: ${notShared.map(([m, why]) => `${m} (${why})`).join('; ')}`);
+  }
+  return lines.join('\n');
+}
+
+/** How many runs took each path to the zygote, and why its lane declined the last few. */
+function pathLines(z: Record<string, unknown>): string[] {
+  const paths = (z.paths as { lane?: number; daemon?: number; routed?: number; stale?: number } | undefined) ?? {};
+  const moved = `${paths.routed ?? 0} routed here for their family, ${paths.stale ?? 0} after a stale zygote`;
+  const taken = [
+    ...(typeof paths.lane === 'number' ? [`${paths.lane} from the lane`] : []),
+    ...(typeof paths.daemon === 'number' ? [`${paths.daemon} through the daemon (${moved})`] : [moved]),
+  ];
+  const lines = [`  paths: ${taken.join(', ')}`];
+  const declines = Object.entries((z.declines as Record<string, number> | undefined) ?? {});
+  if (declines.length) {
+    lines.push(`  lane declines: ${declines.sort(([, a], [, b]) => b - a).map(([code, n]) => `${code} ${n}`).join(', ')}`);
+  }
+  const recent = ((z.recentDeclines as Array<[string, string, number]> | undefined) ?? []).slice(-RECENT_DECLINES_SHOWN);
+  if (recent.length) {
+    lines.push(`  last declines: ${recent.map(([code, message, at]) => `${code} (${message}) ${duration(Date.now() - at * 1000)} ago`).join('; ')}`);
+  }
+  return lines;
+}
+
+function duration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 120) return `${s}s`;
+  if (s < 7200) return `${Math.round(s / 60)}m`;
+  return `${(s / 3600).toFixed(1)}h`;
+}

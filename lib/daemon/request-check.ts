@@ -1,0 +1,69 @@
+// Runs in the daemon: the checks a client's run request must pass before anything is done for
+// it (a lane's spare makes the same checks in the zygote's own copy). Each failure has a stable
+// requestChecks code of lib/shared/protocol.json, the PynwheelError's `reason`.
+import { constants } from 'node:os';
+import { PynwheelError } from '../shared/errors';
+import { fdCountOf, type RunRequest } from '../shared/messages';
+import { MAX_ARGS, MAX_LIMITS, NOTIFY_SIGNAL_NAMES, NOTIFY_TOKEN_BELOW, type RequestCheck } from '../shared/protocol-constants';
+import type { Message } from '../shared/wire';
+
+/** Signal numbers a run's status may come by (see RunRequest.notify): SIGURG, SIGWINCH. */
+const NOTIFY_SIGNALS: readonly unknown[] = NOTIFY_SIGNAL_NAMES.map((name) => (constants.signals as Record<string, number>)[name]);
+
+const MODULE_NAME = /^[\p{L}_][\p{L}\p{N}_]*(\.[\p{L}_][\p{L}\p{N}_]*)*$/u;
+
+function bad(reason: RequestCheck, what: string): never {
+  throw new PynwheelError('EBADREQUEST', `bad run request: ${what}`, { reason });
+}
+
+/** Validates a decoded run request; throws PynwheelError('EBADREQUEST') saying what is wrong. */
+export function checkRunRequest(message: Message, fdCount: number): RunRequest {
+  const m = message as Record<string, unknown>;
+  if ((typeof m.file === 'string') === (typeof m.module === 'string')) bad('file-or-module', 'exactly one of "file" and "module" must be a string');
+  if (typeof m.file === 'string' && (m.file.length === 0 || m.file.includes('\0'))) bad('bad-file', '"file" is empty or has a NUL');
+  if (typeof m.module === 'string' && !MODULE_NAME.test(m.module)) bad('bad-module', '"module" is not a module name');
+  if (!Array.isArray(m.args) || m.args.length > MAX_ARGS || !m.args.every((a) => typeof a === 'string' && !a.includes('\0'))) bad('bad-args', '"args" must be an array of strings');
+  if (typeof m.cwd !== 'string' || !m.cwd.startsWith('/') || m.cwd.includes('\0')) bad('bad-cwd', '"cwd" must be an absolute path without NUL');
+  if (typeof m.env !== 'object' || m.env === null || Array.isArray(m.env)) bad('bad-env', '"env" must be an object');
+  for (const [k, v] of Object.entries(m.env as object)) {
+    if (typeof v !== 'string' || k.length === 0 || k.includes('=') || k.includes('\0') || v.includes('\0')) bad('bad-env', `environment entry ${JSON.stringify(k)}`);
+  }
+  if (typeof m.python !== 'string' || !m.python.startsWith('/')) bad('bad-python', '"python" must be an absolute path');
+  if (typeof m.argv0 !== 'string') bad('bad-argv0', '"argv0" must be a string');
+  if (!Array.isArray(m.stdio) || m.stdio.length !== 3 || !m.stdio.every((b) => typeof b === 'boolean')) bad('bad-stdio', '"stdio" must be three booleans');
+  if (typeof m.cwdFd !== 'boolean') bad('bad-cwd-fd', '"cwdFd" must be a boolean');
+  if (m.umask !== undefined && !(Number.isInteger(m.umask) && (m.umask as number) >= 0 && (m.umask as number) <= 0o777)) bad('bad-umask', '"umask" must be an integer from 0 to 0o777');
+  if (m.limits !== undefined) {
+    const isLimit = (l: unknown) => Array.isArray(l) && l.length === 3 && Number.isSafeInteger(l[0]) && l[0] >= 0 && l[0] < MAX_LIMITS &&
+      l.slice(1).every((v) => Number.isSafeInteger(v) && v >= -1);
+    if (!Array.isArray(m.limits) || m.limits.length > MAX_LIMITS || !m.limits.every(isLimit)) bad('bad-limits', '"limits" must be [resource, soft, hard] triples');
+    if (m.umask === undefined) bad('bad-limits', '"limits" come with "umask"');
+  }
+  if (m.notify !== undefined) {
+    const n = m.notify;
+    if (!Array.isArray(n) || n.length !== 2 || !NOTIFY_SIGNALS.includes(n[0]) || !Number.isInteger(n[1]) || n[1] <= 0 || n[1] >= NOTIFY_TOKEN_BELOW) {
+      bad('bad-notify', '"notify" must be [SIGURG or SIGWINCH, a positive integer]');
+    }
+  }
+  const request = m as unknown as RunRequest;
+  if (fdCountOf(request) !== fdCount) bad('fd-count', `it announces ${fdCountOf(request)} fds but carries ${fdCount}`);
+  return request;
+}
+
+const STREAM_NAMES = ['stdin', 'stdout', 'stderr'];
+
+/**
+ * The fds must be what they claim: stdio may be anything python accepts (a tty, pipe, file,
+ * socket, /dev/null) but not a directory, which python refuses at start-up; the cwd fd must be a
+ * directory. `kindOf` is fstat's answer (see native.fdKind).
+ */
+export function checkRunFds(request: RunRequest, fds: number[], kindOf: (fd: number) => string | null): void {
+  let next = 0;
+  request.stdio.forEach((present, i) => {
+    if (!present) return;
+    const kind = kindOf(fds[next++]);
+    if (kind === null) bad('stdio-not-open', `${STREAM_NAMES[i]} is not an open fd`);
+    if (kind === 'dir') bad('stdio-is-directory', `${STREAM_NAMES[i]} is a directory`);
+  });
+  if (request.cwdFd && kindOf(fds[next]) !== 'dir') bad('cwd-fd-not-directory', 'the cwd fd is not a directory');
+}

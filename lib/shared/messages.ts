@@ -1,0 +1,55 @@
+// Runs in every Node process of pynwheel (CLI, Node API caller, daemon): the messages clients
+// and the daemon exchange (the daemon checks a request with lib/daemon/request-check.ts).
+
+/** Client -> daemon: run a script. Carries the caller's present stdio fds, then its cwd fd. */
+export interface RunRequest {
+  type: 'run';
+  /** pynwheel's version, so that a daemon of another version is noticed. */
+  client: string;
+  file?: string;
+  module?: string;
+  args: string[];
+  cwd: string;
+  env: Record<string, string>;
+  /** Absolute path of the interpreter; the zygote's key. */
+  python: string;
+  /** argv[0] as python would have it (what the user typed), for python's own messages. */
+  argv0: string;
+  /** Which of fds 0, 1, 2 the caller has open (a closed one gives python `sys.stdin is None`). */
+  stdio: [boolean, boolean, boolean];
+  /** Whether an fd of the caller's cwd follows the stdio fds (chdir by fd survives renames). */
+  cwdFd: boolean;
+  /**
+   * The caller's umask and resource limits ([resource, soft, hard], -1 for unlimited), as the
+   * native client reads them with getrlimit. Without them the zygote reads /proc/<caller pid>.
+   */
+  umask?: number;
+  limits?: Array<[number, number, number]>;
+  /**
+   * [signo, token]: the run's status is also sent straight to the client, as sigqueue(signo)
+   * with the value token * 256 + status, as soon as the script is done (the native runner
+   * asks; it then need not wait for the zygote). signo is one ignored by default (SIGURG,
+   * SIGWINCH), so a client that is gone and whose pid was reused is not harmed.
+   */
+  notify?: [number, number];
+}
+
+/** Daemon -> client. */
+export type RunReply =
+  | { type: 'started'; pid: number }
+  /** The run was stopped (SIGTSTP, SIGSTOP, ...): a CLI client stops itself too, as a shell's job. */
+  | { type: 'stopped'; signal: number }
+  | { type: 'exit'; code?: number; signal?: number; core?: boolean }
+  /** `reason`: what exactly failed, a requestChecks or frameErrors code (lib/shared/protocol.json). */
+  | { type: 'error'; code: string; message: string; reason?: string };
+
+/**
+ * A lane's spare -> client, before anything ran: ask the daemon. `reason` is a laneDeclines or
+ * requestChecks code and `message` says it in words; a zygote of before the codes sent only
+ * `reason`, a sentence.
+ */
+export interface LaneDecline { type: 'decline'; reason?: string; message?: string }
+
+export function fdCountOf(request: Pick<RunRequest, 'stdio' | 'cwdFd'>): number {
+  return request.stdio.filter(Boolean).length + (request.cwdFd ? 1 : 0);
+}

@@ -1,0 +1,29 @@
+// Runs in the Node client (CLI, Node API caller) and the daemon: the name of a script's route.
+// After a run of a script, the daemon links `<runtime dir>/r/<name>` to the lane socket of the
+// zygote that ran it (lib/daemon/routes.ts), where the name is a hash of what a client knows
+// before it connects (interpreter, cwd, file as typed); the client connects there
+// (lib/client/lane.ts) and the zygote's spare checks the request itself.
+import * as path from 'node:path';
+
+/** The directory of routes in a runtime directory. */
+export function routesDir(runtimeDir: string): string {
+  return path.join(runtimeDir, 'r');
+}
+
+/**
+ * FNV-1a (64 bits) of `python \0 cwd \0 file` in UTF-8, as 16 hex digits; native/runner/main.cc
+ * computes the same. Not a secret: only the user can reach the directory. In two 32-bit halves
+ * (a client computes it on every run; BigInt arithmetic is seven times slower).
+ */
+export function routeName(python: string, cwd: string, file: string): string {
+  let hi = 0xcbf29ce4;
+  let lo = 0x84222325;
+  for (const byte of Buffer.from(`${python}\0${cwd}\0${file}`)) {
+    lo = (lo ^ byte) >>> 0;
+    // times 0x100000001b3 = 2^40 + 0x1b3, modulo 2^64
+    const low = lo * 0x1b3; // exact: below 2^41
+    hi = (Math.imul(hi, 0x1b3) + Math.floor(low / 0x100000000) + (lo << 8)) >>> 0;
+    lo = low >>> 0;
+  }
+  return hi.toString(16).padStart(8, '0') + lo.toString(16).padStart(8, '0');
+}

@@ -1,0 +1,59 @@
+// `pynwheel status`: per zygote, how many runs took each path to it (the lane, the daemon,
+// routed here for their family, after a stale zygote) and why its lane declined the last few.
+// The zygote counts `lane`, `daemon` and its declines; the daemon counts `routed` and `stale`.
+import t from 'tap';
+import { daemonStatus, makeSandbox, pynwheel, write, type Sandbox } from './helpers';
+
+let sb: Sandbox;
+t.before(() => { sb = makeSandbox('status-paths'); });
+t.teardown(() => sb.cleanup());
+
+type Zygote = Record<string, any>;
+const zygoteOf = (status: Record<string, any>, family: string[], env: Record<string, string>): Zygote | undefined =>
+  status.zygotes.find((z: Zygote) => JSON.stringify(z.key.family) === JSON.stringify(family) &&
+    Object.entries(env).every(([k, v]) => z.key.env[k] === v) && (env.OMP_NUM_THREADS !== undefined || z.key.env.OMP_NUM_THREADS === undefined));
+
+t.test('runs by the lane and by the daemon, a decline, a routed run: status counts each', async (t) => {
+  write(sb, 's.py', 'print("s")\n');
+  write(sb, 'n.py', 'import numpy\nprint("n")\n');
+  const runs: Array<[string[], NodeJS.ProcessEnv]> = [
+    [['run', 's.py'], {}], // the daemon relays it: no route yet
+    [['run', 's.py'], {}], // the lane
+    [['run', 's.py'], {}], // the lane
+    [['run', 's.py'], { OMP_NUM_THREADS: '2' }], // the lane declines: another key; a zygote of its own
+    [['run', 'n.py'], {}], // the base zygote reads its imports and routes it to numpy's family
+  ];
+  for (const [args, env] of runs) {
+    const r = await pynwheel(sb, args, { env });
+    t.equal(r.status, 0, `${args.join(' ')} ${JSON.stringify(env)} ran`);
+  }
+
+  const status = await daemonStatus(sb);
+  const base = zygoteOf(status, [], {});
+  const keyed = zygoteOf(status, [], { OMP_NUM_THREADS: '2' });
+  const numpy = zygoteOf(status, ['numpy'], {});
+  t.ok(base && keyed && numpy, 'the base zygote, one of OMP_NUM_THREADS=2, one of numpy\'s family');
+
+  // The daemon's own counts.
+  t.same({ routed: base?.paths.routed, stale: base?.paths.stale }, { routed: 0, stale: 0 }, 'base: nothing routed to it, nothing stale');
+  t.same({ routed: numpy?.paths.routed, stale: numpy?.paths.stale }, { routed: 1, stale: 0 }, 'numpy\'s: the run the base zygote routed to it');
+  t.same({ routed: keyed?.paths.routed, stale: keyed?.paths.stale }, { routed: 0, stale: 0 });
+
+  // The zygotes' own counts (the Python side: paths, declines, recentDeclines in its status reply).
+  t.same({ lane: base?.paths.lane, daemon: base?.paths.daemon }, { lane: 2, daemon: 1 }, 'base: two runs by the lane, one relayed by the daemon');
+  t.same({ lane: keyed?.paths.lane, daemon: keyed?.paths.daemon }, { lane: 0, daemon: 1 }, 'OMP_NUM_THREADS=2: one relayed');
+  t.same({ lane: numpy?.paths.lane, daemon: numpy?.paths.daemon }, { lane: 0, daemon: 1 }, 'numpy\'s: one relayed');
+  t.same(base?.declines, { 'other-key-env': 1 }, 'base: one decline, another key');
+  t.equal(base?.recentDeclines.length, 1, 'and it is the last one');
+  const [code, message, at] = base?.recentDeclines[0] ?? [];
+  t.equal(code, 'other-key-env');
+  t.ok(typeof message === 'string' && message.length > 0, 'with its message');
+  t.ok(typeof at === 'number' && Math.abs(at - Date.now() / 1000) < 600, 'and its time, unix seconds');
+
+  const text = (await pynwheel(sb, ['status'])).stdout.toString();
+  t.match(text, /\n {2}paths: .*0 routed here for their family, 0 after a stale zygote/, 'the text form: each zygote\'s paths');
+  t.match(text, /\n {2}paths: .*1 routed here for their family/, 'the routed run');
+  t.match(text, /\n {2}paths: 2 from the lane, 1 through the daemon \(0 routed here for their family, 0 after a stale zygote\)/, 'base, with the zygote\'s counts');
+  t.match(text, /\n {2}lane declines: other-key-env 1\n/, 'declines by code');
+  t.match(text, /\n {2}last declines: other-key-env \(.+\) \d+s ago/, 'the last declines');
+});
