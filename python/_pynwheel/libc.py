@@ -1,0 +1,108 @@
+"""The C library's calls that the standard library has no word for, through ctypes.
+
+Loaded once, in the zygote (CLibrary(), made by Zygote): every child inherits the loaded
+library and the functions looked up in it, since in a freshly forked child a lookup costs more
+than the call. The zygote uses inotify and fflush; spares prctl and madvise; runs the C
+environment, pthread_sigmask, fflush and sigqueue.
+"""
+
+import os
+import signal
+import sys
+
+PR_SET_PDEATHSIG = 1
+MADV_POPULATE_WRITE = 23
+
+
+class CLibrary:
+    """The C library and the calls looked up in it. Each call is None where ctypes (or the
+    function) is missing; its callers then do without, or use the standard library's slower
+    equivalent."""
+
+    def __init__(self):
+        self.lib = None
+        self.fflush = None  # (None): C's stdio buffers written out
+        self.pthread_sigmask = None
+        self.empty_sigset = None
+        self.prctl = None
+        self.inotify_init1 = None
+        self.inotify_add_watch = None
+        self.sigqueue = None  # (pid, signo, value): a signal with a value, which kill cannot carry
+        self.madvise = None
+        self.environ_array = None  # ([b"NAME=value", ...]) -> an array the C environment can be
+        self.set_environ = None  # (array): the C environment from now on
+        try:
+            import ctypes
+            self.lib = ctypes.CDLL(None, use_errno=True)
+        except Exception:
+            return
+        self._look_up(ctypes)
+
+    def _look_up(self, ctypes):
+        lib = self.lib
+        for name in ("fflush", "pthread_sigmask", "prctl", "inotify_init1", "inotify_add_watch"):
+            setattr(self, name, getattr(lib, name, None))
+        try:
+            # union sigval is passed as its pointer member (a register on x86-64 and arm64)
+            lib.sigqueue.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
+            lib.sigqueue.restype = ctypes.c_int
+            lib.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+            lib.madvise.restype = ctypes.c_int
+            self.sigqueue = lib.sigqueue
+            self.madvise = lib.madvise
+            self.empty_sigset = ctypes.create_string_buffer(128)  # a sigset_t with room to spare
+            environ = ctypes.c_void_p.in_dll(lib, "environ")
+        except (AttributeError, ValueError):
+            return
+        array_of = ctypes.c_char_p
+        address_of = ctypes.addressof
+
+        def environ_array(entries):
+            """[b"NAME=value", ...] as a C environment (NULL-terminated array of pointers)."""
+            return (array_of * (len(entries) + 1))(*entries)
+
+        def set_environ(array):
+            environ.value = address_of(array)  # the caller keeps the array alive
+        self.environ_array = environ_array
+        self.set_environ = set_environ
+
+    def flush_stdio(self):
+        """Output C code left in its stdio buffers, which exit() would have written."""
+        try:
+            self.fflush(None)
+        except Exception:
+            pass
+
+    def unblock_signals(self):
+        """pthread_sigmask(SIG_SETMASK, {}) by the C library: Python's own would build the old
+        mask as a set of Signals members (a tenth of a millisecond, for a value nobody reads)."""
+        try:
+            if self.empty_sigset is not None and self.pthread_sigmask(signal.SIG_SETMASK, self.empty_sigset, None) == 0:
+                return
+        except Exception:
+            pass
+        signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+    def die_with_parent(self):
+        """If the zygote is killed, its children go too (no orphans). Linux only; best effort."""
+        try:
+            self.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except Exception:
+            return
+        if os.getppid() == 1:  # the zygote died before prctl took effect
+            os._exit(1)
+
+
+def fork_quietly():
+    """os.fork, without Python 3.12's warning about forking a process that has threads. The
+    zygote runs no Python thread (an import that starts one makes the zygote unfit and it is
+    replaced), so its only threads are native pools that libraries start at import, such as
+    OpenBLAS's; those register pthread_atfork handlers and start afresh in the child, and
+    preload.children_still_work() checks each import that this holds. The warning would only
+    reach the daemon's log, and is not true here."""
+    if sys.version_info < (3, 12):
+        return os.fork()  # (no such warning: nothing to silence at each fork)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return os.fork()
