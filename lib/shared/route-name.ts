@@ -11,7 +11,7 @@ export function routesDir(runtimeDir: string): string {
 }
 
 /**
- * FNV-1a (64 bits) of `python \0 cwd \0 file` in UTF-8, as 16 hex digits; native/runner/main.cc
+ * FNV-1a (64 bits) of `python \0 cwd \0 file` in UTF-8, as 16 hex digits; native/runner/route.cc
  * computes the same. Not a secret: only the user can reach the directory. In two 32-bit halves
  * (a client computes it on every run; BigInt arithmetic is seven times slower).
  */

@@ -1,5 +1,6 @@
 // Argument checks shared by the bindings. Each one throws a TypeError or RangeError into JS
 // and returns false when the argument is unusable; the caller then returns at once.
+// Runs in every Node process of pynwheel (CLI, Node API caller, daemon), as part of the addon.
 #pragma once
 
 #include <cstdint>

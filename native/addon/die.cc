@@ -1,5 +1,6 @@
 // dieBySignal: the client ends the way the Python process did, so a shell or parent sees
 // the same wait status (e.g. "killed by SIGTERM") as when running python directly.
+// Runs in every Node process of pynwheel (CLI, Node API caller, daemon), as part of the addon.
 #include <csignal>
 
 #include "args.h"

@@ -1,5 +1,6 @@
 // Node-style errors for syscall failures, so JS sees the same shape as from fs/net:
 // message "<syscall> <CODE>[ <path>]", with code, errno (negative), syscall and path.
+// Runs in every Node process of pynwheel (CLI, Node API caller, daemon), as part of the addon.
 #pragma once
 
 #include <napi.h>

@@ -1,4 +1,5 @@
 // Each binding file adds its functions to the module's exports.
+// Runs in every Node process of pynwheel (CLI, Node API caller, daemon), as part of the addon.
 #pragma once
 
 #include <napi.h>

@@ -1,4 +1,5 @@
 // Small per-fd operations: O_NONBLOCK, close, flock, and what kind of file an fd is.
+// Runs in every Node process of pynwheel (CLI, Node API caller, daemon), as part of the addon.
 #include <cerrno>
 
 #include <fcntl.h>

@@ -1,4 +1,5 @@
 // sendmsg/recvmsg with SCM_RIGHTS: how a client hands its stdio to the daemon.
+// Runs in every Node process of pynwheel (CLI, Node API caller, daemon), as part of the addon.
 #include <cerrno>
 #include <climits>
 #include <cmath>

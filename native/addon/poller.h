@@ -3,6 +3,7 @@
 //
 // Note: libuv's uv_poll_init puts the fd in O_NONBLOCK mode. The Poller does not own the
 // fd; close the Poller before closing the fd (libuv forbids closing a polled fd).
+// Runs in every Node process of pynwheel (CLI, Node API caller, daemon), as part of the addon.
 #pragma once
 
 #include <napi.h>

@@ -1,6 +1,7 @@
 // The calling process's umask and resource limits, which a run must have as python started
 // from here would: sent with each request (the native runner sends the same), so that the run's
 // process need not read them from /proc/<caller>/ on its way to the script.
+// Runs in every Node process of pynwheel (CLI, Node API caller, daemon), as part of the addon.
 #include <cerrno>
 #include <cstdio>
 #include <cstring>

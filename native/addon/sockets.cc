@@ -1,4 +1,5 @@
 // Unix stream sockets: socketpair, listen/accept, connect, and the peer's credentials.
+// Runs in every Node process of pynwheel (CLI, Node API caller, daemon), as part of the addon.
 #include <cerrno>
 #include <cstdint>
 #include <cstring>

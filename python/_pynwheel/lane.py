@@ -2,7 +2,7 @@
 
 Runs in the zygote (it opens the lane, remembers the scripts it ran, closes it) and in spares
 (each accepts on it and checks the request it reads: Lane.check). The request checks are the
-daemon's (lib/messages.ts checkRunRequest and checkRunFds), code for code, then the lane's own:
+daemon's (lib/daemon/request-check.ts checkRunRequest and checkRunFds), code for code, then the lane's own:
 anything it is not sure of is declined, and the client asks the daemon, which decides as always.
 """
 
@@ -108,7 +108,7 @@ def _are_limits(limits):
 
 
 def _is_module_name(name):
-    """As lib/messages.ts's /^[\\p{L}_][\\p{L}\\p{N}_]*(\\.[\\p{L}_][\\p{L}\\p{N}_]*)*$/u."""
+    """As lib/daemon/request-check.ts's /^[\\p{L}_][\\p{L}\\p{N}_]*(\\.[\\p{L}_][\\p{L}\\p{N}_]*)*$/u."""
     if name.isascii():
         return _ASCII_MODULE.fullmatch(name) is not None
     import unicodedata  # (a module run: never on a warm run's path)
@@ -133,7 +133,7 @@ def readable(fd):
 
 
 def extra_key_names(env):
-    """PYNWHEEL_KEY_ENV's names, as lib/zygote-key.ts reads them."""
+    """PYNWHEEL_KEY_ENV's names, as lib/daemon/zygote-key.ts reads them."""
     return [name for name in env.get("PYNWHEEL_KEY_ENV", "").replace(",", " ").split() if name]
 
 

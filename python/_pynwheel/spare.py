@@ -192,7 +192,7 @@ def take(child, conn):
     try:
         peer_pid, peer_uid, _ = _PEERCRED.unpack(conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size))
         if peer_uid != os.getuid():
-            # (Not one of protocol.json's codes: only root gets past the lane's mode 0600.)
+            # (Only root gets past the lane's mode 0600.)
             decline(child, conn, "other-user", "a client of another user (this zygote serves uid %d only)" % os.getuid())
             return False
         from_zygote = peer_pid == os.getppid()

@@ -70,6 +70,7 @@ REQUEST_CHECKS = {
 # Why a lane's spare did not take a request (the client then asks the daemon): code -> text.
 LANE_DECLINES = {
     "not-run": "not a run request",
+    "other-user": "a client of another user",
     "client-version": "a client of another pynwheel version",
     "module-run": "the lane takes file runs only",
     "bad-frame": "the request's frame could not be read",

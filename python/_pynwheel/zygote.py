@@ -42,7 +42,7 @@ RECENT_DECLINES = 8
 
 def parse_argv(argv):
     """`pynwheel_zygote.py FD [SKIP [PRELOAD [FAMILY [LANE]]]]`: (fd, skip, preload, family,
-    lane config or None), as the daemon gives them (lib/zygote.ts)."""
+    lane config or None), as the daemon gives them (lib/daemon/zygote.ts)."""
     fd = int(argv[1])
     skip, preload, family = [[name for name in (argv[i] if len(argv) > i else "").split(",") if name] for i in (2, 3, 4)]
     lane_config = json.loads(argv[5]) if len(argv) > 5 and argv[5] else None

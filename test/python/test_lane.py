@@ -27,7 +27,7 @@ def good_request(**changes):
 
 
 class RequestFaultTest(unittest.TestCase):
-    """checkRunRequest's checks (lib/messages.ts), each with its requestChecks code."""
+    """checkRunRequest's checks (lib/daemon/request-check.ts), each with its requestChecks code."""
 
     def fault(self, fd_count=3, **changes):
         request = good_request(**changes)
