@@ -3,21 +3,37 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import { CLI, makeSandbox, pynwheel, ROOT, write, type Outcome, type Sandbox } from './helpers';
+import { makeSandbox, pynwheel, ROOT, write, type Outcome, type Sandbox } from './helpers';
 
 const NOBODY = 65534;
 const isRoot = process.getuid?.() === 0;
 
 let sb: Sandbox;
-t.before(() => { sb = makeSandbox('access'); });
-t.teardown(() => sb.cleanup());
+// nobody's copy of the package: the checkout may sit in a directory other users cannot enter
+// (a clone in root's home), where nobody could not even load the addon.
+let nobodysRoot: string;
+t.before(() => {
+  sb = makeSandbox('access');
+  nobodysRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'pnw-access-pkg-'));
+  fs.chmodSync(nobodysRoot, 0o755);
+  for (const part of ['package.json', 'bin', 'dist', 'python', 'node_modules', path.join('build', 'Release')]) {
+    fs.cpSync(path.join(ROOT, part), path.join(nobodysRoot, part), { recursive: true });
+  }
+});
+t.teardown(async () => {
+  await sb.cleanup();
+  fs.rmSync(nobodysRoot, { recursive: true, force: true });
+});
 
 /** Runs a Node snippet as nobody, with the addon at hand as `native`. */
 function asNobody(code: string, env: NodeJS.ProcessEnv = {}): Promise<Outcome> {
-  const prelude = `const native = require(${JSON.stringify(path.join(ROOT, 'build', 'Release', 'pynwheel.node'))});`;
+  const prelude = `const native = require(${JSON.stringify(path.join(nobodysRoot, 'build', 'Release', 'pynwheel.node'))});`;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', prelude + code], { uid: NOBODY, gid: NOBODY, cwd: '/', env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Through env -u NODE_OPTIONS: tap's process tracking gives spawned node processes an import
+    // from the checkout, which nobody may not be able to read.
+    const child = spawn('/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, '-e', prelude + code], { uid: NOBODY, gid: NOBODY, cwd: '/', env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (d) => out.push(d));
@@ -51,7 +67,7 @@ t.test('another user cannot get a run', { skip: isRoot ? false : 'needs root to 
   t.ok(fs.existsSync(socket), 'the socket is intact');
 
   const cli = await asNobody(`
-    const r = require('child_process').spawnSync(process.execPath, [${JSON.stringify(CLI)}, 'run', ${JSON.stringify(path.join(sb.dir, 'target.py'))}], { env: { PATH: process.env.PATH, PYNWHEEL_RUNTIME_DIR: ${JSON.stringify(sb.runtimeDir)} } });
+    const r = require('child_process').spawnSync(process.execPath, [${JSON.stringify(path.join(nobodysRoot, 'bin', 'pynwheel.js'))}, 'run', ${JSON.stringify(path.join(sb.dir, 'target.py'))}], { env: { PATH: process.env.PATH, PYNWHEEL_RUNTIME_DIR: ${JSON.stringify(sb.runtimeDir)} } });
     console.log(JSON.stringify({ status: r.status, stderr: r.stderr.toString() }));`);
   const viaCli = JSON.parse(cli.stdout.toString());
   t.equal(viaCli.status, 125, 'the CLI as nobody fails');
