@@ -3,6 +3,7 @@
     # The runner's parts (native/runner/*.h say what each does); its test program builds the same.
     "runner_sources": [
       "native/runner/debug.cc",
+      "native/runner/direct.cc",
       "native/runner/handover.cc",
       "native/runner/json.cc",
       "native/runner/locate.cc",
@@ -10,12 +11,14 @@
       "native/runner/request.cc",
       "native/runner/route.cc",
       "native/runner/run_args.cc",
+      "native/runner/session.cc",
       "native/runner/signals.cc",
       "native/runner/wire.cc",
       "native/shared/protocol.cc",
       "native/posix/die.cc",
       "native/posix/fdmsg.cc",
-      "native/posix/limits.cc"
+      "native/posix/limits.cc",
+      "native/posix/spawn.cc"
     ],
     "runner_defines": [
       "PYNWHEEL_VERSION=<!(node -p \"require('./package.json').version\")",
@@ -40,7 +43,8 @@
         "native/addon/sockets.cc",
         "native/posix/die.cc",
         "native/posix/fdmsg.cc",
-        "native/posix/limits.cc"
+        "native/posix/limits.cc",
+        "native/posix/spawn.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],

@@ -108,7 +108,7 @@ t.test('frames.json through the runner\'s ReplyReader', async (t) => {
 
 t.test('route-names.json through RouteName', async (t) => {
   const { routes } = vectors('route-names');
-  const replies = run(routes.map((r: any) => ['route', r.python, r.cwd, r.file]));
+  const replies = run(routes.map((r: any) => ['route', r.python, r.cwd, r.file, ...(r.session !== undefined ? [String(r.session)] : [])]));
   const wrong = routes.filter((r: any, i: number) => replies[i].name !== r.name);
   t.same(wrong, [], `${routes.length - wrong.length} of ${routes.length} route names`);
 });

@@ -8,7 +8,10 @@ import { CLI, makeSandbox, write, type Sandbox } from './helpers';
 const HARNESS = path.join(__dirname, 'fixtures', 'pty_session.py');
 
 let sb: Sandbox;
-t.before(() => { sb = makeSandbox('tty'); });
+t.before(() => {
+  sb = makeSandbox('tty');
+  write(sb, 'warm.py', 'pass\n');
+});
 t.teardown(() => sb.cleanup());
 
 type Step = { expect: string } | { send: string } | { resize: [number, number] } | { hangup: true } | { sleep: number };
@@ -22,15 +25,29 @@ function session(steps: Step[], command: string[]): Session {
   return { ...report, output: Buffer.from(report.output, 'base64').toString('utf8') };
 }
 
-const viaPython = (script: string) => ['python3', script];
-const viaPynwheel = (script: string) => [process.execPath, CLI, 'run', script];
+const RUNNER = path.join(path.dirname(CLI), 'pynwheel'); // the sh shim: the native runner
+
+/**
+ * A terminal session's runs come from a zygote born in that session (started by its first
+ * run, which python runs itself meanwhile). Before the script, the session's zygote is made
+ * ready: warm.py is run (output hidden) until a zygote, not python itself, served it. The
+ * python session runs warm.py once too, so that both sessions do the same before the script.
+ */
+const WARM_UP = `until PYNWHEEL_DEBUG=1 ${RUNNER} run warm.py 2>&1 | grep -q -e 'lane taken' -e 'the daemon started the run'; do sleep 0.1; done`;
+const viaPython = (script: string) => ['sh', '-c', `python3 warm.py >/dev/null 2>&1; exec python3 ${script}`];
+const viaPynwheel = (script: string) => ['sh', '-c', `${WARM_UP}; exec ${process.execPath} ${CLI} run ${script}`];
+const viaRunner = (script: string) => ['sh', '-c', `${WARM_UP}; exec ${RUNNER} run ${script}`];
+/** The same in an interactive shell, typed at its prompt (the markers are printf'd from pieces, so typing them does not match them). */
+const warmUpTyped: Step[] = [{ send: `${WARM_UP}; printf '%s-%s\\n' WARM DONE\n` }, { expect: 'WARM-DONE' }];
 
 function sameOnTerminal(t: Test, name: string, steps: Step[], check?: (s: Session) => void) {
   const py = session(steps, viaPython(name));
-  const pnw = session(steps, viaPynwheel(name));
   t.equal(py.timedOut, null, `python: every step happened (${py.timedOut ?? ''})`);
-  t.same(pnw, py, `${name}: the same terminal output and ending`);
-  check?.(pnw);
+  for (const [who, command] of [['the Node CLI', viaPynwheel(name)], ['the runner', viaRunner(name)]] as const) {
+    const pnw = session(steps, command);
+    t.same(pnw, py, `${name}, through ${who}: the same terminal output and ending`);
+    check?.(pnw);
+  }
 }
 
 t.test('isatty, the terminal size, line buffering and input() prompting', async (t) => {
@@ -98,10 +115,12 @@ t.test('closing the terminal ends the run', async (t) => {
   write(sb, 'hang_me.py', 'import time\nprint("ready", flush=True)\ntime.sleep(30)\n');
   const steps: Step[] = [{ expect: 'ready' }, { hangup: true }];
   const py = session(steps, viaPython('hang_me.py'));
-  const pnw = session(steps, viaPynwheel('hang_me.py'));
   t.equal(py.signal, 1, 'python dies by SIGHUP');
-  t.equal(pnw.signal, 1, 'so does pynwheel');
-  t.equal(pnw.timedOut, null);
+  for (const [who, command] of [['the Node CLI', viaPynwheel('hang_me.py')], ['the runner', viaRunner('hang_me.py')]] as const) {
+    const pnw = session(steps, command);
+    t.equal(pnw.signal, 1, `so does pynwheel, through ${who}`);
+    t.equal(pnw.timedOut, null);
+  }
 });
 
 t.test('a script that handles SIGTSTP keeps running, and so does its client, as with python', async (t) => {
@@ -122,7 +141,7 @@ t.test('a script that handles SIGTSTP keeps running, and so does its client, as 
   const viaShim = `${path.join(path.dirname(CLI), 'pynwheel')} run no_stop.py`;
   for (const [who, command] of [['python', 'python3 no_stop.py'], ['pynwheel', `${process.execPath} ${CLI} run no_stop.py`], ['the runner', viaShim]] as const) {
     const s = session([
-      { expect: '$ ' }, { send: `${command}\n` }, { expect: 'ready' }, { send: '\x1a' }, { expect: 'caught TSTP' },
+      { expect: '$ ' }, ...warmUpTyped, { send: `${command}\n` }, { expect: 'ready' }, { send: '\x1a' }, { expect: 'caught TSTP' },
       { expect: 'finished' }, { send: "printf '%s-%s\\n' MARK DONE\n" }, { expect: 'MARK-DONE' }, { send: 'exit\n' },
     ], ['bash', '--norc', '--noprofile', '-i']);
     t.equal(s.timedOut, null, `${who}: every step happened`);
@@ -135,7 +154,7 @@ t.test('Ctrl-Z suspends the run and its client; fg resumes both', async (t) => {
   const viaShim = `${path.join(path.dirname(CLI), 'pynwheel')} run ticker.py`; // the native runner
   for (const [who, command] of [['python', 'python3 ticker.py'], ['pynwheel', `${process.execPath} ${CLI} run ticker.py`], ['the runner', viaShim]] as const) {
     const s = session([
-      { expect: '$ ' }, { send: `${command}\n` }, { expect: 'tick 3' },
+      { expect: '$ ' }, ...warmUpTyped, { send: `${command}\n` }, { expect: 'tick 3' },
       // The markers are printed by printf from pieces, so typing them does not match them.
       { send: '\x1a' }, { expect: 'Stopped' }, { sleep: 1.0 },
       { send: "printf '%s-%s\\n' MARK WAITED\n" }, { expect: 'MARK-WAITED' },
@@ -146,4 +165,71 @@ t.test('Ctrl-Z suspends the run and its client; fg resumes both', async (t) => {
     t.ok(stopped.length > 0 && !/tick \d/.test(stopped), `${who}: no output for a second while suspended`);
     t.match(s.output.slice(s.output.indexOf('MARK-WAITED')), /tick 20/, `${who}: fg resumed it`);
   }
+});
+
+t.test('the run has the terminal as its controlling terminal, in the foreground, as python', async (t) => {
+  write(sb, 'own_tty.py', [
+    'import os',
+    'fd = os.open("/dev/tty", os.O_RDWR)',
+    'print("tty", os.isatty(fd), os.tcgetpgrp(fd) == os.getpgrp(), os.tcgetpgrp(0) == os.getpgrp(), os.getsid(0) == os.getsid(fd and 0))',
+    'os.write(fd, b"straight to the terminal\\r\\n")',
+  ].join('\n') + '\n');
+  sameOnTerminal(t, 'own_tty.py', [{ expect: 'straight to the terminal' }], (s) => {
+    t.match(s.output, /tty True True True True/);
+  });
+});
+
+t.test('getpass() with stderr redirected prompts on the terminal, as python', async (t) => {
+  write(sb, 'quiet_password.py', 'import getpass\np = getpass.getpass("Secret: ")\nprint("got", len(p))\n');
+  const steps: Step[] = [{ expect: 'Secret: ' }, { send: 'abc\n' }, { expect: 'got 3' }];
+  const py = session(steps, ['sh', '-c', 'python3 warm.py >/dev/null 2>&1; exec python3 quiet_password.py 2>/dev/null']);
+  t.equal(py.timedOut, null, 'python prompts on /dev/tty');
+  for (const [who, command] of [['the Node CLI', `${process.execPath} ${CLI}`], ['the runner', RUNNER]] as const) {
+    const pnw = session(steps, ['sh', '-c', `${WARM_UP}; exec ${command} run quiet_password.py 2>/dev/null`]);
+    t.same(pnw, py, `through ${who}: the prompt, the answer, the end`);
+  }
+});
+
+t.test('a child of the run reads the terminal itself (as ssh or sudo ask for a password)', async (t) => {
+  write(sb, 'asks_child.py', [
+    'import subprocess',
+    'r = subprocess.run(["sh", "-c", "printf \'code? \' >/dev/tty; read x </dev/tty; echo \\"child read $x\\""], capture_output=True, text=True)',
+    'print(r.stdout.strip(), r.returncode)',
+  ].join('\n') + '\n');
+  sameOnTerminal(t, 'asks_child.py', [{ expect: 'code? ' }, { send: '42\n' }, { expect: 'child read 42 0' }]);
+});
+
+t.test('a pipeline whose other command reads the terminal works, as with python (`pynwheel run gen.py | less`)', async (t) => {
+  write(sb, 'gen.py', 'for i in range(3):\n    print("line", i)\n');
+  // The pager's part: a key from the terminal, then its input.
+  const pager = `sh -c 'read key </dev/tty; echo "key $key"; cat'`;
+  const steps: Step[] = [{ sleep: 0.5 }, { send: 'q\n' }, { expect: 'line 2' }];
+  const py = session(steps, ['sh', '-c', `python3 warm.py >/dev/null 2>&1; python3 gen.py | ${pager}`]);
+  t.match(py.output, /key q[\s\S]*line 0[\s\S]*line 2/, 'python: the pager read its key and the lines');
+  for (const [who, command] of [['the Node CLI', `${process.execPath} ${CLI}`], ['the runner', RUNNER]] as const) {
+    const pnw = session(steps, ['sh', '-c', `${WARM_UP}; ${command} run gen.py | ${pager}`]);
+    t.same(pnw, py, `through ${who}: nothing stopped, the same output`);
+  }
+});
+
+t.test('a session\'s first run is python\'s own; the next come from a zygote of the session, which leaves with it', async (t) => {
+  write(sb, 'where.py', 'import os\nprint("run", os.getpid())\n');
+  const s = session([{ sleep: 0.1 }], ['sh', '-c',
+    `PYNWHEEL_DEBUG=1 ${RUNNER} run where.py; ${WARM_UP}; PYNWHEEL_DEBUG=1 ${RUNNER} run where.py; ${RUNNER} status`]);
+  t.equal(s.timedOut, null);
+  t.equal(s.code, 0);
+  const [first, second] = s.output.split(/(?=pynwheel debug: runner: no route)/).filter((part) => part.includes('run '));
+  t.match(first, /running python directly/, 'the first run of the session: python itself, as fast as python');
+  t.notMatch(second ?? '', /running python directly/, 'a later run: a zygote');
+  t.match(second ?? '', /the daemon started the run|lane taken/);
+  const sessionZygote = /zygote: pid (\d+)[^\n]*\n(?:[^\n]*\n)*?[^\n]*terminal session (\d+)/.exec(s.output);
+  t.ok(sessionZygote, 'status shows the session\'s zygote');
+  // The terminal is gone (its shell ended): the session's zygotes leave within a few seconds.
+  const pid = Number(sessionZygote?.[1]);
+  let alive = true;
+  for (let i = 0; i < 100 && alive; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    try { process.kill(pid, 0); } catch { alive = false; }
+  }
+  t.notOk(alive, `the session's zygote ${pid} left after its session ended`);
 });

@@ -97,13 +97,13 @@ t.test('frames.json: the limits are each reader\'s own', async (t) => {
   t.same(new FrameDecoder(constants.MAX_CLIENT_FRAME).push(header, []), [], 'exactly the client limit is allowed');
 });
 
-const routes = vectors<{ routes: Array<{ python: string; cwd: string; file: string; name: string }> }>('route-names.json', {
+const routes = vectors<{ routes: Array<{ python: string; cwd: string; file: string; session?: number; name: string }> }>('route-names.json', {
   routes: [{ python: '/usr/bin/python3', cwd: '/home/u', file: 'a.py', name: '8e2a555f458ec9f8' }],
 });
 
 t.test('route-names.json: routeName gives each name', async (t) => {
   t.ok(routes.routes.length > 0, 'there are routes to check');
-  for (const r of routes.routes) t.equal(routeName(r.python, r.cwd, r.file), r.name, `${JSON.stringify([r.python, r.cwd, r.file])}`);
+  for (const r of routes.routes) t.equal(routeName(r.python, r.cwd, r.file, r.session), r.name, `${JSON.stringify([r.python, r.cwd, r.file, r.session])}`);
 });
 
 interface RunArgsCase { name: string; argv: string[]; result?: { file?: string; module?: string; args: string[]; python?: string }; usage?: boolean; runner?: string }

@@ -35,7 +35,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     restoreBlockingStdio();
     outcome = await runThroughDaemon(
       { file: parsed.file, module: parsed.module, args: parsed.args },
-      { cwd, env: process.env, interpreter, stdio: [0, 1, 2], forwardSignals: true },
+      { cwd, env: process.env, interpreter, stdio: [0, 1, 2], forwardSignals: true, terminal: true },
     );
   }
   if (outcome.signo !== null) native.dieBySignal(outcome.signo, outcome.core);

@@ -14,9 +14,10 @@ export function formatStatus(reply: Record<string, unknown>): string {
     const family = ((z.key as { family?: string[] } | undefined)?.family ?? []);
     lines.push(`zygote: pid ${String(z.pid)}  ${String(z.python)}  (Python ${String(z.version).split(' ')[0]})` +
       `  ${family.length ? `family: ${family.join(', ')}` : 'base: standard library only'}`);
-    const key = z.key as { realPython?: string; env?: Record<string, string> } | undefined;
+    const key = z.key as { realPython?: string; env?: Record<string, string>; session?: number } | undefined;
     const keyEnv = Object.entries(key?.env ?? {}).map(([k, v]) => `${k}=${v}`).join(' ');
-    lines.push(`  key: ${String(key?.realPython)}${keyEnv ? ` with ${keyEnv}` : ''}`);
+    lines.push(`  key: ${String(key?.realPython)}${keyEnv ? ` with ${keyEnv}` : ''}` +
+      `${key?.session !== undefined ? `; for the clients of terminal session ${key.session}` : ''}`);
     const mib = (kib: unknown) => (typeof kib === 'number' ? `${(kib / 1024).toFixed(1)} MiB` : '?');
     lines.push(`  memory: RSS ${mib(z.rssKiB)}, PSS ${mib(z.pssKiB)}; watching ${String(z.watchedDirectories ?? 0)} directories for changes` +
       `${typeof z.staleCheckNs === 'number' ? ` (${(z.staleCheckNs / 1000).toFixed(1)} us a check)` : ''}`);

@@ -2,7 +2,8 @@
 // itself, for what the zygote does not take (PYNWHEEL_DISABLE=1, a script on stdin, modules
 // changing on disk): behaviour is then python's own.
 import { spawn } from 'node:child_process';
-import { FORWARDED_SIGNALS, signalNumber } from '../shared/signals';
+import { isStopped, terminalSession } from '../shared/proc-stat';
+import { FORWARDED_SIGNALS, terminalJobSignals, signalNumber } from '../shared/signals';
 import type { Interpreter } from './interpreter';
 import type { RunOutcome, RunTarget } from './run-client';
 
@@ -19,10 +20,29 @@ export function runDirectly(
   return new Promise((resolve, reject) => {
     const child = spawn(interpreter.path, pythonArgs, { stdio: stdio.map((fd) => fd ?? 'ignore'), cwd, env, argv0: interpreter.argv0 });
     const forward = new Map<NodeJS.Signals, () => void>();
+    // python is in our process group: with a terminal, what it sends the job reaches python
+    // itself, and is not passed on a second time. Ctrl-Z: we stop only if python did (a
+    // script may handle SIGTSTP), as a shell's job.
+    const itsOwn = terminalJobSignals(forwardSignals ? terminalSession() : undefined);
+    const inTerminalJob = itsOwn.size > 0;
     for (const signal of forwardSignals ? FORWARDED_SIGNALS : []) {
+      if (itsOwn.has(signal)) continue;
       const handler = (): void => { child.kill(signal); };
       forward.set(signal, handler);
       process.on(signal, handler);
+    }
+    if (inTerminalJob) {
+      const stopIfStopped = (): void => {
+        setTimeout(() => { if (child.pid !== undefined && isStopped(child.pid)) process.kill(process.pid, 'SIGSTOP'); }, 50).unref();
+      };
+      for (const signal of (['SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGWINCH'] as NodeJS.Signals[]).filter((s) => itsOwn.has(s))) {
+        // Ours too: we end as python ends, told by its exit (not killed first by the key).
+        const handler = (): void => undefined;
+        forward.set(signal, handler);
+        process.on(signal, handler);
+      }
+      forward.set('SIGTSTP', stopIfStopped);
+      process.on('SIGTSTP', stopIfStopped);
     }
     const cleanup = (): void => forward.forEach((handler, signal) => process.removeListener(signal, handler));
     child.on('error', (err) => { cleanup(); reject(err); });
@@ -32,3 +52,4 @@ export function runDirectly(
     });
   });
 }
+

@@ -12,8 +12,9 @@ export type LaneConnection =
   | { fd: number; route: string }
   | { fd: null; route: string; miss: LaneMiss; errno: string };
 
-export function connectLane(paths: RuntimePaths, python: string, cwd: string, file: string): LaneConnection {
-  const name = routeName(python, cwd, file);
+/** `session`: a terminal session's client finds its session's zygotes (their routes are its own). */
+export function connectLane(paths: RuntimePaths, python: string, cwd: string, file: string, session?: number): LaneConnection {
+  const name = routeName(python, cwd, file, session);
   const route = `r/${name}`;
   try {
     return { fd: native.connect(path.join(routesDir(paths.dir), name)), route };

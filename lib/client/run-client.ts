@@ -10,13 +10,15 @@ import { native } from '../shared/native';
 import { MAX_CLIENT_FRAME } from '../shared/protocol-constants';
 import { encodeFrame } from '../shared/wire';
 import { ensureRuntimeDir, runtimeDirFor, type RuntimePaths } from '../shared/runtime-dir';
-import { FORWARDED_SIGNALS, signalName } from '../shared/signals';
+import { FORWARDED_SIGNALS, terminalJobSignals, signalName } from '../shared/signals';
 import { VERSION } from '../shared/version';
 import { connectOrStart, replaceDaemon } from './connect';
 import { clientDebug, type DebugWriter } from './debug';
 import { pythonArgsFor, runDirectly } from './direct';
 import type { Interpreter } from './interpreter';
 import { connectLane } from './lane';
+import { startSessionZygote } from './start-zygote';
+import { isStopped, terminalSession } from '../shared/proc-stat';
 
 export interface RunTarget {
   file?: string;
@@ -38,6 +40,12 @@ export interface ClientOptions {
   onControl?: (sendSignal: (signal: NodeJS.Signals) => void) => void;
   /** Default true: when the zygotes cannot be trusted (ESTALE), run the interpreter here. The Node API does that itself, to keep its pid and kill(). */
   directFallback?: boolean;
+  /**
+   * The CLI: if this process has a controlling terminal, its run comes from a zygote of its
+   * terminal session, in its process group (RunRequest.session). The Node API keeps
+   * child_process.spawn's behaviour: its runs are in no terminal's job.
+   */
+  terminal?: boolean;
 }
 
 export interface RunOutcome {
@@ -54,7 +62,11 @@ export async function runThroughDaemon(target: RunTarget, options: ClientOptions
   const paths = ensureRuntimeDir(runtimeDirFor(options.env));
   const debug = clientDebug(options.env);
   try {
-    return await runOnce(paths, target, options, debug);
+    const outcome = await runOnce(paths, target, options, debug);
+    if (!('direct' in outcome)) return outcome;
+    // The terminal session's zygote is not ready (its first run): python, as fast as python.
+    debug?.(`running python directly (session-start: ${outcome.direct})`);
+    return runDirectly(options.interpreter, pythonArgsFor(target), options.cwd, options.env, options.stdio, options.forwardSignals);
   } catch (err) {
     if (!(err instanceof PynwheelError)) throw err;
     if (err.code === 'ESTALE' && options.directFallback !== false) {
@@ -67,11 +79,16 @@ export async function runThroughDaemon(target: RunTarget, options: ClientOptions
     if (err.code !== 'EVERSION') throw err;
     debug?.(`the daemon is of another version (${err.message}): replacing it`);
     await replaceDaemon(paths);
-    return runOnce(paths, target, options, debug);
+    const outcome = await runOnce(paths, target, options, debug);
+    if (!('direct' in outcome)) return outcome;
+    return runDirectly(options.interpreter, pythonArgsFor(target), options.cwd, options.env, options.stdio, options.forwardSignals);
   }
 }
 
-async function runOnce(paths: RuntimePaths, target: RunTarget, options: ClientOptions, debug: DebugWriter | undefined): Promise<RunOutcome> {
+type Exchanged = RunOutcome | { direct: string };
+
+async function runOnce(paths: RuntimePaths, target: RunTarget, options: ClientOptions, debug: DebugWriter | undefined): Promise<Exchanged> {
+  const session = options.terminal ? terminalSession() : undefined;
   const env = stringEnv(options.env);
   const cwdFd = openDirectory(options.cwd);
   const stdioFds = options.stdio.filter((fd): fd is number => fd !== null);
@@ -88,6 +105,7 @@ async function runOnce(paths: RuntimePaths, target: RunTarget, options: ClientOp
     cwdFd: cwdFd !== null,
     // Ours, which python started from here would have (the run need not read /proc for them).
     ...native.processAttributes(),
+    ...(session !== undefined ? { session } : {}),
   };
   const fds = cwdFd === null ? stdioFds : [...stdioFds, cwdFd];
   if (fdCountOf(request) !== fds.length) throw new Error('internal: fd count mismatch');
@@ -95,14 +113,14 @@ async function runOnce(paths: RuntimePaths, target: RunTarget, options: ClientOp
   const frame = encodeFrame(request, fds.length);
   try {
     // Straight to the zygote that ran this script last, if the daemon left a route to it.
-    const lane = request.file !== undefined ? connectLane(paths, request.python, request.cwd, request.file) : null;
+    const lane = request.file !== undefined ? connectLane(paths, request.python, request.cwd, request.file, session?.[0]) : null;
     let held: NodeJS.Signals[] = [];
     if (lane === null) {
       debug?.('module run (module-run); asking the daemon');
     } else if (lane.fd === null) {
       debug?.(`${lane.miss === 'no-route' ? 'no route' : `route ${lane.route} gone`} (${lane.miss}${lane.errno === 'ENOENT' || lane.errno === 'ECONNREFUSED' ? '' : `, ${lane.errno}`}); asking the daemon`);
     } else {
-      const outcome = await exchange(new FdChannel(lane.fd, MAX_CLIENT_FRAME), frame, fds, options, lane.route, [], debug);
+      const outcome = await exchange(new FdChannel(lane.fd, MAX_CLIENT_FRAME), frame, fds, options, lane.route, [], debug, session);
       if (!('declined' in outcome)) return outcome;
       debug?.(`${outcome.why}; asking the daemon`);
       // Signals that came while the lane decided: the daemon's run gets them (the Node API
@@ -110,7 +128,7 @@ async function runOnce(paths: RuntimePaths, target: RunTarget, options: ClientOp
       held = options.onControl ? [] : outcome.held;
     }
     const channel = new FdChannel(await connectOrStart(paths, options.env), MAX_CLIENT_FRAME);
-    const outcome = await exchange(channel, frame, fds, options, null, held, debug);
+    const outcome = await exchange(channel, frame, fds, options, null, held, debug, session);
     if ('declined' in outcome) throw new Error('internal: the daemon declined');
     return outcome;
   } finally {
@@ -121,11 +139,14 @@ async function runOnce(paths: RuntimePaths, target: RunTarget, options: ClientOp
 /**
  * Sends the request and follows the run to its end. From a lane (`route` names it), a run
  * declined (or a lane closed) before it started resolves `{ declined }` with the signals held
- * meanwhile and why: nothing ran.
+ * meanwhile and why: nothing ran. `session`: the run joins our process group (a terminal
+ * session's run), and gets the terminal's signals itself.
  */
 function exchange(channel: FdChannel, frame: Buffer, fds: number[], options: ClientOptions, route: string | null,
-  carried: NodeJS.Signals[], debug: DebugWriter | undefined): Promise<RunOutcome | { declined: true; held: NodeJS.Signals[]; why: string }> {
+  carried: NodeJS.Signals[], debug: DebugWriter | undefined, session?: [number, number]): Promise<Exchanged | { declined: true; held: NodeJS.Signals[]; why: string }> {
   const lane = route !== null;
+  const inOurGroup = session !== undefined;
+  const itsOwn = terminalJobSignals(session);
   return new Promise((resolve, reject) => {
     let pid: number | null = null;
     let settled = false;
@@ -151,14 +172,16 @@ function exchange(channel: FdChannel, frame: Buffer, fds: number[], options: Cli
       // on, and once the run has stopped ('stopped' below) we stop too; `fg` continues us, and
       // we continue the run. A script that handles SIGTSTP does not stop, and neither do we.
       for (const signal of [...FORWARDED_SIGNALS, 'SIGTSTP', 'SIGCONT'] as NodeJS.Signals[]) {
-        const handler = (): void => sendSignal(signal);
+        // (In our group the run had its own; Node cannot tell a terminal's from a kill(1) of us.)
+        const handler = (): void => { if (!(pid !== null && itsOwn.has(signal))) sendSignal(signal); };
         forwarders.set(signal, handler);
         process.on(signal, handler);
       }
     }
     channel.on('frame', ({ message, fds: stray }) => {
-      stray.forEach(closeQuietly);
       const reply = message as unknown as RunReply | LaneDecline;
+      if (reply.type === 'start-zygote' && !lane) return startSessionZygote(reply, stray, debug);
+      stray.forEach(closeQuietly);
       if (lane && pid === null && reply.type !== 'started') return decline(declineReason(reply));
       if (reply.type === 'started') {
         pid = reply.pid;
@@ -166,7 +189,9 @@ function exchange(channel: FdChannel, frame: Buffer, fds: number[], options: Cli
         options.onStarted?.(reply.pid);
         if (lane) held.splice(0).forEach(sendSignal);
       } else if (reply.type === 'stopped') {
-        if (options.forwardSignals) process.kill(process.pid, 'SIGSTOP');
+        // In our group, the terminal stopped us with it, and `fg` may have continued both by
+        // the time this comes: stop only if it is still stopped.
+        if (options.forwardSignals && (!inOurGroup || isStopped(pid))) process.kill(process.pid, 'SIGSTOP');
       } else if (reply.type === 'exit') {
         const signo = typeof reply.signal === 'number' ? reply.signal : null;
         settle(() => resolve({
@@ -176,6 +201,9 @@ function exchange(channel: FdChannel, frame: Buffer, fds: number[], options: Cli
           core: reply.core === true,
           pid,
         }));
+        channel.destroy();
+      } else if (reply.type === 'direct') {
+        settle(() => resolve({ direct: String(reply.reason) }));
         channel.destroy();
       } else if (reply.type === 'error') {
         settle(() => reject(new PynwheelError(reply.code, reply.message, { reason: reply.reason })));
@@ -203,6 +231,7 @@ function declineReason(reply: RunReply | LaneDecline): string {
   const reason = typeof reply.reason === 'string' ? reply.reason : 'no reason given';
   return `lane declined: ${reason}${typeof reply.message === 'string' ? ` (${reply.message})` : ''}`;
 }
+
 
 /** An fd of the caller's cwd: the run chdirs by fd, so a renamed or deleted cwd still works. */
 function openDirectory(dir: string): number | null {

@@ -11,13 +11,14 @@ import { native, type Poller } from '../shared/native';
 import { MAX_CLIENT_FRAME } from '../shared/protocol-constants';
 import type { Frame } from '../shared/wire';
 import type { RuntimePaths } from '../shared/runtime-dir';
+import { sessionOf } from '../shared/proc-stat';
 import { forwardableSignal, signalNumber } from '../shared/signals';
 import { VERSION } from '../shared/version';
 import { boundLog, debugLog, log } from './log';
 import { checkRunFds, checkRunRequest } from './request-check';
 import { Routes } from './routes';
 import { Zygote, type ZygoteStatus } from './zygote';
-import { keyFor, keyString, withFamily, type ZygoteKey } from './zygote-key';
+import { keyFor, keyString, withFamily, withSession, type ZygoteKey } from './zygote-key';
 
 /** A connection that has not sent its request by then is dropped. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -34,6 +35,8 @@ const MAX_STALE_RETRIES = 3;
 export interface DaemonOptions {
   /** Exit after this long without runs or clients. */
   idleMs: number;
+  /** At most this many zygotes per terminal session (of all the session's interpreters and families). */
+  maxSessionZygotes: number;
   /** At most this many zygotes; starting another first stops the least recently used idle one. */
   maxZygotes: number;
   /** A zygote without runs for this long exits (its memory is the user's). */
@@ -62,6 +65,8 @@ interface Run {
   path?: 'routed' | 'stale';
   /** The request's env has PYNWHEEL_DEBUG=1: the daemon says in its log what it does with the run. */
   debug: boolean;
+  /** The client's terminal session (request.session, checked against /proc/<client>/stat). */
+  session?: number;
 }
 
 /** Scripts whose family the daemon remembers, so that their runs go to its zygote at once. */
@@ -91,6 +96,8 @@ export class Daemon {
   private stopping = false;
   private readonly routes: Routes;
   private lanesStarted = 0;
+  /** Each terminal session with zygotes: when its leader started, to know it is still the same session. */
+  private readonly sessionLeaders = new Map<number, number>();
 
   constructor(private readonly paths: RuntimePaths, private readonly options: DaemonOptions) {
     this.routes = new Routes(paths.dir);
@@ -166,10 +173,37 @@ export class Daemon {
     if (!this.ownsSocket()) return this.shutdown('its socket was removed or replaced');
     boundLog(this.paths.log);
     const now = Date.now();
+    this.endFinishedSessions();
     for (const zygote of this.zygotes.values()) {
       if (zygote.activeRuns === 0 && now - zygote.lastUsed > this.options.zygoteIdleMs) {
         log(`stopping zygote ${zygote.pid} for ${zygote.python}: idle for ${Math.round((now - zygote.lastUsed) / 1000)} s`);
         zygote.stop();
+      }
+    }
+  }
+
+  /**
+   * A terminal session whose leader has gone (the shell exited, its terminal closed) has no
+   * more clients: its zygotes take no runs, and leave once their runs are over (a `nohup` run
+   * lives on, as python's would).
+   */
+  private endFinishedSessions(): void {
+    for (const [sid, leaderStart] of this.sessionLeaders) {
+      const leader = sessionOf(sid);
+      const ended = leader === null || leader.startTime !== leaderStart;
+      const zygotes = [...this.zygotes.values()].filter((z) => z.key.session === sid && !z.isDead);
+      if (zygotes.length === 0) {
+        this.sessionLeaders.delete(sid);
+        continue;
+      }
+      if (!ended) continue;
+      for (const zygote of zygotes) {
+        if (zygote.acceptsRuns) {
+          log(`session ${sid} ended: zygote ${zygote.pid} takes no more runs`);
+          zygote.retire();
+          this.routes.forget(zygote.lane);
+        }
+        if (zygote.activeRuns === 0) zygote.stop();
       }
     }
   }
@@ -252,10 +286,18 @@ export class Daemon {
         if (request.client !== VERSION) {
           return refuse('EVERSION', `this daemon is pynwheel ${VERSION}, the client is ${String(request.client)}`);
         }
+        if (request.session !== undefined) {
+          // The client's own session and group, which has a terminal: its run is born there.
+          const own = sessionOf(peerPid);
+          if (own === null || own.ttyNr === 0 || own.sid !== request.session[0] || own.pgid !== request.session[1]) {
+            return refuse('EBADREQUEST', `bad run request: "session" ${JSON.stringify(request.session)} is not the client's ` +
+              `(${own === null ? 'gone' : own.ttyNr === 0 ? 'no terminal' : `[${own.sid}, ${own.pgid}]`})`, 'bad-session');
+          }
+        }
         if (this.stopping) return refuse('ESTOPPED', 'the pynwheel daemon is stopping');
         const run: Run = {
           id: this.nextRunId++, conn, request, fds, retries: 0, done: false, callerPid: peerPid, earlySignals: [],
-          debug: debugWanted(request.env),
+          debug: debugWanted(request.env), session: request.session?.[0],
         };
         this.runs.set(run.id, run);
         this.debug(run, `accepted from the client (pid ${peerPid})`);
@@ -292,6 +334,7 @@ export class Daemon {
 
   private dispatch(run: Run): void {
     const zygote = this.zygoteFor(run);
+    if (zygote === null) return; // the client runs python itself (a terminal session's zygote is not ready)
     run.zygote = zygote;
     if (run.debug) this.debug(run, `given to ${zygote.pid ? `zygote ${zygote.pid}` : 'a new zygote'} (${describeKey(zygote.key)})`);
     // The run's fds are released only once the zygote has them (or never will): closing them
@@ -305,7 +348,7 @@ export class Daemon {
         this.debug(run, `started by zygote ${zygote.pid} as pid ${pid}`);
         // The next runs of this script go straight to this zygote's lane.
         if (zygote.lanePath && run.request.file !== undefined) {
-          const route = this.routes.publish(run.request.python, run.request.cwd, run.request.file, zygote.lanePath);
+          const route = this.routes.publish(run.request.python, run.request.cwd, run.request.file, zygote.lanePath, run.session);
           if (route !== null) this.debug(run, `route r/${route} published (to ${zygote.lanePath})`);
         }
       },
@@ -364,17 +407,56 @@ export class Daemon {
     for (const signo of run.earlySignals ?? []) zygote.signal(run.id, signo);
   }
 
-  private zygoteFor(run: Run): Zygote {
+  /** The zygote to run it, or null when the client runs python itself (it has been told). */
+  private zygoteFor(run: Run): Zygote | null {
     const { request } = run;
     const base = keyFor(request.python, realPath(request.python), request.env);
+    // (A script's family is known across sessions: scripts are the same in every terminal.)
     run.scriptKey ??= scriptKey(keyString(base), request);
-    const key = withFamily(base, run.family ?? this.families.get(run.scriptKey) ?? []);
+    const key = withSession(withFamily(base, run.family ?? this.families.get(run.scriptKey) ?? []), run.session);
     const id = keyString(key);
     const existing = this.zygotes.get(id);
-    if (existing?.acceptsRuns) return existing;
-    this.makeRoomForAZygote();
+    if (existing?.acceptsRuns) {
+      if (run.session === undefined || existing.isReady) return existing;
+      // Its first runs must be no slower than python's: it is still starting.
+      return this.runDirectly(run, `the session's zygote (${describeKey(key)}) is starting`);
+    }
+    this.makeRoomForAZygote(run.session);
     const env = Object.fromEntries(Object.entries(request.env).filter(([k]) => !k.startsWith('PYNWHEEL_') && !PER_RUN_ENV.has(k)));
-    return this.startZygote(key, env, []);
+    const zygote = this.startZygote(key, env, []);
+    if (run.session === undefined) return zygote;
+    return this.launchInSession(run, zygote);
+  }
+
+  /**
+   * A zygote of the client's terminal session: the client starts it (it is born in that
+   * session), and runs this one python itself meanwhile.
+   */
+  private launchInSession(run: Run, zygote: Zygote): null {
+    const launch = zygote.launch()!;
+    const sid = run.session!;
+    const leader = sessionOf(sid);
+    if (!this.sessionLeaders.has(sid) && leader !== null) this.sessionLeaders.set(sid, leader.startTime);
+    log(`session ${sid}: its client (pid ${run.callerPid}) starts a zygote (${describeKey(zygote.key)})`);
+    if (!run.done) {
+      run.conn.send({ type: 'start-zygote', argv: launch.argv.join('\0'), env: Object.entries(launch.env).map(([k, v]) => `${k}=${v}`).join('\0') },
+        [launch.fd, 1, 2]);
+    }
+    // Closed once the frame is out (the connection's end comes after it).
+    run.conn.on('close', () => closeQuietly(launch.fd));
+    return this.runDirectly(run, 'a zygote of its terminal session is starting');
+  }
+
+  /** The client runs python itself: the reply `direct`, and the run is over for the daemon. */
+  private runDirectly(run: Run, reason: string): null {
+    releaseFds(run);
+    this.debug(run, `run by python itself (session-start: ${reason})`);
+    if (!run.done) {
+      this.finish(run);
+      run.conn.send({ type: 'direct', reason });
+      run.conn.end();
+    }
+    return null;
   }
 
   private startZygote(key: ZygoteKey, env: Record<string, string>, preload: string[]): Zygote {
@@ -397,13 +479,25 @@ export class Daemon {
     });
     zygote.on('stale', (reason, preloaded) => {
       log(`replacing zygote ${zygote.pid} for ${key.python}: ${reason}`);
-      if (!this.stopping && this.zygotes.get(id) === zygote) this.startZygote(key, zygote.env, preloaded);
+      // (A terminal session's successor is started by the session's next client.)
+      if (!this.stopping && this.zygotes.get(id) === zygote && key.session === undefined) this.startZygote(key, zygote.env, preloaded);
     });
     return zygote;
   }
 
-  /** PYNWHEEL_MAX_ZYGOTES: the least recently used zygote without runs goes first. */
-  private makeRoomForAZygote(): void {
+  /**
+   * PYNWHEEL_MAX_ZYGOTES (and PYNWHEEL_SESSION_ZYGOTES for a terminal session's): the least
+   * recently used zygote without runs goes first.
+   */
+  private makeRoomForAZygote(session?: number): void {
+    if (session !== undefined) {
+      const ofSession = [...this.zygotes.values()].filter((z) => !z.isDead && z.key.session === session);
+      const idle = ofSession.filter((z) => z.activeRuns === 0).sort((a, b) => a.lastUsed - b.lastUsed);
+      if (ofSession.length >= this.options.maxSessionZygotes && idle[0]) {
+        log(`stopping zygote ${idle[0].pid}: least recently used of session ${session}'s ${ofSession.length} (PYNWHEEL_SESSION_ZYGOTES=${this.options.maxSessionZygotes})`);
+        idle[0].stop();
+      }
+    }
     const live = [...this.zygotes.values()].filter((z) => !z.isDead);
     if (live.length < this.options.maxZygotes) return;
     const idle = live.filter((z) => z.activeRuns === 0).sort((a, b) => a.lastUsed - b.lastUsed);
@@ -466,7 +560,7 @@ export class Daemon {
 function describeKey(key: ZygoteKey): string {
   const family = key.family.length ? `family ${key.family.join(', ')}` : 'base';
   const env = Object.entries(key.env).map(([k, v]) => `${k}=${v}`).join(' ');
-  return `${family}${env ? `; key ${env}` : ''}`;
+  return `${family}${env ? `; key ${env}` : ''}${key.session !== undefined ? `; session ${key.session}` : ''}`;
 }
 
 function releaseFds(run: Run): void {

@@ -10,6 +10,9 @@ const DEFAULT_ZYGOTE_IDLE_SECONDS = 10 * 60;
 // Each interpreter has a base zygote and one per family of third-party packages its scripts
 // import (numpy, torch, ...): room for the usual few of each.
 const DEFAULT_MAX_ZYGOTES = 12;
+// A terminal session's own zygotes (its clients' runs can open the terminal): the base one and
+// a family or two.
+const DEFAULT_MAX_SESSION_ZYGOTES = 3;
 
 /** A positive number from the environment, or the default. */
 function setting(name: string, fallback: number): number {
@@ -26,6 +29,7 @@ function main(): void {
     idleMs: setting('PYNWHEEL_IDLE', DEFAULT_IDLE_SECONDS) * 1000,
     zygoteIdleMs: setting('PYNWHEEL_ZYGOTE_IDLE', DEFAULT_ZYGOTE_IDLE_SECONDS) * 1000,
     maxZygotes: Math.floor(setting('PYNWHEEL_MAX_ZYGOTES', DEFAULT_MAX_ZYGOTES)),
+    maxSessionZygotes: Math.floor(setting('PYNWHEEL_SESSION_ZYGOTES', DEFAULT_MAX_SESSION_ZYGOTES)),
   });
   process.on('uncaughtException', (err) => {
     log(`internal error: ${err.stack ?? String(err)}`);

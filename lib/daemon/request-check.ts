@@ -45,6 +45,12 @@ export function checkRunRequest(message: Message, fdCount: number): RunRequest {
       bad('bad-notify', '"notify" must be [SIGURG or SIGWINCH, a positive integer]');
     }
   }
+  if (m.session !== undefined) {
+    const s = m.session;
+    if (!Array.isArray(s) || s.length !== 2 || !s.every((n) => Number.isSafeInteger(n) && n > 0)) {
+      bad('bad-session', '"session" must be [sid, pgid], two positive integers');
+    }
+  }
   const request = m as unknown as RunRequest;
   if (fdCountOf(request) !== fdCount) bad('fd-count', `it announces ${fdCountOf(request)} fds but carries ${fdCount}`);
   return request;

@@ -32,8 +32,8 @@ export class Routes {
   }
 
   /** The next runs of this script may go straight to `lane`; returns the route's name if it is new. */
-  publish(python: string, cwd: string, file: string, lane: string): string | null {
-    const name = routeName(python, cwd, file);
+  publish(python: string, cwd: string, file: string, lane: string, session?: number): string | null {
+    const name = routeName(python, cwd, file, session);
     if (this.targets.get(name) === lane) return null;
     const link = path.join(this.dir, name);
     const temporary = `${link}.${process.pid}.tmp`;

@@ -44,6 +44,11 @@ export interface ZygoteKey {
    * which family a script belongs to, from its imports.
    */
   family: string[];
+  /**
+   * The terminal session (its id) whose clients this zygote serves, born in it; undefined for
+   * the zygotes the daemon starts, which serve clients without a terminal (and the Node API).
+   */
+  session?: number;
 }
 
 /** Names from PYNWHEEL_KEY_ENV (comma or space separated), for variables we do not know of. */
@@ -65,5 +70,9 @@ export function withFamily(key: ZygoteKey, family: string[]): ZygoteKey {
 }
 
 export function keyString(key: ZygoteKey): string {
-  return JSON.stringify([key.python, key.realPython, key.env, key.family]);
+  return JSON.stringify([key.python, key.realPython, key.env, key.family, ...(key.session !== undefined ? [key.session] : [])]);
+}
+
+export function withSession(key: ZygoteKey, session: number | undefined): ZygoteKey {
+  return session === undefined ? key : { ...key, session };
 }

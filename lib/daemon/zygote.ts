@@ -82,7 +82,11 @@ export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, strin
   lanePath: string | null = null;
   private laneActive = 0;
   private laneServed = 0;
-  private readonly child: ChildProcess;
+  /** Started here; a terminal session's zygote is started by a client in that session (`launch`). */
+  private readonly child: ChildProcess | null;
+  /** For a zygote its client starts: the command, and its end of the socketpair until then. */
+  private pendingLaunch: { argv: string[]; env: Record<string, string>; fd: number } | null = null;
+  private helloReceived = false;
   private readonly channel: FdChannel;
   private readonly runs = new Map<number, RunListener>();
   /** Runs this zygote has forked: only runs it never started may move to another zygote. */
@@ -94,7 +98,11 @@ export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, strin
   private retiring = false;
   private exitReason: string | null = null;
 
-  /** `lane`: the path of the socket its spares will accept runs on. */
+  /**
+   * `lane`: the path of the socket its spares will accept runs on. A zygote of a terminal
+   * session (`key.session`) is not started here but by a client in that session (`launch()`),
+   * as only a process born in a session can open its terminal.
+   */
   constructor(readonly key: ZygoteKey, readonly env: Record<string, string>, readonly skipped: string[], preload: string[], readonly lane: string) {
     super();
     const python = key.python;
@@ -102,19 +110,28 @@ export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, strin
     const [ours, theirs] = native.socketpair();
     this.channel = new FdChannel(ours, MAX_ZYGOTE_FRAME);
     // What the spares check a lane client's request against: the daemon's own key for it.
-    const laneConfig = { socket: lane, client: VERSION, python, keyNames: [...PYTHON_STARTUP_ENV, ...IMPORT_TIME_ENV], keyEnv: key.env };
-    this.child = spawn(python, [ZYGOTE_SCRIPT, '3', skipped.join(','), preload.join(','), key.family.join(','), JSON.stringify(laneConfig)], {
-      // The zygote's own output (never a run's) goes to the daemon's log.
-      stdio: ['ignore', 'inherit', 'inherit', theirs],
-      env,
-      cwd: '/',
-    });
-    closeQuietly(theirs);
+    const laneConfig = {
+      socket: lane, client: VERSION, python, keyNames: [...PYTHON_STARTUP_ENV, ...IMPORT_TIME_ENV], keyEnv: key.env,
+      ...(key.session !== undefined ? { session: key.session } : {}),
+    };
+    const args = [ZYGOTE_SCRIPT, '3', skipped.join(','), preload.join(','), key.family.join(','), JSON.stringify(laneConfig)];
+    if (key.session !== undefined) {
+      this.child = null;
+      this.pendingLaunch = { argv: [python, ...args], env, fd: theirs };
+    } else {
+      this.child = spawn(python, args, {
+        // The zygote's own output (never a run's) goes to the daemon's log.
+        stdio: ['ignore', 'inherit', 'inherit', theirs],
+        env,
+        cwd: '/',
+      });
+      closeQuietly(theirs);
+    }
     let helloReceived!: () => void;
     this.ready = new Promise((resolve) => { helloReceived = resolve; });
     this.helloTimer = setTimeout(() => this.die(`no hello within ${HELLO_TIMEOUT_MS} ms`), HELLO_TIMEOUT_MS);
-    this.child.on('error', (err) => this.die(`could not start ${python}: ${err.message}`));
-    this.child.on('exit', (code, signal) => {
+    this.child?.on('error', (err) => this.die(`could not start ${python}: ${err.message}`));
+    this.child?.on('exit', (code, signal) => {
       this.exitReason = signal ? `killed by ${signal}` : `exited with status ${code}`;
       // Frames it sent before exiting may still be unread: the socket's EOF ends it, after them.
       setTimeout(() => this.die(this.exitReason!), EXIT_REASON_WAIT_MS * 4).unref();
@@ -130,6 +147,7 @@ export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, strin
       fds.forEach(closeQuietly); // a zygote never sends fds
       if (message.type === 'hello') {
         clearTimeout(this.helloTimer);
+        this.helloReceived = true;
         this.pid = Number(message.pid);
         this.version = String(message.version ?? '');
         this.lanePath = typeof message.lane === 'string' ? message.lane : null;
@@ -149,6 +167,26 @@ export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, strin
     return !this.dead && !this.retiring && this.exitReason === null;
   }
 
+  /** It said hello: runs given to it now wait for nothing but a spare. */
+  get isReady(): boolean {
+    return this.helloReceived && this.acceptsRuns;
+  }
+
+  /**
+   * For a terminal session's zygote: what its client must start (lib/client/start-zygote.ts),
+   * once; the fd is the zygote's end of its socketpair with us, to be closed here once sent.
+   */
+  launch(): { argv: string[]; env: Record<string, string>; fd: number } | null {
+    const launch = this.pendingLaunch;
+    this.pendingLaunch = null;
+    return launch;
+  }
+
+  /** A session zygote whose session ended: no new runs; it stops once its runs are over (Daemon.watch). */
+  retire(): void {
+    this.retiring = true;
+  }
+
   get activeRuns(): number {
     return this.runs.size + this.laneActive;
   }
@@ -159,8 +197,8 @@ export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, strin
     this.runs.set(id, listener);
     await this.ready;
     if (this.dead) return; // die() already told the listener
-    const { file, module, args, cwd, env, argv0, stdio, cwdFd, umask, limits, notify } = request;
-    this.channel.send({ type: 'run', id, file, module, args, cwd, env, argv0, stdio, cwdFd, callerPid, umask, limits, notify }, fds);
+    const { file, module, args, cwd, env, argv0, stdio, cwdFd, umask, limits, notify, session } = request;
+    this.channel.send({ type: 'run', id, file, module, args, cwd, env, argv0, stdio, cwdFd, callerPid, umask, limits, notify, session }, fds);
   }
 
   /** Queued behind the run's own frame (promise callbacks keep order), so it is never lost. */
@@ -266,8 +304,10 @@ export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, strin
     if (this.dead) return;
     this.dead = true;
     clearTimeout(this.helloTimer);
-    this.channel.destroy();
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    this.channel.destroy(); // (a zygote its client started leaves when it sees this)
+    if (this.child && this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    if (this.pendingLaunch) closeQuietly(this.pendingLaunch.fd);
+    this.pendingLaunch = null;
     this.laneActive = 0;
     fs.rmSync(this.lane, { force: true }); // killed, it could not remove its socket itself
     for (const waiter of this.statusWaiters.splice(0)) waiter(null);

@@ -32,6 +32,13 @@ export interface RunRequest {
    * SIGWINCH), so a client that is gone and whose pid was reused is not harmed.
    */
   notify?: [number, number];
+  /**
+   * [sid, pgid]: the client has a controlling terminal, of session sid, and is in process group
+   * pgid (the CLIs send it; the Node API does not). The run then comes from a zygote born in that
+   * session and joins the client's process group, as python started there would be: it can
+   * open /dev/tty, and the terminal's signals and job control reach it as they reach its client.
+   */
+  session?: [number, number];
 }
 
 /** Daemon -> client. */
@@ -41,7 +48,21 @@ export type RunReply =
   | { type: 'stopped'; signal: number }
   | { type: 'exit'; code?: number; signal?: number; core?: boolean }
   /** `reason`: what exactly failed, a requestChecks or frameErrors code (lib/shared/protocol.json). */
-  | { type: 'error'; code: string; message: string; reason?: string };
+  | { type: 'error'; code: string; message: string; reason?: string }
+  /**
+   * The terminal session has no zygote ready yet (`session` requests): the client runs python
+   * itself, so that the session's first run is no slower than python. Preceded, when a zygote
+   * must be born in the session, by `start-zygote`.
+   */
+  | { type: 'direct'; reason: string }
+  /**
+   * Start this zygote here, in the client's session (the daemon cannot: it lives in its own).
+   * `argv` and `env` are each one string, items separated by NUL (`argv`'s first is the
+   * interpreter's path); 3 fds come with it: the zygote's end of its socketpair with the
+   * daemon (its fd 3), and its stdout and stderr (the daemon's log). The client starts it
+   * detached: a grandchild in a process group of its own, with /dev/null as stdin.
+   */
+  | { type: 'start-zygote'; argv: string; env: string };
 
 /**
  * A lane's spare -> client, before anything ran: ask the daemon. `reason` is a laneDeclines or

@@ -55,6 +55,13 @@ export interface Binding {
   Poller: new (fd: number, callback: PollCallback) => Poller;
   /** This process's umask (from /proc/self/status) and getrlimit values, -1 for unlimited; undefined if /proc cannot tell. */
   processAttributes(): { umask: number; limits: Array<[number, number, number]> } | undefined;
+  /**
+   * Starts argv (argv[0] the program's path) with env ("NAME=value" items) detached, as a
+   * grandchild in a process group of its own in this process's session: fds[0] becomes its fd
+   * 3, fds[1] and fds[2] its stdout and stderr, /dev/null its stdin (a terminal session's
+   * zygote, native/posix/spawn.h). Throws fork's error.
+   */
+  spawnDetached(argv: string[], env: string[], fds: [number, number, number]): void;
 }
 
 function load(): Binding {

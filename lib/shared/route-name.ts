@@ -11,14 +11,16 @@ export function routesDir(runtimeDir: string): string {
 }
 
 /**
- * FNV-1a (64 bits) of `python \0 cwd \0 file` in UTF-8, as 16 hex digits; native/runner/route.cc
+ * FNV-1a (64 bits) of `python \0 cwd \0 file` (then `\0 sid` for a terminal session's client) in UTF-8, as 16 hex digits; native/runner/route.cc
  * computes the same. Not a secret: only the user can reach the directory. In two 32-bit halves
  * (a client computes it on every run; BigInt arithmetic is seven times slower).
  */
-export function routeName(python: string, cwd: string, file: string): string {
+export function routeName(python: string, cwd: string, file: string, session?: number): string {
   let hi = 0xcbf29ce4;
   let lo = 0x84222325;
-  for (const byte of Buffer.from(`${python}\0${cwd}\0${file}`)) {
+  // A terminal session's clients have routes of their own, to their session's zygotes.
+  const sessionPart = session !== undefined ? `\0${session}` : '';
+  for (const byte of Buffer.from(`${python}\0${cwd}\0${file}${sessionPart}`)) {
     lo = (lo ^ byte) >>> 0;
     // times 0x100000001b3 = 2^40 + 0x1b3, modulo 2^64
     const low = lo * 0x1b3; // exact: below 2^41

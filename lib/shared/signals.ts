@@ -19,6 +19,22 @@ export const FORWARDED_SIGNALS: NodeJS.Signals[] = [
   'SIGALRM', 'SIGVTALRM', 'SIGPWR', 'SIGURG', 'SIGIO',
 ];
 
+/**
+ * What a terminal sends its foreground job (keys, a resize, a hangup) and what a shell's `fg`
+ * sends it: a run in its client's process group (RunRequest.session) gets these itself, so a
+ * client that cannot tell who sent a signal (Node) does not pass them on a second time.
+ */
+export const TERMINAL_JOB_SIGNALS: ReadonlySet<string> = new Set(['SIGINT', 'SIGQUIT', 'SIGTSTP', 'SIGWINCH', 'SIGHUP', 'SIGCONT']);
+
+/**
+ * Of those, what reaches `session`'s client alone: a hangup sends SIGHUP to the session's
+ * leader only (its group gets one when the leader has gone), so a leader passes it on.
+ */
+export function terminalJobSignals(session: [number, number] | undefined): ReadonlySet<string> {
+  if (session === undefined) return new Set();
+  return session[0] === process.pid ? new Set([...TERMINAL_JOB_SIGNALS].filter((s) => s !== 'SIGHUP')) : TERMINAL_JOB_SIGNALS;
+}
+
 /** Linux's highest signal number (SIGRTMAX). */
 export const MAX_SIGNAL = 64;
 

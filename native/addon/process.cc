@@ -9,8 +9,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "errors.h"
 #include "exports.h"
 #include "posix/limits.h"
+#include "posix/spawn.h"
 
 // /proc/self/status's "Umask:" line: umask(2) can only read it by setting it, which races with
 // the libuv threads that create files.
@@ -57,6 +59,33 @@ static Napi::Value ProcessAttributes(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// spawnDetached(argv: string[], env: string[], fds: [number, number, number]): a terminal
+// session's zygote, started here in the client's session (posix/spawn.h); throws fork's error.
+static Napi::Value SpawnDetached(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsArray() || !info[1].IsArray() || !info[2].IsArray()) {
+    Napi::TypeError::New(env, "spawnDetached(argv: string[], env: string[], fds: number[3])").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto strings = [](Napi::Array array) {
+    std::vector<std::string> out;
+    for (uint32_t i = 0; i < array.Length(); i++) out.push_back(array.Get(i).ToString().Utf8Value());
+    return out;
+  };
+  Napi::Array fd_array = info[2].As<Napi::Array>();
+  if (fd_array.Length() != 3) {
+    Napi::TypeError::New(env, "spawnDetached: three fds (fd 3, stdout, stderr)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int fds[3];
+  for (uint32_t i = 0; i < 3; i++) fds[i] = fd_array.Get(i).ToNumber().Int32Value();
+  const char* syscall = "fork";
+  int err = pynwheel_posix::SpawnDetached(strings(info[0].As<Napi::Array>()), strings(info[1].As<Napi::Array>()), fds, &syscall);
+  if (err != 0) ErrnoError(env, err, syscall).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
 void InitProcess(Napi::Env env, Napi::Object exports) {
   exports.Set("processAttributes", Napi::Function::New(env, ProcessAttributes, "processAttributes"));
+  exports.Set("spawnDetached", Napi::Function::New(env, SpawnDetached, "spawnDetached"));
 }

@@ -9,6 +9,7 @@
 //   route.h     the script's route to a lane       request.h   the run request
 //   signals.h   signals passed on, status signal   wire.h      sockets and frames
 //   outcome.h   the replies until the run ends     handover.h  exec of the Node CLI
+//   session.h   a terminal session's runs          direct.h    python itself runs it
 //   debug.h     PYNWHEEL_DEBUG=1's lines
 #include <fcntl.h>
 #include <unistd.h>
@@ -21,12 +22,14 @@
 
 #include "../shared/protocol.h"
 #include "debug.h"
+#include "direct.h"
 #include "handover.h"
 #include "locate.h"
 #include "outcome.h"
 #include "request.h"
 #include "route.h"
 #include "run_args.h"
+#include "session.h"
 #include "signals.h"
 #include "wire.h"
 
@@ -68,10 +71,10 @@ struct Lane {
   int error = 0;
 };
 
-Lane ConnectLane(const RunArgs& run, const Location& where) {
+Lane ConnectLane(const RunArgs& run, const Location& where, const TerminalSession& session) {
   Lane lane;
   if (run.has_module) return lane;
-  lane.route = RouteName(where.python, where.cwd, run.file);
+  lane.route = RouteName(where.python, where.cwd, run.file, session.sid);
   lane.sock = ConnectRoute(where.runtime_dir, lane.route, &lane.miss);
   lane.error = errno;
   return lane;
@@ -84,7 +87,7 @@ struct Outgoing {
   std::string frame;
 };
 
-Outgoing PrepareRequest(const RunArgs& run, const Location& where, const bool present[3]) {
+Outgoing PrepareRequest(const RunArgs& run, const Location& where, const bool present[3], const TerminalSession& session) {
   Outgoing out;
   for (int fd = 0; fd < 3; fd++) {
     if (present[fd]) out.fds.push_back(fd);
@@ -92,17 +95,17 @@ Outgoing PrepareRequest(const RunArgs& run, const Location& where, const bool pr
   do out.cwd_fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC); while (out.cwd_fd < 0 && errno == EINTR);
   if (out.cwd_fd >= 0) out.fds.push_back(out.cwd_fd);
   RequestFds sent{{present[0], present[1], present[2]}, out.cwd_fd >= 0};
-  std::string request = BuildRunRequest(run, where, sent, StatusSignal(), AskForStatusSignal());
+  std::string request = BuildRunRequest(run, where, sent, StatusSignal(), AskForStatusSignal(), session);
   out.frame = EncodeFrame(request, static_cast<unsigned>(out.fds.size()));
   return out;
 }
 
 /** The run through the lane; returns only if the lane did not take it (nothing ran). */
-void TryLane(const Lane& lane, const Outgoing& request) {
+void TryLane(const Lane& lane, const Outgoing& request, const TerminalSession& session) {
   bool sent = SendFrame(lane.sock, request.frame, request.fds);
   int send_errno = errno;
   InstallSignalForwarding();
-  std::string why = sent ? AwaitOutcome(lane.sock, lane.route.c_str())
+  std::string why = sent ? AwaitOutcome(lane.sock, lane.route.c_str(), session.sid > 0)
                          : std::string("lane closed (") + pynwheel_protocol::kLaneClosed + ": sendmsg: " +
                                std::strerror(send_errno) + ") before the run started";
   Debug("%s; asking the daemon", why.c_str());
@@ -119,8 +122,12 @@ void SayWhyNoLane(const Lane& lane) {
   }
 }
 
-/** The run through the daemon; ends this process as the run ends, or hands over to the Node CLI. */
-[[noreturn]] void AskDaemon(char** argv, const Location& where, const Outgoing& request) {
+/**
+ * The run through the daemon; ends this process as the run ends, or hands over to the Node CLI,
+ * or becomes python (a terminal session whose zygote is not ready).
+ */
+[[noreturn]] void AskDaemon(char** argv, const RunArgs& run, const Location& where, const Outgoing& request,
+                            const TerminalSession& session, const bool present[3]) {
   InstallSignalForwarding();
   int sock = Connect(where.runtime_dir + "/daemon.sock");
   // No daemon (Node starts one), or trouble Node should report; nothing has run yet (the
@@ -130,7 +137,15 @@ void SayWhyNoLane(const Lane& lane) {
     HandToNode(argv, (std::string("the daemon did not take the request (sendmsg: ") + std::strerror(errno) + ")").c_str());
   }
   if (request.cwd_fd >= 0) close(request.cwd_fd);  // the daemon holds its own copy now
-  HandToNode(argv, AwaitOutcome(sock, nullptr).c_str());  // returns only if Node must decide
+  bool direct = false;
+  std::string why = AwaitOutcome(sock, nullptr, session.sid > 0, &direct);  // returns only if nothing ran
+  if (direct) {
+    Debug("%s", why.c_str());
+    close(sock);
+    ActOnCaughtSignals();
+    RunPythonItself(run, where, present);  // returns only if exec failed
+  }
+  HandToNode(argv, why.c_str());
 }
 
 }  // namespace
@@ -149,9 +164,11 @@ int main(int argc, char** argv) {
 
   // The daemon's route for this script, if it has one, leads straight to a spare of its
   // zygote: connected first, so that the spare wakes and accepts while the request is built.
-  Lane lane = ConnectLane(run, where);
-  Outgoing request = PrepareRequest(run, where, present);
-  if (lane.sock >= 0) TryLane(lane, request);  // returns only if the lane did not take the run
+  // A client with a terminal gets runs of its session's zygotes (session.h), by routes of its own.
+  TerminalSession session = FindTerminalSession();
+  Lane lane = ConnectLane(run, where, session);
+  Outgoing request = PrepareRequest(run, where, present, session);
+  if (lane.sock >= 0) TryLane(lane, request, session);  // returns only if the lane did not take the run
   else SayWhyNoLane(lane);
-  AskDaemon(argv, where, request);
+  AskDaemon(argv, run, where, request, session, present);
 }

@@ -9,10 +9,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "../posix/die.h"
 #include "../shared/protocol.h"
 #include "debug.h"
+#include "session.h"
 #include "signals.h"
 #include "wire.h"
 
@@ -34,7 +36,7 @@ std::string LaneClosed(const std::string& detail) {
 
 }  // namespace
 
-std::string AwaitOutcome(int sock, const char* route) {
+std::string AwaitOutcome(int sock, const char* route, bool in_session, bool* direct) {
   using JK = JsonMember;
   bool lane = route != nullptr;
   ReplyReader reader(pynwheel_protocol::kClientFrameBytes);
@@ -48,14 +50,21 @@ std::string AwaitOutcome(int sock, const char* route) {
       if (errno == EINTR) continue;
       LostDaemon(std::strerror(errno));
     }
-    if ((pfds[1].revents & POLLIN) && !ForwardPendingSignals(sock)) LostDaemon("it took no signal");
+    if ((pfds[1].revents & POLLIN) && !ForwardPendingSignals(sock, in_session && started)) LostDaemon("it took no signal");
     if (!(pfds[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
     long n = reader.Receive(sock);
     if (n < 0 && lane && !started) return LaneClosed(std::string("recvmsg: ") + std::strerror(errno));
     if (n < 0) LostDaemon(std::strerror(errno));
     FlatObject reply;
-    while (reader.Next(&reply)) {
+    std::vector<int> fds;
+    while (reader.Next(&reply, &fds)) {
       std::string type = MemberText(reply, "type", JK::kString);
+      if (type == "start-zygote" && !lane && in_session) {
+        StartSessionZygote(reply, fds);
+        continue;
+      }
+      for (int fd : fds) close(fd);
+      fds.clear();
       if (lane && !started && type != "started") {
         if (type != "decline") return LaneClosed("it replied " + type);
         std::string reason = MemberText(reply, "reason", JK::kString), message = MemberText(reply, "message", JK::kString);
@@ -68,8 +77,12 @@ std::string AwaitOutcome(int sock, const char* route) {
         else Debug("the daemon started the run (pid %ld)", run_pid);
       } else if (type == "stopped") {
         // The run stopped (Ctrl-Z passed on, a SIGSTOP, ...): so do we, as the shell expects of
-        // its job; `fg` continues us, and SIGCONT is passed on in turn.
-        kill(getpid(), SIGSTOP);
+        // its job; `fg` continues us, and SIGCONT is passed on in turn. A run in our group was
+        // stopped by the terminal with us, and `fg` may have continued both by now.
+        if (!in_session || IsStopped(run_pid)) kill(getpid(), SIGSTOP);
+      } else if (type == "direct" && !started && direct != nullptr) {
+        *direct = true;
+        return "the daemon answered direct (" + MemberText(reply, "reason", JK::kString) + ")";
       } else if (type == "exit") {
         std::string signo = MemberText(reply, "signal", JK::kNumber);
         if (!signo.empty()) pynwheel_posix::DieBySignal(std::atoi(signo.c_str()), MemberText(reply, "core", JK::kBoolean) == "true");

@@ -15,8 +15,11 @@ namespace runner {
  *   sees them; the daemon's does.
  * - from the daemon (`route` null): it is of another version, or its zygotes cannot be trusted
  *   now (EVERSION, ESTALE): the Node CLI replaces it or runs python itself.
+ * - from the daemon, for a client of a terminal session (`in_session`): its session's zygote is
+ *   not ready (`direct`, *direct set): python must run it here; a `start-zygote` before it is
+ *   done on the way (session.h). A run of a session's zygote is in our process group.
  * A daemon lost during the run ends this process with status 125 and a message.
  */
-std::string AwaitOutcome(int sock, const char* route);
+std::string AwaitOutcome(int sock, const char* route, bool in_session = false, bool* direct = nullptr);
 
 }  // namespace runner

@@ -7,6 +7,7 @@
 
 #include "locate.h"
 #include "run_args.h"
+#include "session.h"
 
 namespace runner {
 
@@ -17,11 +18,12 @@ struct RequestFds {
 
 /**
  * {type:'run', client, file|module, args, cwd, env, python, argv0, stdio, cwdFd, umask, limits,
- * notify?}: env is this process's environment as Node's process.env enumerates it; umask and
- * limits are this process's; notify is [notify_signal, token] unless token is 0.
+ * notify?, session?}: env is this process's environment as Node's process.env enumerates it;
+ * umask and limits are this process's; notify is [notify_signal, token] unless token is 0;
+ * session is [sid, pgid] if `session` has a terminal (session.sid > 0).
  */
 std::string BuildRunRequest(const RunArgs& run, const Location& where, const RequestFds& fds, int notify_signal,
-                            uint64_t token);
+                            uint64_t token, const TerminalSession& session = TerminalSession{});
 
 /** The pynwheel version this runner was built as (package.json's, the request's `client`). */
 extern const char kVersion[];

@@ -8,9 +8,10 @@ namespace runner {
 
 /**
  * The route's name for a script, as lib/shared/route-name.ts's routeName: FNV-1a, 64 bits, of
- * `python \0 cwd \0 file`, as 16 hex digits (test/vectors/route-names.json pins the two).
+ * `python \0 cwd \0 file` (then `\0 session` for a client of a terminal session, `session` > 0),
+ * as 16 hex digits (test/vectors/route-names.json pins the two).
  */
-std::string RouteName(const std::string& python, const std::string& cwd, const std::string& file);
+std::string RouteName(const std::string& python, const std::string& cwd, const std::string& file, long session = 0);
 
 /**
  * Connects to the lane the route `name` leads to: the socket, or -1 with *miss set to the

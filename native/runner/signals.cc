@@ -20,6 +20,9 @@ namespace {
 // no longer ours harms no one. Any other SIGURG is passed on as usual.
 const int kStatusSignal = SIGURG;
 const unsigned char kStatusMarker = 0;  // in the pipe: the run's status came (no signal is 0)
+// In the pipe, with the signal's number: the kernel sent it (a terminal's key, resize or
+// hangup, si_code SI_KERNEL), to our whole process group.
+const unsigned char kFromTerminal = 0x80;
 
 /** All the runner's signal state. The handler reads the pipe's write end and the token (set before it is installed) and writes the volatile fields. */
 struct SignalState {
@@ -27,6 +30,8 @@ struct SignalState {
   // The 48-bit token, as two 24-bit halves (sig_atomic_t is an int); both 0 when not asked for.
   volatile sig_atomic_t token_high = 0, token_low = 0;
   volatile sig_atomic_t status_noticed = 0, status_pid = 0, status_code = 0;
+  // This process leads its session: a hangup's SIGHUP comes to it alone, not to its group.
+  volatile sig_atomic_t session_leader = 0;
   bool installed = false;
 };
 SignalState g_signals;
@@ -59,15 +64,20 @@ void OnSignal(int signo, siginfo_t* info, void*) {
     errno = saved;
     return;
   }
-  unsigned char byte = static_cast<unsigned char>(signo);
+  if (signo == SIGCHLD && info != nullptr && info->si_code > 0) {
+    errno = saved;  // our own child's (the one that starts a session's zygote, session.h); a kill(1) is passed on
+    return;
+  }
+  bool to_group = info != nullptr && info->si_code == SI_KERNEL && !(signo == SIGHUP && g_signals.session_leader);
+  unsigned char byte = static_cast<unsigned char>(signo | (to_group ? kFromTerminal : 0));
   (void)!write(g_signals.pipe[1], &byte, 1);
   errno = saved;
 }
 
 /**
  * Every catchable signal: a user's kill(1) of the client reaches the run, as it would reach
- * python (SIGKILL and SIGSTOP cannot be caught; SIGCHLD is ours only if we had children, and we
- * have none). The realtime signals glibc keeps for itself (32, 33) are left alone.
+ * python (SIGKILL and SIGSTOP cannot be caught). The realtime signals glibc keeps for itself
+ * (32, 33) are left alone.
  */
 bool IsForwarded(int signo) {
   return signo >= 1 && signo < NSIG && signo != SIGKILL && signo != SIGSTOP && (signo < 32 || signo >= SIGRTMIN);
@@ -99,6 +109,7 @@ int SignalPipe() { return g_signals.pipe[0]; }
 void InstallSignalForwarding() {
   if (g_signals.installed) return;
   g_signals.installed = true;
+  g_signals.session_leader = getsid(0) == getpid();
   struct sigaction sa{};
   sa.sa_sigaction = OnSignal;
   sigemptyset(&sa.sa_mask);
@@ -108,15 +119,16 @@ void InstallSignalForwarding() {
   }
 }
 
-bool ForwardPendingSignals(int sock) {
+bool ForwardPendingSignals(int sock, bool run_in_our_group) {
   unsigned char signos[64];
   for (;;) {
     ssize_t n = read(g_signals.pipe[0], signos, sizeof signos);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return true;  // EAGAIN: all read
     for (ssize_t i = 0; i < n; i++) {
-      int signo = signos[i];
+      int signo = signos[i] & ~kFromTerminal;
       if (signo == kStatusMarker) continue;  // the run's status came (StatusCame says so)
+      if (run_in_our_group && (signos[i] & kFromTerminal)) continue;  // it had its own
       // By number: the daemon accepts any signal this kernel has (realtime ones have no name).
       std::string payload = "{\"type\":\"signal\",\"signo\":" + std::to_string(signo) + "}";
       if (!SendFrame(sock, EncodeFrame(payload, 0), {})) return false;
@@ -141,9 +153,10 @@ void ActOnCaughtSignals() {
   ssize_t n;
   while ((n = read(g_signals.pipe[0], signos, sizeof signos)) > 0 || (n < 0 && errno == EINTR)) {
     for (ssize_t i = 0; i < n; i++) {
-      if (signos[i] == kStatusMarker) continue;  // a run's status: no run has started
-      signal(signos[i], SIG_DFL);
-      raise(signos[i]);
+      int signo = signos[i] & ~kFromTerminal;
+      if (signo == kStatusMarker) continue;  // a run's status: no run has started
+      signal(signo, SIG_DFL);
+      raise(signo);
     }
   }
 }

@@ -23,8 +23,12 @@ void InstallSignalForwarding();
 /** The pipe's read end, readable when signals came, for poll. */
 int SignalPipe();
 
-/** Sends each signal that came on `sock` as {type:'signal', signo}; false once the peer is gone. */
-bool ForwardPendingSignals(int sock);
+/**
+ * Sends each signal that came on `sock` as {type:'signal', signo}; false once the peer is gone.
+ * `run_in_our_group`: the run is in our process group (a terminal session's run), so what the
+ * terminal sent the group (si_code SI_KERNEL) reached it too, and is not passed on again.
+ */
+bool ForwardPendingSignals(int sock, bool run_in_our_group = false);
 
 /** Whether the run whose pid is `pid` sent its status (*code, 0-255). */
 bool StatusCame(long pid, int* code);

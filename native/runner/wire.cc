@@ -68,10 +68,7 @@ long ReplyReader::Receive(int sock) {
   ssize_t n;
   do n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); while (n < 0 && errno == EINTR);
   if (n < 0) return -1;
-  for (int fd : pynwheel_posix::ReceivedFds(&msg)) {
-    close(fd);
-    fds_++;
-  }
+  for (int fd : pynwheel_posix::ReceivedFds(&msg)) fds_.push_back(fd);
   if (msg.msg_flags & MSG_CTRUNC) {
     error_ = FrameError::kControlTruncated;
   }
@@ -82,9 +79,24 @@ long ReplyReader::Receive(int sock) {
   return n;
 }
 
-bool ReplyReader::Next(FlatObject* reply) {
+namespace {
+void CloseAll(std::vector<int>& fds) {
+  for (int fd : fds) close(fd);
+  fds.clear();
+}
+}  // namespace
+
+ReplyReader::~ReplyReader() {
+  CloseAll(fds_);
+  for (auto& fds : ready_fds_) CloseAll(fds);
+}
+
+bool ReplyReader::Next(FlatObject* reply, std::vector<int>* fds) {
   if (taken_ == ready_.size()) return false;
-  *reply = std::move(ready_[taken_++]);
+  *reply = std::move(ready_[taken_]);
+  if (fds != nullptr) fds->swap(ready_fds_[taken_]);
+  CloseAll(ready_fds_[taken_]);
+  taken_++;
   return true;
 }
 
@@ -95,6 +107,7 @@ bool ReplyReader::Next(FlatObject* reply) {
  */
 void ReplyReader::Decode() {
   ready_.erase(ready_.begin(), ready_.begin() + static_cast<long>(taken_));
+  ready_fds_.erase(ready_fds_.begin(), ready_fds_.begin() + static_cast<long>(taken_));
   taken_ = 0;
   size_t before = ready_.size();
   size_t at = 0;
@@ -104,29 +117,38 @@ void ReplyReader::Decode() {
     if (error_ != FrameError::kNone) break;
     size_t whole = pynwheel_protocol::kHeaderSize + header.length;
     if (buffer_.size() - at < whole) break;
-    if (fds_ < header.fd_count) {
+    if (fds_.size() < header.fd_count) {
       error_ = FrameError::kFdsMissing;
       break;
     }
-    fds_ -= header.fd_count;
+    std::vector<int> frame_fds(fds_.begin(), fds_.begin() + header.fd_count);
+    fds_.erase(fds_.begin(), fds_.begin() + header.fd_count);
     FlatObject reply;
     std::string payload = buffer_.substr(at + pynwheel_protocol::kHeaderSize, header.length);
     JsonShape shape = IsValidUtf8(payload) ? ParseFlatObject(payload, &reply) : JsonShape::kInvalid;
     at += whole;
     if (shape == JsonShape::kInvalid) {
+      CloseAll(frame_fds);
       error_ = FrameError::kBadJson;
       break;
     }
     auto type = reply.find("type");
     if (shape != JsonShape::kObject || type == reply.end() || type->second.kind != JsonMember::kString) {
+      CloseAll(frame_fds);
       error_ = FrameError::kNotMessage;
       break;
     }
     ready_.push_back(std::move(reply));
+    ready_fds_.push_back(std::move(frame_fds));
   }
   buffer_.erase(0, at);
-  if (error_ == FrameError::kNone && buffer_.empty() && fds_ > 0) error_ = FrameError::kFdsUnannounced;
-  if (error_ != FrameError::kNone) ready_.resize(before);
+  if (error_ == FrameError::kNone && buffer_.empty() && !fds_.empty()) error_ = FrameError::kFdsUnannounced;
+  if (error_ != FrameError::kNone) {
+    CloseAll(fds_);
+    for (size_t i = before; i < ready_fds_.size(); i++) CloseAll(ready_fds_[i]);
+    ready_.resize(before);
+    ready_fds_.resize(before);
+  }
 }
 
 }  // namespace runner

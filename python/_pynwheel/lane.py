@@ -68,6 +68,10 @@ def request_fault(r, fd_count, lane=False):
         if not (type(notify) is list and len(notify) == 2 and type(notify[0]) is int and notify[0] in NOTIFY_SIGNALS
                 and type(notify[1]) is int and 0 < notify[1] < NOTIFY_TOKEN_BELOW):
             return "bad-notify", None
+    if "session" in r:
+        session = r["session"]
+        if not (type(session) is list and len(session) == 2 and all(type(n) is int and n > 0 for n in session)):
+            return "bad-session", None
     announced = sum(stdio) + r["cwdFd"]
     if announced != fd_count:
         return "fd-count", "it announces %d fds but carries %d" % (announced, fd_count)
@@ -156,6 +160,9 @@ class Lane:
         self.key_env = dict(config["keyEnv"])  # values of variables read once, at start or import
         # The names the daemon keys zygotes by, with this zygote's PYNWHEEL_KEY_ENV ones.
         self.key_names = frozenset(config["keyNames"]) | frozenset(self.key_env)
+        # The terminal session this zygote was born in for its clients there (a client that has
+        # a controlling terminal starts it: lib/daemon/daemon.ts), or None.
+        self.session = config.get("session")
         self.listings = listings
         try:
             st = os.stat(self.python)
@@ -223,6 +230,21 @@ class Lane:
             self.scripts.clear()
         self.scripts[key] = known
         return True
+
+    def session_fault(self, request, peer_pid):
+        """In a spare: None if the client's terminal session is this zygote's (or neither has
+        one), else ("other-session", message). A run of a session zygote joins its client's
+        process group, which must be of the same session."""
+        session = request.get("session")
+        if self.session is None and session is None:
+            return None
+        try:
+            theirs = os.getsid(peer_pid)
+        except OSError:
+            theirs = None
+        if session is None or self.session is None or session[0] != self.session or theirs != self.session:
+            return "other-session", decline_message("other-session", "the client's is %s, this zygote's %s" % (theirs, self.session))
+        return None
 
     def check(self, request, fds, watcher_fd):
         """In a spare: None if this zygote can run `request` as the daemon would have it run

@@ -210,6 +210,8 @@ def take(child, conn):
         verdict = child.lane.check(request, fds, child.watcher.fd)
         # Last, so that a change to a module noticed by now is declined (the zygote lets its
         # spares go when it sees one).
+        if verdict is None:
+            verdict = child.lane.session_fault(request, peer_pid)
         if verdict is None and readable(line.fileno()):
             verdict = "spare-released", LANE_DECLINES["spare-released"]
         if verdict is not None:
@@ -222,6 +224,10 @@ def take(child, conn):
             say("spare", "daemon run %s taken (pid %d, %s)" % (request.get("id"), os.getpid(), _what(request)))
         else:
             say("spare", "lane taken (pid %d, %s)" % (os.getpid(), _what(request)))
+    if not join_client_group(request):
+        close_all(fds)
+        decline(child, conn, "other-session", "the client's process group %s is not in this zygote's session" % (request.get("session"),), debug)
+        return False
     frames = child.frames
     try:
         if relayed:
@@ -239,6 +245,22 @@ def take(child, conn):
     conn.close()  # the zygote has its own copy of a lane client's, and speaks to it from now on
     child.request, child.fds, child.debug = request, fds, debug
     return True
+
+
+def join_client_group(request):
+    """A run of a terminal session's zygote joins its client's process group, as python
+    started there would be in it: the terminal's signals (Ctrl-C, Ctrl-Z, a hangup) and job
+    control (fg, bg, a pipeline's other commands) then reach it as they reach its client, and
+    it is in the foreground exactly when its client is. False if the group is not in this
+    session (nothing ran). Other runs stay in the process group of their own."""
+    session = request.get("session")
+    if session is None:
+        return True
+    try:
+        os.setpgid(0, session[1])
+        return True
+    except OSError:
+        return False
 
 
 def _what(request):

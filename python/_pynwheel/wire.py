@@ -65,6 +65,7 @@ REQUEST_CHECKS = {
     "stdio-not-open": "a stdio fd is not open",
     "stdio-is-directory": "a stdio fd is a directory",
     "cwd-fd-not-directory": "the cwd fd is not a directory",
+    "bad-session": "\"session\" must be [sid, pgid] of the client's own session, which has a controlling terminal, and its process group",
 }
 
 # Why a lane's spare did not take a request (the client then asks the daemon): code -> text.
@@ -84,6 +85,7 @@ LANE_DECLINES = {
     "directory-changed": "the script's directory changed",
     "spare-released": "the zygote let this spare go",
     "spare-died": "the spare that accepted died",
+    "other-session": "a client of another terminal session than this zygote's",
 }
 
 

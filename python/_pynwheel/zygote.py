@@ -535,11 +535,19 @@ class Zygote:
             run.sock.close()
 
     def _kill(self, pid, signo, group):
+        """The run's process group, or the run alone. A terminal session's run is in its
+        client's group (spare.join_client_group), which is not ours to signal: its own group is
+        then empty, and the run alone gets the signal."""
         try:
             if group:
                 os.killpg(pid, signo)
-            else:
-                os.kill(pid, signo)
+                return
+        except ProcessLookupError:
+            pass
+        except OSError:
+            return
+        try:
+            os.kill(pid, signo)
         except OSError:
             pass
 

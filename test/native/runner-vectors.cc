@@ -9,7 +9,7 @@
 //   constants                              shared/protocol.h's constants, the CLI entry, the version
 //   run-args ARG...                        ParseRunArgs (the arguments after `run`)
 //   command-line ARG0 ARG...               ParseCommandLine (a whole argv)
-//   route PYTHON CWD FILE                  RouteName
+//   route PYTHON CWD FILE [SESSION]        RouteName
 //   frames HEX FDS client|zygote           the bytes sent with FDS fds through a socketpair, read by ReplyReader
 //   runtime-dir CWD NAME=VALUE...          RuntimeDir and RuntimeDirIsSafe in that environment
 //   python EXPLICIT CWD NAME=VALUE...      ResolvePython in that environment
@@ -177,7 +177,10 @@ std::string Handle(const std::string& command, const std::vector<std::string>& f
     const char* why = runner::ParseCommandLine(static_cast<int>(copy.size()), argv.data(), &run);
     return ParsedRun(why, run);
   }
-  if (command == "route") return "{\"name\":" + Quoted(runner::RouteName(f.at(0), f.at(1), f.at(2))) + "}";
+  if (command == "route") {
+    long session = f.size() > 3 ? std::stol(f.at(3)) : 0;
+    return "{\"name\":" + Quoted(runner::RouteName(f.at(0), f.at(1), f.at(2), session)) + "}";
+  }
   if (command == "frames") {
     return Frames(f.at(0), std::stoi(f.at(1)), f.at(2) == "zygote" ? pp::kZygoteFrameBytes : pp::kClientFrameBytes);
   }
