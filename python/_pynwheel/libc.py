@@ -31,12 +31,26 @@ class CLibrary:
         self.madvise = None
         self.environ_array = None  # ([b"NAME=value", ...]) -> an array the C environment can be
         self.set_environ = None  # (array): the C environment from now on
+        self.gc_track = None  # (object): PyObject_GC_Track, PyObject_GC_UnTrack (frozen.Freezer)
+        self.gc_untrack = None
         try:
             import ctypes
             self.lib = ctypes.CDLL(None, use_errno=True)
         except Exception:
             return
         self._look_up(ctypes)
+        self._look_up_python(ctypes)
+
+    def _look_up_python(self, ctypes):
+        try:
+            api = ctypes.pythonapi  # (the GIL held)
+            track, untrack = api.PyObject_GC_Track, api.PyObject_GC_UnTrack
+            for function in (track, untrack):
+                function.argtypes = [ctypes.py_object]
+                function.restype = None
+        except (AttributeError, ValueError):
+            return
+        self.gc_track, self.gc_untrack = track, untrack
 
     def _look_up(self, ctypes):
         lib = self.lib

@@ -130,6 +130,8 @@ def ready(child):
     zygote's own lacks pynwheel's variables), the frames it will send, and its resource limits
     noted (a run with the same ones need not set them)."""
     reseed_numpy()
+    if child.preloader.freezer is not None:
+        child.preloader.freezer.let_in()  # the scripts' own code, tracked and not frozen, as in python
     child.environment.expect(child.caller_env if child.caller_env is not None else dict(os.environ))
     child.frames = SpareFrames()
     try:
