@@ -82,6 +82,7 @@ if sys.pycache_prefix is None:
 import _pynwheel.wire  # noqa: E402
 import _pynwheel.libc  # noqa: E402
 import _pynwheel.debug  # noqa: E402
+import _pynwheel.frozen  # noqa: E402
 import _pynwheel.preload  # noqa: E402
 import _pynwheel.watcher  # noqa: E402
 import _pynwheel.lane  # noqa: E402

@@ -5,6 +5,7 @@ else happens and runs them in this order, one process after another (the fork is
 
   the zygote   zygote.py   its loop, relays, reaping; forks spares (Zygote.serve)
                preload.py  top-level imports, what is imported, compiled scripts
+               frozen.py   gc.freeze() before each fork, out of the runs' sight
                watcher.py  whether an imported module changed on disk
                lane.py     the lane's socket, and the check of a request that comes by it
                board.py    the status board and the page record, shared with the children
