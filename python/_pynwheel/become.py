@@ -35,6 +35,7 @@ def become_run(child):
     child.status_notice = status_notice(request, caller_pid)
     env = request.get("env") or {}
     child.environment.take(env)
+    child.title.take(request, os.environ._data)  # what ps and pgrep show: python's command line
     make_stdio_objects(env, open_fds)
     fresh_per_run_state()
     gc.enable()

@@ -21,6 +21,7 @@ from .become import Environment, Limits, restore_signals, stdio_streams, fd_is_o
 from .debug import say, wanted
 from .lane import readable
 from .script import is_zip
+from .title import ProcessTitle
 from .wire import (CLIENT_FRAME_LIMIT, LANE_DECLINES, ZYGOTE_FRAME_LIMIT, Channel, FrameError, close_all,
                    decode_payload, encode_frame, read_frame, send_frame)
 
@@ -134,6 +135,8 @@ def ready(child):
         child.preloader.freezer.let_in()  # the scripts' own code, tracked and not frozen, as in python
     child.environment.expect(child.caller_env if child.caller_env is not None else dict(os.environ))
     child.frames = SpareFrames()
+    child.title = ProcessTitle(child.c)
+    child.title.ready()
     try:
         import resource
         child.limits.set([[which, *resource.getrlimit(which)] for which in range(getattr(resource, "RLIM_NLIMITS", 16))])
