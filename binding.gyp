@@ -15,7 +15,8 @@
       "native/shared/protocol.cc",
       "native/posix/die.cc",
       "native/posix/fdmsg.cc",
-      "native/posix/limits.cc"
+      "native/posix/limits.cc",
+      "native/posix/sched.cc"
     ],
     "runner_defines": [
       "PYNWHEEL_VERSION=<!(node -p \"require('./package.json').version\")",
@@ -40,7 +41,8 @@
         "native/addon/sockets.cc",
         "native/posix/die.cc",
         "native/posix/fdmsg.cc",
-        "native/posix/limits.cc"
+        "native/posix/limits.cc",
+        "native/posix/sched.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],

@@ -55,7 +55,11 @@ export interface Binding {
   Poller: new (fd: number, callback: PollCallback) => Poller;
   /** This process's umask (from /proc/self/status) and getrlimit values, -1 for unlimited; undefined if /proc cannot tell. */
   processAttributes(): { umask: number; limits: Array<[number, number, number]> } | undefined;
+  /** This process's nice value, CPUs, ioprio_get value and oom_score_adj (a request's "sched"); undefined if one cannot be read. */
+  scheduling(): Scheduling | undefined;
 }
+
+export interface Scheduling { nice: number; cpus: number[]; ioprio: number; oomScoreAdj: number }
 
 function load(): Binding {
   const root = path.resolve(__dirname, '..', '..');

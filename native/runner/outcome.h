@@ -14,7 +14,8 @@ namespace runner {
  *   daemon is asked next). Signals wait until a lane's run has started: a declined run never
  *   sees them; the daemon's does.
  * - from the daemon (`route` null): it is of another version, or its zygotes cannot be trusted
- *   now (EVERSION, ESTALE): the Node CLI replaces it or runs python itself.
+ *   now, or a run must not come from a zygote (EVERSION, ESTALE, EDIRECT): the Node CLI replaces it or
+ *   runs python itself.
  * A daemon lost during the run ends this process with status 125 and a message.
  */
 std::string AwaitOutcome(int sock, const char* route);

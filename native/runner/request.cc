@@ -7,6 +7,7 @@
 #include <set>
 
 #include "../posix/limits.h"
+#include "../posix/sched.h"
 #include "json.h"
 
 #define PYNWHEEL_STRINGIFY(x) #x
@@ -84,6 +85,9 @@ std::string BuildRunRequest(const RunArgs& run, const Location& where, const Req
           "],\"cwdFd\":" + flag(fds.cwd);
   AppendProcessAttributes(json);
   if (token != 0) json += ",\"notify\":[" + std::to_string(notify_signal) + "," + std::to_string(token) + "]";
+  // The caller's nice value, CPUs, I/O priority and OOM score adjustment (the run takes them).
+  pynwheel_posix::Scheduling sched;
+  if (pynwheel_posix::CurrentScheduling(&sched)) json += ",\"sched\":" + pynwheel_posix::SchedulingJson(sched);
   json += '}';
   return json;
 }

@@ -19,7 +19,8 @@ import types
 
 from .become import Environment, Limits, restore_signals, stdio_streams, fd_is_open
 from .debug import say, wanted
-from .lane import readable
+from .lane import decline_message, readable
+from .sched import Confinement, Scheduling
 from .script import is_zip
 from .title import ProcessTitle
 from .wire import (CLIENT_FRAME_LIMIT, LANE_DECLINES, ZYGOTE_FRAME_LIMIT, Channel, FrameError, close_all,
@@ -137,6 +138,10 @@ def ready(child):
     child.frames = SpareFrames()
     child.title = ProcessTitle(child.c)
     child.title.ready()
+    child.scheduling = Scheduling(child.c)
+    child.scheduling.ready()
+    child.confinement = Confinement()
+    child.confinement.ready()
     try:
         import resource
         child.limits.set([[which, *resource.getrlimit(which)] for which in range(getattr(resource, "RLIM_NLIMITS", 16))])
@@ -213,6 +218,14 @@ def take(child, conn):
     debug = wanted(request)
     if not relayed:
         verdict = child.lane.check(request, fds, child.watcher.fd)
+        # A client confined otherwise (systemd-run, a container, unshare) must not escape its
+        # limits through the zygote; a priority the run cannot have: python runs it.
+        if verdict is None and child.confinement.differs(peer_pid):
+            verdict = "other-confinement", decline_message("other-confinement")
+        if verdict is None:
+            fault = child.scheduling.take(request.get("sched"))
+            if fault is not None:
+                verdict = fault[0], decline_message(*fault)
         # Last, so that a change to a module noticed by now is declined (the zygote lets its
         # spares go when it sees one).
         if verdict is None and readable(line.fileno()):
