@@ -15,6 +15,9 @@ PR_SET_NAME = 15
 PR_SET_MM = 35
 PR_SET_MM_MAP = 14
 TASK_COMM_LEN = 16
+# Off for now: with the map set, SIGFPE and SIGPIPE sent to the run no longer reach its
+# handlers (test/runner.test.ts, "every catchable signal"); cause not found yet.
+SET_MM_MAP = False
 # /proc/self/stat's fields (1-based, as proc(5) numbers them) the map keeps as they are.
 _STAT_FIELDS = {"start_code": 26, "end_code": 27, "start_stack": 28, "start_data": 45, "end_data": 46,
                 "start_brk": 47}
@@ -54,7 +57,7 @@ class ProcessTitle:
             environ = b"".join([name + b"=" + value + b"\0" for name, value in env_data.items()])
             name = (request.get("python") or argv0).rpartition("/")[2]
             c.prctl(PR_SET_NAME, name.encode(encoding, "surrogateescape")[:TASK_COMM_LEN - 1], 0, 0, 0)
-            if self.map is not None:
+            if SET_MM_MAP and self.map is not None:
                 self.kept = (args, environ)
                 c.set_mm_map(self.map, args, environ)
         except Exception:
