@@ -18,7 +18,8 @@
       "native/posix/die.cc",
       "native/posix/fdmsg.cc",
       "native/posix/limits.cc",
-      "native/posix/spawn.cc"
+      "native/posix/spawn.cc",
+      "native/posix/sched.cc"
     ],
     "runner_defines": [
       "PYNWHEEL_VERSION=<!(node -p \"require('./package.json').version\")",
@@ -44,7 +45,8 @@
         "native/posix/die.cc",
         "native/posix/fdmsg.cc",
         "native/posix/limits.cc",
-        "native/posix/spawn.cc"
+        "native/posix/spawn.cc",
+        "native/posix/sched.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],

@@ -82,11 +82,14 @@ if sys.pycache_prefix is None:
 import _pynwheel.wire  # noqa: E402
 import _pynwheel.libc  # noqa: E402
 import _pynwheel.debug  # noqa: E402
+import _pynwheel.frozen  # noqa: E402
 import _pynwheel.preload  # noqa: E402
 import _pynwheel.watcher  # noqa: E402
 import _pynwheel.lane  # noqa: E402
 import _pynwheel.board  # noqa: E402
 import _pynwheel.child  # noqa: E402
+import _pynwheel.title  # noqa: E402
+import _pynwheel.sched  # noqa: E402
 import _pynwheel.become  # noqa: E402
 import _pynwheel.script  # noqa: E402
 import _pynwheel.exit  # noqa: E402

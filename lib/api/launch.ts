@@ -52,8 +52,8 @@ export async function launch(request: LaunchRequest, events: LaunchEvents): Prom
   } catch (err) {
     // Modules keep changing on disk (an install in progress): no zygote can be trusted, and the
     // run has not started; the interpreter runs it, as the CLI does.
-    if (err instanceof PynwheelError && err.code === 'ESTALE') {
-      debug?.(`running python directly (ESTALE: ${err.message})`);
+    if (err instanceof PynwheelError && (err.code === 'ESTALE' || err.code === 'EDIRECT')) {
+      debug?.(`running python directly (${err.code}: ${err.message})`);
       return launchDirectly(request, events);
     }
     throw err;

@@ -69,10 +69,11 @@ export async function runThroughDaemon(target: RunTarget, options: ClientOptions
     return runDirectly(options.interpreter, pythonArgsFor(target), options.cwd, options.env, options.stdio, options.forwardSignals);
   } catch (err) {
     if (!(err instanceof PynwheelError)) throw err;
-    if (err.code === 'ESTALE' && options.directFallback !== false) {
+    if ((err.code === 'ESTALE' || err.code === 'EDIRECT') && options.directFallback !== false) {
       // Modules are changing on disk right now (an install in progress): no zygote can be
-      // trusted, and the run had not started, so the interpreter runs it itself.
-      debug?.(`running python directly (ESTALE: ${err.message})`);
+      // trusted; or no zygote may run this caller's run (its priority, cgroup or namespaces).
+      // The run had not started, so the interpreter runs it itself.
+      debug?.(`running python directly (${err.code}: ${err.message})`);
       return runDirectly(options.interpreter, pythonArgsFor(target), options.cwd, options.env, options.stdio, options.forwardSignals);
     }
     // A daemon of another version refuses before anything runs: replace it, once.
@@ -107,6 +108,8 @@ async function runOnce(paths: RuntimePaths, target: RunTarget, options: ClientOp
     ...native.processAttributes(),
     ...(session !== undefined ? { session } : {}),
   };
+  const sched = native.scheduling();
+  if (sched !== undefined) request.sched = sched;
   const fds = cwdFd === null ? stdioFds : [...stdioFds, cwdFd];
   if (fdCountOf(request) !== fds.length) throw new Error('internal: fd count mismatch');
   // Encoded before connecting: a spare that accepts waits for nothing but the sending.

@@ -15,6 +15,7 @@ import { sessionOf } from '../shared/proc-stat';
 import { forwardableSignal, signalNumber } from '../shared/signals';
 import { VERSION } from '../shared/version';
 import { boundLog, debugLog, log } from './log';
+import { confinementOf, directReason } from './confinement';
 import { checkRunFds, checkRunRequest } from './request-check';
 import { Routes } from './routes';
 import { Zygote, type ZygoteStatus } from './zygote';
@@ -95,6 +96,8 @@ export class Daemon {
   private idleTimer?: NodeJS.Timeout;
   private stopping = false;
   private readonly routes: Routes;
+  /** Its cgroup and namespaces (its zygotes'): a client's must be the same (confinement.ts). */
+  private readonly confinement = confinementOf('self');
   private lanesStarted = 0;
   /** Each terminal session with zygotes: when its leader started, to know it is still the same session. */
   private readonly sessionLeaders = new Map<number, number>();
@@ -295,6 +298,11 @@ export class Daemon {
           }
         }
         if (this.stopping) return refuse('ESTOPPED', 'the pynwheel daemon is stopping');
+        const direct = directReason(request, peerPid, this.confinement);
+        if (direct !== null) {
+          if (debugWanted(request.env)) debugLog(`a run of ${request.file ?? `-m ${request.module}`} from client ${peerPid}: ${direct[1]} (${direct[0]}): the client runs python directly (EDIRECT)`);
+          return refuse('EDIRECT', `${direct[1]}: python runs it directly`, direct[0]);
+        }
         const run: Run = {
           id: this.nextRunId++, conn, request, fds, retries: 0, done: false, callerPid: peerPid, earlySignals: [],
           debug: debugWanted(request.env), session: request.session?.[0],

@@ -51,6 +51,14 @@ export function checkRunRequest(message: Message, fdCount: number): RunRequest {
       bad('bad-session', '"session" must be [sid, pgid], two positive integers');
     }
   }
+  if (m.sched !== undefined) {
+    const s = m.sched as Record<string, unknown>;
+    const isInt = (v: unknown) => Number.isSafeInteger(v);
+    if (typeof s !== 'object' || s === null || Array.isArray(s) || !isInt(s.nice) || !isInt(s.ioprio) || !isInt(s.oomScoreAdj) ||
+      !Array.isArray(s.cpus) || s.cpus.length > 65536 || !s.cpus.every((c) => isInt(c) && (c as number) >= 0)) {
+      bad('bad-sched', '"sched" must be {nice, cpus, ioprio, oomScoreAdj}');
+    }
+  }
   const request = m as unknown as RunRequest;
   if (fdCountOf(request) !== fdCount) bad('fd-count', `it announces ${fdCountOf(request)} fds but carries ${fdCount}`);
   return request;

@@ -122,6 +122,12 @@ export class FdChannel extends EventEmitter<FdChannelEvents> {
       try {
         sent = native.sendMsg(this.fd, head.data, head.fds);
       } catch (err) {
+        // The peer closed (a run's exit and the client's signal cross, as when `pkill` ends
+        // both): what it wrote before it closed is still to be read, and comes first.
+        if ((err as NodeJS.ErrnoException).code === 'EPIPE') {
+          this.queue.length = 0;
+          this.readSome();
+        }
         return this.destroy(err as Error);
       }
       if (sent < 0) {

@@ -39,6 +39,12 @@ export interface RunRequest {
    * open /dev/tty, and the terminal's signals and job control reach it as they reach its client.
    */
   session?: [number, number];
+  /**
+   * The caller's nice value, CPU affinity, I/O priority (ioprio_get's value) and OOM score
+   * adjustment: the run has them, as python started there would. One the zygote cannot give
+   * (a nice value or OOM score below its own, unprivileged) makes the run python's own.
+   */
+  sched?: { nice: number; cpus: number[]; ioprio: number; oomScoreAdj: number };
 }
 
 /** Daemon -> client. */

@@ -62,7 +62,11 @@ export interface Binding {
    * zygote, native/posix/spawn.h). Throws fork's error.
    */
   spawnDetached(argv: string[], env: string[], fds: [number, number, number]): void;
+  /** This process's nice value, CPUs, ioprio_get value and oom_score_adj (a request's "sched"); undefined if one cannot be read. */
+  scheduling(): Scheduling | undefined;
 }
+
+export interface Scheduling { nice: number; cpus: number[]; ioprio: number; oomScoreAdj: number }
 
 function load(): Binding {
   const root = path.resolve(__dirname, '..', '..');

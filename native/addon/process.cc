@@ -13,6 +13,7 @@
 #include "exports.h"
 #include "posix/limits.h"
 #include "posix/spawn.h"
+#include "posix/sched.h"
 
 // /proc/self/status's "Umask:" line: umask(2) can only read it by setting it, which races with
 // the libuv threads that create files.
@@ -85,7 +86,24 @@ static Napi::Value SpawnDetached(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// { nice, cpus, ioprio, oomScoreAdj }, as the runner sends them ("sched"); undefined where one
+// cannot be read.
+static Napi::Value Scheduling(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  pynwheel_posix::Scheduling s;
+  if (!pynwheel_posix::CurrentScheduling(&s)) return env.Undefined();
+  Napi::Array cpus = Napi::Array::New(env, s.cpus.size());
+  for (uint32_t i = 0; i < s.cpus.size(); i++) cpus.Set(i, Napi::Number::New(env, s.cpus[i]));
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("nice", Napi::Number::New(env, s.nice));
+  result.Set("cpus", cpus);
+  result.Set("ioprio", Napi::Number::New(env, s.ioprio));
+  result.Set("oomScoreAdj", Napi::Number::New(env, s.oom_score_adj));
+  return result;
+}
+
 void InitProcess(Napi::Env env, Napi::Object exports) {
+  exports.Set("scheduling", Napi::Function::New(env, Scheduling, "scheduling"));
   exports.Set("processAttributes", Napi::Function::New(env, ProcessAttributes, "processAttributes"));
   exports.Set("spawnDetached", Napi::Function::New(env, SpawnDetached, "spawnDetached"));
 }

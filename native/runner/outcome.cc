@@ -88,9 +88,9 @@ std::string AwaitOutcome(int sock, const char* route, bool in_session, bool* dir
         if (!signo.empty()) pynwheel_posix::DieBySignal(std::atoi(signo.c_str()), MemberText(reply, "core", JK::kBoolean) == "true");
         std::exit(std::atoi(MemberText(reply, "code", JK::kNumber).c_str()));
       } else if (type == "error") {
-        // Nothing ran: Node replaces an old daemon (EVERSION) or runs python itself (ESTALE).
+        // Nothing ran: Node replaces an old daemon (EVERSION) or runs python itself (ESTALE, EDIRECT).
         std::string code = MemberText(reply, "code", JK::kString), message = MemberText(reply, "message", JK::kString);
-        if (!started && (code == "EVERSION" || code == "ESTALE")) return "the daemon answered " + code + " (" + message + ")";
+        if (!started && (code == "EVERSION" || code == "ESTALE" || code == "EDIRECT")) return "the daemon answered " + code + " (" + message + ")";
         std::fprintf(stderr, "pynwheel: %s\n", message.c_str());
         std::exit(kExitFailed);
       }

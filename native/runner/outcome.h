@@ -14,7 +14,8 @@ namespace runner {
  *   daemon is asked next). Signals wait until a lane's run has started: a declined run never
  *   sees them; the daemon's does.
  * - from the daemon (`route` null): it is of another version, or its zygotes cannot be trusted
- *   now (EVERSION, ESTALE): the Node CLI replaces it or runs python itself.
+ *   now, or a run must not come from a zygote (EVERSION, ESTALE, EDIRECT): the Node CLI replaces it or
+ *   runs python itself.
  * - from the daemon, for a client of a terminal session (`in_session`): its session's zygote is
  *   not ready (`direct`, *direct set): python must run it here; a `start-zygote` before it is
  *   done on the way (session.h). A run of a session's zygote is in our process group.

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "../posix/limits.h"
+#include "../posix/sched.h"
 #include "json.h"
 
 #define PYNWHEEL_STRINGIFY(x) #x
@@ -85,6 +86,9 @@ std::string BuildRunRequest(const RunArgs& run, const Location& where, const Req
   AppendProcessAttributes(json);
   if (token != 0) json += ",\"notify\":[" + std::to_string(notify_signal) + "," + std::to_string(token) + "]";
   if (session.sid > 0) json += ",\"session\":[" + std::to_string(session.sid) + "," + std::to_string(session.pgid) + "]";
+  // The caller's nice value, CPUs, I/O priority and OOM score adjustment (the run takes them).
+  pynwheel_posix::Scheduling sched;
+  if (pynwheel_posix::CurrentScheduling(&sched)) json += ",\"sched\":" + pynwheel_posix::SchedulingJson(sched);
   json += '}';
   return json;
 }

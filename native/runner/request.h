@@ -18,9 +18,10 @@ struct RequestFds {
 
 /**
  * {type:'run', client, file|module, args, cwd, env, python, argv0, stdio, cwdFd, umask, limits,
- * notify?, session?}: env is this process's environment as Node's process.env enumerates it;
- * umask and limits are this process's; notify is [notify_signal, token] unless token is 0;
- * session is [sid, pgid] if `session` has a terminal (session.sid > 0).
+ * notify?, session?, sched}: env is this process's environment as Node's process.env
+ * enumerates it; umask, limits and sched (nice, cpus, ioprio, oomScoreAdj) are this process's;
+ * notify is [notify_signal, token] unless token is 0; session is [sid, pgid] if `session` has a
+ * terminal (session.sid > 0).
  */
 std::string BuildRunRequest(const RunArgs& run, const Location& where, const RequestFds& fds, int notify_signal,
                             uint64_t token, const TerminalSession& session = TerminalSession{});

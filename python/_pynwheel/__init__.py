@@ -5,6 +5,7 @@ else happens and runs them in this order, one process after another (the fork is
 
   the zygote   zygote.py   its loop, relays, reaping; forks spares (Zygote.serve)
                preload.py  top-level imports, what is imported, compiled scripts
+               frozen.py   gc.freeze() before each fork, out of the runs' sight
                watcher.py  whether an imported module changed on disk
                lane.py     the lane's socket, and the check of a request that comes by it
                board.py    the status board and the page record, shared with the children
@@ -13,7 +14,9 @@ else happens and runs them in this order, one process after another (the fork is
                debug.py    PYNWHEEL_DEBUG=1 lines
   (fork)       child.py    the child's assignment, made at the fork
   a spare      spare.py    warm-up, waiting on the lane, taking a run or declining it
+               sched.py    the caller's nice value, CPUs, I/O priority, OOM score; its cgroup and namespaces
   the run      become.py   the caller's stdio, cwd, environment, limits and signals
+               title.py    the command line and name that ps shows (readied by the spare)
                script.py   a fresh __main__, and the script's code
                exit.py     python's exit steps, and the status told early
 

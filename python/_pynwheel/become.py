@@ -32,9 +32,11 @@ def become_run(child):
     open_fds = take_stdio(request, fds)
     caller_pid = request.get("callerPid")
     take_process_attributes(caller_pid, request, child.limits)
+    child.scheduling.take(request.get("sched"))  # (a lane run's: applied already, by the spare)
     child.status_notice = status_notice(request, caller_pid)
     env = request.get("env") or {}
     child.environment.take(env)
+    child.title.take(request, os.environ._data)  # what ps and pgrep show: python's command line
     make_stdio_objects(env, open_fds)
     fresh_per_run_state()
     gc.enable()

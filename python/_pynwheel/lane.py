@@ -72,6 +72,8 @@ def request_fault(r, fd_count, lane=False):
         session = r["session"]
         if not (type(session) is list and len(session) == 2 and all(type(n) is int and n > 0 for n in session)):
             return "bad-session", None
+    if "sched" in r and not _is_sched(r["sched"]):
+        return "bad-sched", None
     announced = sum(stdio) + r["cwdFd"]
     if announced != fd_count:
         return "fd-count", "it announces %d fds but carries %d" % (announced, fd_count)
@@ -109,6 +111,17 @@ def _are_limits(limits):
         if not (0 <= which < RESOURCE_LIMITS and -1 <= soft <= SAFE_INTEGER and -1 <= hard <= SAFE_INTEGER):
             return False
     return True
+
+
+def _is_sched(s):
+    """{nice, cpus, ioprio, oomScoreAdj}: safe integers, and CPU numbers."""
+    if type(s) is not dict:
+        return False
+    values = (s.get("nice"), s.get("ioprio"), s.get("oomScoreAdj"))
+    if not all(type(v) is int and -SAFE_INTEGER <= v <= SAFE_INTEGER for v in values):
+        return False
+    cpus = s.get("cpus")
+    return type(cpus) is list and len(cpus) <= 65536 and all(type(c) is int and 0 <= c <= SAFE_INTEGER for c in cpus)
 
 
 def _is_module_name(name):

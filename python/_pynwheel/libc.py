@@ -12,6 +12,8 @@ import sys
 
 PR_SET_PDEATHSIG = 1
 MADV_POPULATE_WRITE = 23
+PR_SET_MM = 35
+PR_SET_MM_MAP = 14
 
 
 class CLibrary:
@@ -31,12 +33,28 @@ class CLibrary:
         self.madvise = None
         self.environ_array = None  # ([b"NAME=value", ...]) -> an array the C environment can be
         self.set_environ = None  # (array): the C environment from now on
+        self.prctl_mm_map = None  # (**fields) -> a struct prctl_mm_map, exe_fd left as it is (title.py)
+        self.set_mm_map = None  # (map, args bytes, environ bytes): /proc/self/cmdline and environ show them
+        self.gc_track = None  # (object): PyObject_GC_Track, PyObject_GC_UnTrack (frozen.Freezer)
+        self.gc_untrack = None
         try:
             import ctypes
             self.lib = ctypes.CDLL(None, use_errno=True)
         except Exception:
             return
         self._look_up(ctypes)
+        self._look_up_python(ctypes)
+
+    def _look_up_python(self, ctypes):
+        try:
+            api = ctypes.pythonapi  # (the GIL held)
+            track, untrack = api.PyObject_GC_Track, api.PyObject_GC_UnTrack
+            for function in (track, untrack):
+                function.argtypes = [ctypes.py_object]
+                function.restype = None
+        except (AttributeError, ValueError):
+            return
+        self.gc_track, self.gc_untrack = track, untrack
 
     def _look_up(self, ctypes):
         lib = self.lib
@@ -65,6 +83,40 @@ class CLibrary:
             environ.value = address_of(array)  # the caller keeps the array alive
         self.environ_array = environ_array
         self.set_environ = set_environ
+        self._look_up_mm_map(ctypes)
+
+    def _look_up_mm_map(self, ctypes):
+        lib = self.lib
+        u64 = ctypes.c_uint64
+
+        class MmMap(ctypes.Structure):  # <linux/prctl.h>
+            _fields_ = [(name, u64) for name in ("start_code", "end_code", "start_data", "end_data", "start_brk",
+                                                 "brk", "start_stack", "arg_start", "arg_end", "env_start",
+                                                 "env_end")] + [
+                ("auxv", ctypes.c_void_p), ("auxv_size", ctypes.c_uint32), ("exe_fd", ctypes.c_uint32)]
+        try:
+            sbrk = lib.sbrk
+            sbrk.argtypes = [ctypes.c_ssize_t]
+            sbrk.restype = ctypes.c_void_p
+        except AttributeError:
+            return
+        prctl, size, byref, address = lib.prctl, ctypes.sizeof(MmMap), ctypes.byref, ctypes.c_char_p
+        as_address = ctypes.cast
+
+        def prctl_mm_map(**fields):
+            return MmMap(exe_fd=0xFFFFFFFF, **fields)
+
+        def set_mm_map(mm_map, args, environ):
+            """PR_SET_MM_MAP: the bytes (which the caller keeps alive) as the command line and
+            environment. brk is the C library's own, as it is now."""
+            mm_map.brk = sbrk(0)
+            mm_map.arg_start = as_address(address(args), ctypes.c_void_p).value
+            mm_map.arg_end = mm_map.arg_start + len(args)
+            mm_map.env_start = as_address(address(environ), ctypes.c_void_p).value
+            mm_map.env_end = mm_map.env_start + len(environ)
+            return prctl(PR_SET_MM, PR_SET_MM_MAP, byref(mm_map), size, 0)
+        self.prctl_mm_map = prctl_mm_map
+        self.set_mm_map = set_mm_map
 
     def flush_stdio(self):
         """Output C code left in its stdio buffers, which exit() would have written."""

@@ -6,6 +6,7 @@ CompiledScripts and DirectoryListings are read by runs too), but never import fr
 """
 
 import ast
+import functools
 import gc
 import importlib.machinery
 import importlib.util
@@ -76,18 +77,27 @@ class CompiledScripts:
 
     LIMIT = 256
 
-    def __init__(self):
-        self.code = {}  # absolute path -> (source bytes, code)
+    def __init__(self, freezer=None):
+        self.code = {}  # absolute path -> (source bytes, code, its objects held out of gc.freeze)
+        self.freezer = freezer  # (frozen.Freezer) a script's own code is not frozen with the zygote's
 
     def remember(self, path, source):
         path = os.path.abspath(path)
+        compile_it = functools.partial(compile, source, path, "exec", dont_inherit=True)  # exactly as a run would
         try:
-            code = compile(source, path, "exec", dont_inherit=True)  # exactly as a run would
+            code, held = self.freezer.hold_out(compile_it) if self.freezer is not None else (compile_it(), None)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             return  # the run reports it, as python would
         if len(self.code) >= self.LIMIT:
-            self.code.clear()
-        self.code[path] = (source, code)
+            self.forget(list(self.code))
+        self.forget([path])
+        self.code[path] = (source, code, held)
+
+    def forget(self, paths):
+        for path in paths:
+            known = self.code.pop(path, None)
+            if known is not None and self.freezer is not None:
+                self.freezer.forget(known[2])
 
     def compiled(self, source, path):
         """In a run: the script's code."""
@@ -131,11 +141,12 @@ class DirectoryListings:
 
 
 class Preloader:
-    def __init__(self, skip, roots, listings):
+    def __init__(self, skip, roots, listings, freezer=None):
         self.skip = set(skip)  # top-level names the daemon found unfit for a zygote
         self.library_roots, self.stdlib_roots = roots
         self.listings = listings
-        self.scripts = CompiledScripts()
+        self.freezer = freezer
+        self.scripts = CompiledScripts(freezer)
         self.preloaded = []  # names imported into the zygote, in order
         self.failed = {}  # name -> the error its import raised: not tried again
         self.not_shared = {}  # name -> why the last script that named it ran it itself

@@ -19,8 +19,10 @@ import types
 
 from .become import Environment, Limits, restore_signals, stdio_streams, fd_is_open
 from .debug import say, wanted
-from .lane import readable
+from .lane import decline_message, readable
+from .sched import Confinement, Scheduling
 from .script import is_zip
+from .title import ProcessTitle
 from .wire import (CLIENT_FRAME_LIMIT, LANE_DECLINES, ZYGOTE_FRAME_LIMIT, Channel, FrameError, close_all,
                    decode_payload, encode_frame, read_frame, send_frame)
 
@@ -130,8 +132,16 @@ def ready(child):
     zygote's own lacks pynwheel's variables), the frames it will send, and its resource limits
     noted (a run with the same ones need not set them)."""
     reseed_numpy()
+    if child.preloader.freezer is not None:
+        child.preloader.freezer.let_in()  # the scripts' own code, tracked and not frozen, as in python
     child.environment.expect(child.caller_env if child.caller_env is not None else dict(os.environ))
     child.frames = SpareFrames()
+    child.title = ProcessTitle(child.c)
+    child.title.ready()
+    child.scheduling = Scheduling(child.c)
+    child.scheduling.ready()
+    child.confinement = Confinement()
+    child.confinement.ready()
     try:
         import resource
         child.limits.set([[which, *resource.getrlimit(which)] for which in range(getattr(resource, "RLIM_NLIMITS", 16))])
@@ -208,6 +218,14 @@ def take(child, conn):
     debug = wanted(request)
     if not relayed:
         verdict = child.lane.check(request, fds, child.watcher.fd)
+        # A client confined otherwise (systemd-run, a container, unshare) must not escape its
+        # limits through the zygote; a priority the run cannot have: python runs it.
+        if verdict is None and child.confinement.differs(peer_pid):
+            verdict = "other-confinement", decline_message("other-confinement")
+        if verdict is None:
+            fault = child.scheduling.take(request.get("sched"))
+            if fault is not None:
+                verdict = fault[0], decline_message(*fault)
         # Last, so that a change to a module noticed by now is declined (the zygote lets its
         # spares go when it sees one).
         if verdict is None:

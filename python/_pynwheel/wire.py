@@ -61,6 +61,7 @@ REQUEST_CHECKS = {
     "bad-umask": "\"umask\" must be an integer from 0 to 0o777",
     "bad-limits": "\"limits\" must be [resource, soft, hard] triples, and come with \"umask\"",
     "bad-notify": "\"notify\" must be [SIGURG or SIGWINCH, a positive integer below 2^53]",
+    "bad-sched": "\"sched\" must be {nice, cpus, ioprio, oomScoreAdj}: integers, and CPU numbers",
     "fd-count": "the request announces another number of fds than it carries",
     "stdio-not-open": "a stdio fd is not open",
     "stdio-is-directory": "a stdio fd is a directory",
@@ -86,6 +87,8 @@ LANE_DECLINES = {
     "spare-released": "the zygote let this spare go",
     "spare-died": "the spare that accepted died",
     "other-session": "a client of another terminal session than this zygote's",
+    "higher-priority": "the caller's nice value or OOM score adjustment is one the zygote cannot give its run",
+    "other-confinement": "a client in another cgroup or namespace than the zygote's",
 }
 
 

@@ -5,7 +5,6 @@ leaves); it returns only in a forked child, with that child's assignment (child.
 main() in python/pynwheel_zygote.py carries on with: nothing of this module runs in a child.
 """
 
-import gc
 import json
 import os
 import select
@@ -18,6 +17,7 @@ import time
 from . import debug
 from .board import HotPages, StatusBoard
 from .child import Child
+from .frozen import Freezer, install as install_gc_functions
 from .libc import CLibrary, fork_quietly
 from .lane import Lane, decline_message, readable
 from .preload import DirectoryListings, Preloader, library_roots
@@ -121,7 +121,9 @@ class Zygote:
         self.relays = {}  # relay socket fd -> Relay
         self.generation = 0  # bumped when a module is imported or a script becomes known
         roots = library_roots()
-        self.preloader = Preloader(skip, roots, self.listings)
+        self.freezer = Freezer(self.c)  # gc.freeze() before each fork, kept out of the runs' sight
+        install_gc_functions()
+        self.preloader = Preloader(skip, roots, self.listings, self.freezer)
         # The third-party packages this zygote is for ([] for the interpreter's base zygote):
         # a run of another family is routed back to the daemon, which has a zygote for it.
         self.family = family
@@ -648,7 +650,7 @@ class Zygote:
         ours, theirs = socket.socketpair()
         sys.stdout.flush()
         sys.stderr.flush()
-        gc.freeze()  # children then never copy these objects' pages when they collect
+        self.freezer.freeze()  # children then never copy these objects' pages when they collect
         slot = self.board.take()
         pid = fork_quietly()
         if pid == 0:
