@@ -2,6 +2,7 @@
 // script with python3 and with pynwheel shows the same bytes on the terminal and ends the same.
 import t, { type Test } from 'tap';
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CLI, makeSandbox, write, type Sandbox } from './helpers';
 
@@ -17,9 +18,9 @@ t.teardown(() => sb.cleanup());
 type Step = { expect: string } | { send: string } | { resize: [number, number] } | { hangup: true } | { sleep: number };
 interface Session { output: string; code: number | null; signal: number | null; timedOut: string | null }
 
-function session(steps: Step[], command: string[]): Session {
+function session(steps: Step[], command: string[], env: Record<string, string> = {}): Session {
   const r = spawnSync(path.join(sb.venv, 'bin', 'python3'), [HARNESS, JSON.stringify(steps), '--', ...command], {
-    cwd: sb.dir, env: { ...sb.env, TERM: 'xterm', PS1: '$ ' }, encoding: 'utf8', timeout: 90_000,
+    cwd: sb.dir, env: { ...sb.env, TERM: 'xterm', PS1: '$ ', ...env }, encoding: 'utf8', timeout: 90_000,
   });
   const report = JSON.parse(r.stdout);
   return { ...report, output: Buffer.from(report.output, 'base64').toString('utf8') };
@@ -232,4 +233,20 @@ t.test('a session\'s first run is python\'s own; the next come from a zygote of 
     try { process.kill(pid, 0); } catch { alive = false; }
   }
   t.notOk(alive, `the session's zygote ${pid} left after its session ended`);
+});
+
+t.test('a session has at most PYNWHEEL_SESSION_ZYGOTES zygotes: the least recently used idle one leaves', async (t) => {
+  // Two keys (LANG differs: a variable python reads at start-up), one zygote allowed a session.
+  const warmWith = (lang: string) =>
+    `until LANG=${lang} PYNWHEEL_DEBUG=1 ${RUNNER} run warm.py 2>&1 | grep -q -e 'lane taken' -e 'the daemon started the run'; do sleep 0.1; done`;
+  // A daemon of its own, which reads the setting as it starts.
+  const runtime = fs.mkdtempSync(path.join(sb.dir, 'rt-bound-'));
+  fs.chmodSync(runtime, 0o700);
+  const env = { PYNWHEEL_SESSION_ZYGOTES: '1', PYNWHEEL_RUNTIME_DIR: runtime };
+  t.teardown(() => { spawnSync(RUNNER, ['stop'], { env: { ...sb.env, ...env }, stdio: 'ignore' }); });
+  const s = session([{ sleep: 0.1 }], ['sh', '-c', `${warmWith('C.UTF-8')}; ${warmWith('C')}; ${RUNNER} status`], env);
+  t.equal(s.timedOut, null);
+  const ofSession = s.output.split('\nzygote: ').filter((block) => /terminal session \d+/.test(block));
+  t.equal(ofSession.length, 1, 'one zygote of the session is left');
+  t.match(ofSession[0] ?? '', /with LANG=C[;\s]/, 'the one of the last key used');
 });

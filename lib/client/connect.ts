@@ -97,7 +97,7 @@ export function startDaemon(paths: RuntimePaths, env: NodeJS.ProcessEnv): { fail
  * from the request, and a caller's NODE_OPTIONS (a loader, an inspector) is not for the daemon.
  */
 function daemonEnvironment(env: NodeJS.ProcessEnv, paths: RuntimePaths): NodeJS.ProcessEnv {
-  const keep = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TMPDIR', 'PYNWHEEL_IDLE', 'PYNWHEEL_ZYGOTE_IDLE', 'PYNWHEEL_MAX_ZYGOTES'];
+  const keep = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TMPDIR', 'PYNWHEEL_IDLE', 'PYNWHEEL_ZYGOTE_IDLE', 'PYNWHEEL_MAX_ZYGOTES', 'PYNWHEEL_SESSION_ZYGOTES'];
   const out: NodeJS.ProcessEnv = { PYNWHEEL_RUNTIME_DIR: paths.dir };
   for (const name of keep) if (env[name] !== undefined) out[name] = env[name];
   return out;
