@@ -2,7 +2,9 @@
   "variables": {
     # The runner's parts (native/runner/*.h say what each does); its test program builds the same.
     "runner_sources": [
+      "native/runner/caller.cc",
       "native/runner/debug.cc",
+      "native/runner/direct.cc",
       "native/runner/handover.cc",
       "native/runner/json.cc",
       "native/runner/locate.cc",
@@ -15,6 +17,7 @@
       "native/shared/protocol.cc",
       "native/posix/die.cc",
       "native/posix/fdmsg.cc",
+      "native/posix/fds.cc",
       "native/posix/limits.cc"
     ],
     "runner_defines": [
@@ -40,6 +43,7 @@
         "native/addon/sockets.cc",
         "native/posix/die.cc",
         "native/posix/fdmsg.cc",
+        "native/posix/fds.cc",
         "native/posix/limits.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],

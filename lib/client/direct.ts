@@ -1,7 +1,8 @@
 // Runs in the Node client (the CLI, or a Node API caller's process): running the interpreter
 // itself, for what the zygote does not take (PYNWHEEL_DISABLE=1, a script on stdin, modules
 // changing on disk): behaviour is then python's own.
-import { spawn } from 'node:child_process';
+import { spawn, type StdioOptions } from 'node:child_process';
+import type { Caller } from '../cli/caller';
 import { FORWARDED_SIGNALS, signalNumber } from '../shared/signals';
 import type { Interpreter } from './interpreter';
 import type { RunOutcome, RunTarget } from './run-client';
@@ -11,15 +12,27 @@ export function pythonArgsFor(target: RunTarget): string[] {
   return target.module !== undefined ? ['-m', target.module, ...target.args] : [target.file!, ...target.args];
 }
 
+/** spawn's stdio: fds 0-2, then each of the caller's other fds at its own number (libuv leaves the gaps closed). */
+function stdioOf(stdio: [number | null, number | null, number | null], passFds: number[]): StdioOptions {
+  const out: Array<number | 'ignore'> = stdio.map((fd) => fd ?? 'ignore');
+  for (const fd of passFds) {
+    while (out.length < fd) out.push('ignore');
+    out[fd] = fd;
+  }
+  return out;
+}
+
 export function runDirectly(
   interpreter: Interpreter, pythonArgs: string[], cwd: string, env: NodeJS.ProcessEnv,
   stdio: [number | null, number | null, number | null] = [0, 1, 2],
   forwardSignals = true,
+  caller?: Caller,
 ): Promise<RunOutcome> {
   return new Promise((resolve, reject) => {
-    const child = spawn(interpreter.path, pythonArgs, { stdio: stdio.map((fd) => fd ?? 'ignore'), cwd, env, argv0: interpreter.argv0 });
+    const child = spawn(interpreter.path, pythonArgs, { stdio: stdioOf(stdio, caller?.passFds ?? []), cwd, env, argv0: interpreter.argv0 });
     const forward = new Map<NodeJS.Signals, () => void>();
     for (const signal of forwardSignals ? FORWARDED_SIGNALS : []) {
+      if (caller?.signals?.ignored.includes(signalNumber(signal) ?? 0)) continue; // ignored here and there
       const handler = (): void => { child.kill(signal); };
       forward.set(signal, handler);
       process.on(signal, handler);

@@ -10,12 +10,13 @@ import { native } from '../shared/native';
 import { MAX_CLIENT_FRAME } from '../shared/protocol-constants';
 import { encodeFrame } from '../shared/wire';
 import { ensureRuntimeDir, runtimeDirFor, type RuntimePaths } from '../shared/runtime-dir';
-import { FORWARDED_SIGNALS, signalName } from '../shared/signals';
+import { FORWARDED_SIGNALS, signalName, signalNumber } from '../shared/signals';
 import { VERSION } from '../shared/version';
 import { connectOrStart, replaceDaemon } from './connect';
 import { clientDebug, type DebugWriter } from './debug';
 import { pythonArgsFor, runDirectly } from './direct';
 import type { Interpreter } from './interpreter';
+import type { Caller } from '../cli/caller';
 import { connectLane } from './lane';
 
 export interface RunTarget {
@@ -38,6 +39,8 @@ export interface ClientOptions {
   onControl?: (sendSignal: (signal: NodeJS.Signals) => void) => void;
   /** Default true: when the zygotes cannot be trusted (ESTALE), run the interpreter here. The Node API does that itself, to keep its pid and kill(). */
   directFallback?: boolean;
+  /** The CLI: its caller's signals and other fds (lib/cli/caller.ts), which the run has too. The Node API has none: its runs start as spawn's children do. */
+  caller?: Caller;
 }
 
 export interface RunOutcome {
@@ -61,7 +64,7 @@ export async function runThroughDaemon(target: RunTarget, options: ClientOptions
       // Modules are changing on disk right now (an install in progress): no zygote can be
       // trusted, and the run had not started, so the interpreter runs it itself.
       debug?.(`running python directly (ESTALE: ${err.message})`);
-      return runDirectly(options.interpreter, pythonArgsFor(target), options.cwd, options.env, options.stdio, options.forwardSignals);
+      return runDirectly(options.interpreter, pythonArgsFor(target), options.cwd, options.env, options.stdio, options.forwardSignals, options.caller);
     }
     // A daemon of another version refuses before anything runs: replace it, once.
     if (err.code !== 'EVERSION') throw err;
@@ -88,8 +91,10 @@ async function runOnce(paths: RuntimePaths, target: RunTarget, options: ClientOp
     cwdFd: cwdFd !== null,
     // Ours, which python started from here would have (the run need not read /proc for them).
     ...native.processAttributes(),
+    ...(options.caller?.signals ? { signals: options.caller.signals } : {}),
+    ...(options.caller ? { passFds: options.caller.passFds } : {}),
   };
-  const fds = cwdFd === null ? stdioFds : [...stdioFds, cwdFd];
+  const fds = [...stdioFds, ...(cwdFd === null ? [] : [cwdFd]), ...(options.caller?.passFds ?? [])];
   if (fdCountOf(request) !== fds.length) throw new Error('internal: fd count mismatch');
   // Encoded before connecting: a spare that accepts waits for nothing but the sending.
   const frame = encodeFrame(request, fds.length);
@@ -151,6 +156,7 @@ function exchange(channel: FdChannel, frame: Buffer, fds: number[], options: Cli
       // on, and once the run has stopped ('stopped' below) we stop too; `fg` continues us, and
       // we continue the run. A script that handles SIGTSTP does not stop, and neither do we.
       for (const signal of [...FORWARDED_SIGNALS, 'SIGTSTP', 'SIGCONT'] as NodeJS.Signals[]) {
+        if (options.caller?.signals?.ignored.includes(signalNumber(signal) ?? 0)) continue; // ignored here and in the run
         const handler = (): void => sendSignal(signal);
         forwarders.set(signal, handler);
         process.on(signal, handler);

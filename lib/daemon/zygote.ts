@@ -159,8 +159,8 @@ export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, strin
     this.runs.set(id, listener);
     await this.ready;
     if (this.dead) return; // die() already told the listener
-    const { file, module, args, cwd, env, argv0, stdio, cwdFd, umask, limits, notify } = request;
-    this.channel.send({ type: 'run', id, file, module, args, cwd, env, argv0, stdio, cwdFd, callerPid, umask, limits, notify }, fds);
+    const { file, module, args, cwd, env, argv0, stdio, cwdFd, umask, limits, notify, signals, passFds } = request;
+    this.channel.send({ type: 'run', id, file, module, args, cwd, env, argv0, stdio, cwdFd, callerPid, umask, limits, notify, signals, passFds }, fds);
   }
 
   /** Queued behind the run's own frame (promise callbacks keep order), so it is never lost. */

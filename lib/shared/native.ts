@@ -55,6 +55,8 @@ export interface Binding {
   Poller: new (fd: number, callback: PollCallback) => Poller;
   /** This process's umask (from /proc/self/status) and getrlimit values, -1 for unlimited; undefined if /proc cannot tell. */
   processAttributes(): { umask: number; limits: Array<[number, number, number]> } | undefined;
+  /** The fds above 2 that this process would pass on to a program it execs (not close-on-exec), ascending. */
+  inheritableFds(): number[];
 }
 
 function load(): Binding {

@@ -9,7 +9,8 @@
 //   route.h     the script's route to a lane       request.h   the run request
 //   signals.h   signals passed on, status signal   wire.h      sockets and frames
 //   outcome.h   the replies until the run ends     handover.h  exec of the Node CLI
-//   debug.h     PYNWHEEL_DEBUG=1's lines
+//   debug.h     PYNWHEEL_DEBUG=1's lines               caller.h    the caller's signals and fds
+//   direct.h    exec of python itself
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -20,7 +21,9 @@
 #include <vector>
 
 #include "../shared/protocol.h"
+#include "caller.h"
 #include "debug.h"
+#include "direct.h"
 #include "handover.h"
 #include "locate.h"
 #include "outcome.h"
@@ -77,31 +80,32 @@ Lane ConnectLane(const RunArgs& run, const Location& where) {
   return lane;
 }
 
-/** The request's frame and the fds it carries: the caller's present stdio fds, then its cwd. */
+/** The request's frame and the fds it carries: the caller's present stdio fds, its cwd, its other inheritable fds. */
 struct Outgoing {
   std::vector<int> fds;
   int cwd_fd;
   std::string frame;
 };
 
-Outgoing PrepareRequest(const RunArgs& run, const Location& where, const bool present[3]) {
+Outgoing PrepareRequest(const RunArgs& run, const Location& where, const bool present[3], const Caller& caller) {
   Outgoing out;
   for (int fd = 0; fd < 3; fd++) {
     if (present[fd]) out.fds.push_back(fd);
   }
   do out.cwd_fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC); while (out.cwd_fd < 0 && errno == EINTR);
   if (out.cwd_fd >= 0) out.fds.push_back(out.cwd_fd);
+  out.fds.insert(out.fds.end(), caller.fds.begin(), caller.fds.end());
   RequestFds sent{{present[0], present[1], present[2]}, out.cwd_fd >= 0};
-  std::string request = BuildRunRequest(run, where, sent, StatusSignal(), AskForStatusSignal());
+  std::string request = BuildRunRequest(run, where, sent, StatusSignal(), AskForStatusSignal(), &caller);
   out.frame = EncodeFrame(request, static_cast<unsigned>(out.fds.size()));
   return out;
 }
 
 /** The run through the lane; returns only if the lane did not take it (nothing ran). */
-void TryLane(const Lane& lane, const Outgoing& request) {
+void TryLane(const Lane& lane, const Outgoing& request, const Caller& caller) {
   bool sent = SendFrame(lane.sock, request.frame, request.fds);
   int send_errno = errno;
-  InstallSignalForwarding();
+  InstallSignalForwarding(caller);
   std::string why = sent ? AwaitOutcome(lane.sock, lane.route.c_str())
                          : std::string("lane closed (") + pynwheel_protocol::kLaneClosed + ": sendmsg: " +
                                std::strerror(send_errno) + ") before the run started";
@@ -120,8 +124,8 @@ void SayWhyNoLane(const Lane& lane) {
 }
 
 /** The run through the daemon; ends this process as the run ends, or hands over to the Node CLI. */
-[[noreturn]] void AskDaemon(char** argv, const Location& where, const Outgoing& request) {
-  InstallSignalForwarding();
+[[noreturn]] void AskDaemon(char** argv, const Location& where, const Outgoing& request, const Caller& caller) {
+  InstallSignalForwarding(caller);
   int sock = Connect(where.runtime_dir + "/daemon.sock");
   // No daemon (Node starts one), or trouble Node should report; nothing has run yet (the
   // handlers and pipe do not survive exec).
@@ -133,10 +137,21 @@ void SayWhyNoLane(const Lane& lane) {
   HandToNode(argv, AwaitOutcome(sock, nullptr).c_str());  // returns only if Node must decide
 }
 
+/** Whether the request's fds fit in one frame (else python runs the script itself). */
+bool FdsFit(const bool present[3], const Caller& caller) {
+  size_t count = caller.fds.size() + 1;  // and the cwd's
+  for (int fd = 0; fd < 3; fd++) count += present[fd];
+  return count <= pynwheel_protocol::kFdsPerFrame;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   InitDebug();
+  // First, before anything is opened or a handler installed: what python would inherit.
+  Caller caller;
+  ReadCaller(&caller);
+  SetForNode(kCallerVariable, CallerValue(caller));
   bool present[3];
   if (!HoldClosedStdio(present)) return 125;
   // What to run, where, with which python: anything unusual is the Node CLI's to decide.
@@ -145,13 +160,14 @@ int main(int argc, char** argv) {
   if (const char* why = PythonRunsItself()) HandToNode(argv, why);
   Location where;
   if (const char* why = Locate(run.python, &where)) HandToNode(argv, why);
+  if (!FdsFit(present, caller)) RunPythonItself(run, where, present, "more inheritable fds than a request frame carries");
   if (!OpenSignalPipe()) HandToNode(argv, "no pipe for signals");  // nothing has run yet
 
   // The daemon's route for this script, if it has one, leads straight to a spare of its
   // zygote: connected first, so that the spare wakes and accepts while the request is built.
   Lane lane = ConnectLane(run, where);
-  Outgoing request = PrepareRequest(run, where, present);
-  if (lane.sock >= 0) TryLane(lane, request);  // returns only if the lane did not take the run
+  Outgoing request = PrepareRequest(run, where, present, caller);
+  if (lane.sock >= 0) TryLane(lane, request, caller);  // returns only if the lane did not take the run
   else SayWhyNoLane(lane);
-  AskDaemon(argv, where, request);
+  AskDaemon(argv, where, request, caller);
 }

@@ -61,7 +61,7 @@ void AppendProcessAttributes(std::string& json) {
 }  // namespace
 
 std::string BuildRunRequest(const RunArgs& run, const Location& where, const RequestFds& fds, int notify_signal,
-                            uint64_t token) {
+                            uint64_t token, const Caller* caller) {
   auto flag = [](bool b) { return b ? "true" : "false"; };
   std::string json = "{\"type\":\"run\",\"client\":";
   AppendJsonString(json, kVersion);
@@ -84,6 +84,7 @@ std::string BuildRunRequest(const RunArgs& run, const Location& where, const Req
           "],\"cwdFd\":" + flag(fds.cwd);
   AppendProcessAttributes(json);
   if (token != 0) json += ",\"notify\":[" + std::to_string(notify_signal) + "," + std::to_string(token) + "]";
+  if (caller != nullptr) AppendCallerFields(json, *caller);
   json += '}';
   return json;
 }

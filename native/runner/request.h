@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "caller.h"
 #include "locate.h"
 #include "run_args.h"
 
@@ -17,11 +18,12 @@ struct RequestFds {
 
 /**
  * {type:'run', client, file|module, args, cwd, env, python, argv0, stdio, cwdFd, umask, limits,
- * notify?}: env is this process's environment as Node's process.env enumerates it; umask and
- * limits are this process's; notify is [notify_signal, token] unless token is 0.
+ * notify?, signals?, passFds?}: env is this process's environment as Node's process.env
+ * enumerates it; umask and limits are this process's; notify is [notify_signal, token] unless
+ * token is 0; signals and passFds are the caller's (caller.h), if given.
  */
 std::string BuildRunRequest(const RunArgs& run, const Location& where, const RequestFds& fds, int notify_signal,
-                            uint64_t token);
+                            uint64_t token, const Caller* caller = nullptr);
 
 /** The pynwheel version this runner was built as (package.json's, the request's `client`). */
 extern const char kVersion[];

@@ -65,6 +65,8 @@ REQUEST_CHECKS = {
     "stdio-not-open": "a stdio fd is not open",
     "stdio-is-directory": "a stdio fd is a directory",
     "cwd-fd-not-directory": "the cwd fd is not a directory",
+    "bad-signals": "\"signals\" must be {ignored, blocked}: ascending signal numbers, catchable, up to 64",
+    "bad-pass-fds": "\"passFds\" must be ascending fd numbers from 3 below 2^31",
 }
 
 # Why a lane's spare did not take a request (the client then asks the daemon): code -> text.

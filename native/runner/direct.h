@@ -1,0 +1,16 @@
+// Python running the script itself, by exec from the runner: for a caller whose inheritable
+// fds do not fit in one request frame (protocol.json's fdsPerFrame). The process stays the
+// caller's: its fds, signals, mask, pid and terminal are python's as they would be.
+#pragma once
+#include "locate.h"
+#include "run_args.h"
+
+namespace runner {
+
+/**
+ * exec of `where.python` as `argv0 FILE ARGS` or `argv0 -m MODULE ARGS`, the stdio fds the
+ * caller had closed closed again (`present`). Never returns: 125 if the exec failed.
+ */
+[[noreturn]] void RunPythonItself(const RunArgs& run, const Location& where, const bool present[3], const char* why);
+
+}  // namespace runner
