@@ -87,6 +87,7 @@ import _pynwheel.watcher  # noqa: E402
 import _pynwheel.lane  # noqa: E402
 import _pynwheel.board  # noqa: E402
 import _pynwheel.child  # noqa: E402
+import _pynwheel.inherited  # noqa: E402
 import _pynwheel.become  # noqa: E402
 import _pynwheel.script  # noqa: E402
 import _pynwheel.exit  # noqa: E402
