@@ -2,6 +2,7 @@
   "variables": {
     # The runner's parts (native/runner/*.h say what each does); its test program builds the same.
     "runner_sources": [
+      "native/runner/caller.cc",
       "native/runner/debug.cc",
       "native/runner/direct.cc",
       "native/runner/handover.cc",
@@ -17,6 +18,7 @@
       "native/shared/protocol.cc",
       "native/posix/die.cc",
       "native/posix/fdmsg.cc",
+      "native/posix/fds.cc",
       "native/posix/limits.cc",
       "native/posix/spawn.cc",
       "native/posix/sched.cc"
@@ -44,6 +46,7 @@
         "native/addon/sockets.cc",
         "native/posix/die.cc",
         "native/posix/fdmsg.cc",
+        "native/posix/fds.cc",
         "native/posix/limits.cc",
         "native/posix/spawn.cc",
         "native/posix/sched.cc"

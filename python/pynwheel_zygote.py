@@ -90,6 +90,7 @@ import _pynwheel.board  # noqa: E402
 import _pynwheel.child  # noqa: E402
 import _pynwheel.title  # noqa: E402
 import _pynwheel.sched  # noqa: E402
+import _pynwheel.inherited  # noqa: E402
 import _pynwheel.become  # noqa: E402
 import _pynwheel.script  # noqa: E402
 import _pynwheel.exit  # noqa: E402

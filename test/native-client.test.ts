@@ -200,11 +200,14 @@ t.test('the runner sends what the Node CLI sends, whatever the bytes', async (t)
     // The one difference on purpose: the Node CLI cannot see that stdin was closed.
     t.same(runner.stdio, [false, true, true], `${name}: the runner (not Node) sent the first request`);
     // Both send their umask and resource limits (the run need not read /proc/<pid> for them).
-    // And the runner asks for its run's status by a signal (the Node CLI cannot take one).
-    const { notify, ...asked } = runner;
+    // And the runner asks for its run's status by a signal (the Node CLI cannot take one), and
+    // says which signals its caller ignores and blocks (Node resets both at start).
+    const { notify, signals, ...asked } = runner;
     t.same({ ...asked, stdio: null }, { ...node, stdio: null }, `${name}: the same request`);
     t.ok(Array.isArray(notify) && notify[0] === os.constants.signals.SIGURG && Number.isSafeInteger(notify[1]) && notify[1] > 0 && notify[1] < 2 ** 48,
       `${name}: the runner asks for its status by SIGURG with a token`);
+    // The launcher is python, which ignores SIGPIPE and SIGXFSZ; exec keeps that.
+    t.same(signals, { ignored: [os.constants.signals.SIGPIPE, os.constants.signals.SIGXFSZ], blocked: [] }, `${name}: the runner sent its caller's signals`);
     t.equal(runner.umask, parseInt(/^Umask:\s*(\d+)/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))![1], 8), `${name}: the runner sent our umask`);
     t.same(limitsOf(runner.limits), limitsOf(readOwnLimits()), `${name}: and our resource limits`);
   }

@@ -242,6 +242,7 @@ t.test('BuildRunRequest: what lib/client/run-client.ts sends, and what checkRunR
   const runs = cases.filter((c: any) => !c.usage && c.runner !== 'node').map((c: any) => c.result);
   const env = ['HOME=/home/u', 'LANG=C.UTF-8', 'ODD=tab\tquote"backslash\\', 'EMPTY=', 'UNICODE=ü€𝄞'];
   const attributes = native.processAttributes();
+  const sched = native.scheduling(); // (the test program's are this process's: it is our child)
   const shapes: Array<[string, boolean, string]> = [['111', true, '0'], ['010', false, '123456789'], ['000', true, '281474976710655']];
   const records: Array<[string, ...string[]]> = [];
   const expected: Reply[] = [];
@@ -255,6 +256,7 @@ t.test('BuildRunRequest: what lib/client/run-client.ts sends, and what checkRunR
       env: Object.fromEntries(env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])),
       python: '/usr/bin/python3', argv0: r.python ?? 'python3', stdio: [...stdio].map((b) => b === '1'), cwdFd,
       ...attributes, ...(token !== '0' ? { notify: [os.constants.signals.SIGURG, Number(token)] } : {}),
+      ...(sched !== undefined ? { sched } : {}),
     });
   });
   const replies = run(records);

@@ -7,6 +7,8 @@ import { clientDebug } from '../client/debug';
 import { pythonArgsFor } from '../client/direct';
 import type { Interpreter } from '../client/interpreter';
 import { runThroughDaemon, type RunOutcome, type RunTarget } from '../client/run-client';
+import { native } from '../shared/native';
+import { MAX_FDS_PER_FRAME } from '../shared/protocol-constants';
 import { PynwheelError } from '../shared/errors';
 import { signalNumber } from '../shared/signals';
 import type { PythonOptionPlan } from './python-options';
@@ -32,8 +34,12 @@ export interface LaunchEvents {
 export async function launch(request: LaunchRequest, events: LaunchEvents): Promise<RunOutcome> {
   const { env } = request;
   const debug = clientDebug(env);
+  // As child_process.spawn's children, the run has this process's inheritable fds above 2 (but
+  // python's fresh signal dispositions and an empty mask: spawn resets those).
+  const passFds = inheritableFds();
   const direct = request.plan.unsupported.length ? `python's own flags ${request.plan.unsupported.join(' ')}`
-    : env.PYNWHEEL_DISABLE === '1' ? 'PYNWHEEL_DISABLE=1' : env.PYTHONINSPECT ? 'PYTHONINSPECT' : null;
+    : env.PYNWHEEL_DISABLE === '1' ? 'PYNWHEEL_DISABLE=1' : env.PYTHONINSPECT ? 'PYTHONINSPECT'
+    : 3 + 1 + passFds.length > MAX_FDS_PER_FRAME ? 'more inheritable fds than a request frame carries' : null;
   if (direct !== null) {
     debug?.(`running python directly (${direct})`);
     return launchDirectly(request, events);
@@ -48,6 +54,7 @@ export async function launch(request: LaunchRequest, events: LaunchEvents): Prom
       onStarted: events.started,
       onControl: events.control,
       directFallback: false,
+      caller: { passFds },
     });
   } catch (err) {
     // Modules keep changing on disk (an install in progress): no zygote can be trusted, and the
@@ -86,4 +93,13 @@ function launchDirectly(request: LaunchRequest, events: LaunchEvents): Promise<R
       pid: child.pid ?? null,
     }));
   });
+}
+
+/** This process's fds above 2 that a program it spawned would inherit. */
+function inheritableFds(): number[] {
+  try {
+    return native.inheritableFds();
+  } catch {
+    return []; // no /proc: none, as before
+  }
 }

@@ -2,6 +2,7 @@
 // the native runner hand over to). The run path parses its arguments by hand (they belong to
 // the script verbatim, and yargs costs start-up time); the management commands use yargs.
 import { PynwheelError } from '../shared/errors';
+import { takeCaller } from './caller';
 import { managementCommand } from './manage';
 import { UsageError } from './run-args';
 import { EXIT_PYNWHEEL_FAILED, runCommand } from './run-command';
@@ -10,6 +11,7 @@ import { say } from './say';
 const COMMANDS = new Set(['run', 'start', 'stop', 'status', 'doctor', 'help', '--help', '-h', '--version', '-V']);
 
 export async function main(argv: string[]): Promise<number> {
+  takeCaller(); // first: it takes a variable out of the environment
   const [first] = argv;
   if (first === 'run') return runCommand(argv.slice(1));
   if (first === '--file' || (first !== undefined && !COMMANDS.has(first) && !first.startsWith('-'))) {

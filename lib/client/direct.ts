@@ -1,7 +1,8 @@
 // Runs in the Node client (the CLI, or a Node API caller's process): running the interpreter
 // itself, for what the zygote does not take (PYNWHEEL_DISABLE=1, a script on stdin, modules
 // changing on disk): behaviour is then python's own.
-import { spawn } from 'node:child_process';
+import { spawn, type StdioOptions } from 'node:child_process';
+import type { Caller } from '../cli/caller';
 import { isStopped, terminalSession } from '../shared/proc-stat';
 import { FORWARDED_SIGNALS, terminalJobSignals, signalNumber } from '../shared/signals';
 import type { Interpreter } from './interpreter';
@@ -12,13 +13,24 @@ export function pythonArgsFor(target: RunTarget): string[] {
   return target.module !== undefined ? ['-m', target.module, ...target.args] : [target.file!, ...target.args];
 }
 
+/** spawn's stdio: fds 0-2, then each of the caller's other fds at its own number (libuv leaves the gaps closed). */
+function stdioOf(stdio: [number | null, number | null, number | null], passFds: number[]): StdioOptions {
+  const out: Array<number | 'ignore'> = stdio.map((fd) => fd ?? 'ignore');
+  for (const fd of passFds) {
+    while (out.length < fd) out.push('ignore');
+    out[fd] = fd;
+  }
+  return out;
+}
+
 export function runDirectly(
   interpreter: Interpreter, pythonArgs: string[], cwd: string, env: NodeJS.ProcessEnv,
   stdio: [number | null, number | null, number | null] = [0, 1, 2],
   forwardSignals = true,
+  caller?: Caller,
 ): Promise<RunOutcome> {
   return new Promise((resolve, reject) => {
-    const child = spawn(interpreter.path, pythonArgs, { stdio: stdio.map((fd) => fd ?? 'ignore'), cwd, env, argv0: interpreter.argv0 });
+    const child = spawn(interpreter.path, pythonArgs, { stdio: stdioOf(stdio, caller?.passFds ?? []), cwd, env, argv0: interpreter.argv0 });
     const forward = new Map<NodeJS.Signals, () => void>();
     // python is in our process group: with a terminal, what it sends the job reaches python
     // itself, and is not passed on a second time. Ctrl-Z: we stop only if python did (a
@@ -27,6 +39,7 @@ export function runDirectly(
     const inTerminalJob = itsOwn.size > 0;
     for (const signal of forwardSignals ? FORWARDED_SIGNALS : []) {
       if (itsOwn.has(signal)) continue;
+      if (caller?.signals?.ignored.includes(signalNumber(signal) ?? 0)) continue; // ignored here and there
       const handler = (): void => { child.kill(signal); };
       forward.set(signal, handler);
       process.on(signal, handler);

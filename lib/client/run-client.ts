@@ -10,12 +10,13 @@ import { native } from '../shared/native';
 import { MAX_CLIENT_FRAME } from '../shared/protocol-constants';
 import { encodeFrame } from '../shared/wire';
 import { ensureRuntimeDir, runtimeDirFor, type RuntimePaths } from '../shared/runtime-dir';
-import { FORWARDED_SIGNALS, terminalJobSignals, signalName } from '../shared/signals';
+import { FORWARDED_SIGNALS, terminalJobSignals, signalName, signalNumber } from '../shared/signals';
 import { VERSION } from '../shared/version';
 import { connectOrStart, replaceDaemon } from './connect';
 import { clientDebug, type DebugWriter } from './debug';
 import { pythonArgsFor, runDirectly } from './direct';
 import type { Interpreter } from './interpreter';
+import type { Caller } from '../cli/caller';
 import { connectLane } from './lane';
 import { startSessionZygote } from './start-zygote';
 import { isStopped, terminalSession } from '../shared/proc-stat';
@@ -46,6 +47,8 @@ export interface ClientOptions {
    * child_process.spawn's behaviour: its runs are in no terminal's job.
    */
   terminal?: boolean;
+  /** The CLI: its caller's signals and other fds (lib/cli/caller.ts), which the run has too. The Node API has none: its runs start as spawn's children do. */
+  caller?: Caller;
 }
 
 export interface RunOutcome {
@@ -74,7 +77,7 @@ export async function runThroughDaemon(target: RunTarget, options: ClientOptions
       // trusted; or no zygote may run this caller's run (its priority, cgroup or namespaces).
       // The run had not started, so the interpreter runs it itself.
       debug?.(`running python directly (${err.code}: ${err.message})`);
-      return runDirectly(options.interpreter, pythonArgsFor(target), options.cwd, options.env, options.stdio, options.forwardSignals);
+      return runDirectly(options.interpreter, pythonArgsFor(target), options.cwd, options.env, options.stdio, options.forwardSignals, options.caller);
     }
     // A daemon of another version refuses before anything runs: replace it, once.
     if (err.code !== 'EVERSION') throw err;
@@ -107,10 +110,12 @@ async function runOnce(paths: RuntimePaths, target: RunTarget, options: ClientOp
     // Ours, which python started from here would have (the run need not read /proc for them).
     ...native.processAttributes(),
     ...(session !== undefined ? { session } : {}),
+    ...(options.caller?.signals ? { signals: options.caller.signals } : {}),
+    ...(options.caller ? { passFds: options.caller.passFds } : {}),
   };
   const sched = native.scheduling();
   if (sched !== undefined) request.sched = sched;
-  const fds = cwdFd === null ? stdioFds : [...stdioFds, cwdFd];
+  const fds = [...stdioFds, ...(cwdFd === null ? [] : [cwdFd]), ...(options.caller?.passFds ?? [])];
   if (fdCountOf(request) !== fds.length) throw new Error('internal: fd count mismatch');
   // Encoded before connecting: a spare that accepts waits for nothing but the sending.
   const frame = encodeFrame(request, fds.length);
@@ -175,6 +180,7 @@ function exchange(channel: FdChannel, frame: Buffer, fds: number[], options: Cli
       // on, and once the run has stopped ('stopped' below) we stop too; `fg` continues us, and
       // we continue the run. A script that handles SIGTSTP does not stop, and neither do we.
       for (const signal of [...FORWARDED_SIGNALS, 'SIGTSTP', 'SIGCONT'] as NodeJS.Signals[]) {
+        if (options.caller?.signals?.ignored.includes(signalNumber(signal) ?? 0)) continue; // ignored here and in the run
         // (In our group the run had its own; Node cannot tell a terminal's from a kill(1) of us.)
         const handler = (): void => { if (!(pid !== null && itsOwn.has(signal))) sendSignal(signal); };
         forwarders.set(signal, handler);

@@ -2,6 +2,7 @@
 // started by the first client that finds none).
 import { Daemon } from './daemon';
 import { boundLog, log } from './log';
+import { native } from '../shared/native';
 import { ensureRuntimeDir, runtimeDirFor } from '../shared/runtime-dir';
 
 const DEFAULT_IDLE_SECONDS = 30 * 60;
@@ -20,7 +21,23 @@ function setting(name: string, fallback: number): number {
   return Number.isFinite(value) && value > 0 ? value : fallback;
 }
 
+/**
+ * fds its starter left inheritable (spawn passes every one on: a client's `9>file`, a pipe of a
+ * Node API caller's) are not the daemon's: held open they would keep a pipe's reader waiting,
+ * and reach every zygote and run. (Its starter is a Node process, which marked its own
+ * inherited fds below 17 close-on-exec at its start: only higher ones come this far. The
+ * daemon's own fds are all close-on-exec.)
+ */
+function closeInheritedFds(): void {
+  try {
+    for (const fd of native.inheritableFds()) native.close(fd);
+  } catch {
+    /* no /proc: nothing to do */
+  }
+}
+
 function main(): void {
+  closeInheritedFds();
   process.title = 'pynwheel-daemon';
   process.chdir('/'); // hold no directory busy
   const paths = ensureRuntimeDir(runtimeDirFor());

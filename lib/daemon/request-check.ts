@@ -5,10 +5,29 @@ import { constants } from 'node:os';
 import { PynwheelError } from '../shared/errors';
 import { fdCountOf, type RunRequest } from '../shared/messages';
 import { MAX_ARGS, MAX_LIMITS, NOTIFY_SIGNAL_NAMES, NOTIFY_TOKEN_BELOW, type RequestCheck } from '../shared/protocol-constants';
+import { MAX_SIGNAL } from '../shared/signals';
 import type { Message } from '../shared/wire';
 
 /** Signal numbers a run's status may come by (see RunRequest.notify): SIGURG, SIGWINCH. */
 const NOTIFY_SIGNALS: readonly unknown[] = NOTIFY_SIGNAL_NAMES.map((name) => (constants.signals as Record<string, number>)[name]);
+
+const FD_BELOW = 2 ** 31;
+
+/** An array of integers from `min` to below `below`, strictly ascending (so each once). */
+function ascending(list: unknown, min: number, below: number): list is number[] {
+  if (!Array.isArray(list)) return false;
+  let last = min - 1;
+  for (const n of list) {
+    if (!Number.isInteger(n) || n <= last || n >= below) return false;
+    last = n;
+  }
+  return true;
+}
+
+/** Signal numbers as Linux has them (1-64), but SIGKILL and SIGSTOP, which no process can ignore or block. */
+function areSignals(list: unknown): boolean {
+  return ascending(list, 1, MAX_SIGNAL + 1) && !list.includes(constants.signals.SIGKILL) && !list.includes(constants.signals.SIGSTOP);
+}
 
 const MODULE_NAME = /^[\p{L}_][\p{L}\p{N}_]*(\.[\p{L}_][\p{L}\p{N}_]*)*$/u;
 
@@ -59,6 +78,13 @@ export function checkRunRequest(message: Message, fdCount: number): RunRequest {
       bad('bad-sched', '"sched" must be {nice, cpus, ioprio, oomScoreAdj}');
     }
   }
+  if (m.signals !== undefined) {
+    const s = m.signals as Record<string, unknown>;
+    if (typeof s !== 'object' || s === null || Array.isArray(s) || !areSignals(s.ignored) || !areSignals(s.blocked)) {
+      bad('bad-signals', '"signals" must be {ignored, blocked}, each ascending catchable signal numbers');
+    }
+  }
+  if (m.passFds !== undefined && !ascending(m.passFds, 3, FD_BELOW)) bad('bad-pass-fds', '"passFds" must be ascending fd numbers from 3');
   const request = m as unknown as RunRequest;
   if (fdCountOf(request) !== fdCount) bad('fd-count', `it announces ${fdCountOf(request)} fds but carries ${fdCount}`);
   return request;

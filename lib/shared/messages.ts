@@ -45,6 +45,18 @@ export interface RunRequest {
    * (a nice value or OOM score below its own, unprivileged) makes the run python's own.
    */
   sched?: { nice: number; cpus: number[]; ioprio: number; oomScoreAdj: number };
+  /**
+   * The caller's signals: those it left ignored (SIG_IGN) and those it blocks, ascending. The
+   * run has them ignored and blocked, as python started there would. Only the native runner
+   * can see them (Node resets both at start; the runner passes them on when it hands over).
+   * Without it the run has python's fresh dispositions and an empty mask, as spawn's children.
+   */
+  signals?: { ignored: number[]; blocked: number[] };
+  /**
+   * The numbers of the caller's inheritable fds above 2, ascending; the fds themselves follow
+   * the stdio and cwd fds in that order, and the run has each at its number.
+   */
+  passFds?: number[];
 }
 
 /** Daemon -> client. */
@@ -77,6 +89,6 @@ export type RunReply =
  */
 export interface LaneDecline { type: 'decline'; reason?: string; message?: string }
 
-export function fdCountOf(request: Pick<RunRequest, 'stdio' | 'cwdFd'>): number {
-  return request.stdio.filter(Boolean).length + (request.cwdFd ? 1 : 0);
+export function fdCountOf(request: Pick<RunRequest, 'stdio' | 'cwdFd' | 'passFds'>): number {
+  return request.stdio.filter(Boolean).length + (request.cwdFd ? 1 : 0) + (request.passFds?.length ?? 0);
 }

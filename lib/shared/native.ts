@@ -64,6 +64,8 @@ export interface Binding {
   spawnDetached(argv: string[], env: string[], fds: [number, number, number]): void;
   /** This process's nice value, CPUs, ioprio_get value and oom_score_adj (a request's "sched"); undefined if one cannot be read. */
   scheduling(): Scheduling | undefined;
+  /** The fds above 2 that this process would pass on to a program it execs (not close-on-exec), ascending. */
+  inheritableFds(): number[];
 }
 
 export interface Scheduling { nice: number; cpus: number[]; ioprio: number; oomScoreAdj: number }

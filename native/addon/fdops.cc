@@ -1,4 +1,4 @@
-// Small per-fd operations: O_NONBLOCK, close, flock, and what kind of file an fd is.
+// Small per-fd operations: O_NONBLOCK, close, flock, what kind of file an fd is, and which fds are inheritable.
 // Runs in every Node process of pynwheel (CLI, Node API caller, daemon), as part of the addon.
 #include <cerrno>
 
@@ -7,6 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <vector>
+
+#include "../posix/fds.h"
 #include "args.h"
 #include "errors.h"
 #include "exports.h"
@@ -74,7 +77,22 @@ static Napi::Value FdKind(const Napi::CallbackInfo& info) {
   return Napi::String::New(env, KindOf(st.st_mode));
 }
 
+/** The fds above 2 this process would pass on to a program it execs (not close-on-exec), ascending. */
+static Napi::Value InheritableFds(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<int> fds;
+  const char* failed = nullptr;
+  if (!pynwheel_posix::InheritableFds(&fds, &failed)) {
+    ThrowErrno(env, failed, "/proc/self/fd");
+    return env.Undefined();
+  }
+  Napi::Array out = Napi::Array::New(env, fds.size());
+  for (size_t i = 0; i < fds.size(); i++) out.Set(static_cast<uint32_t>(i), Napi::Number::New(env, fds[i]));
+  return out;
+}
+
 void InitFdOps(Napi::Env env, Napi::Object exports) {
+  exports.Set("inheritableFds", Napi::Function::New(env, InheritableFds, "inheritableFds"));
   exports.Set("setNonBlocking", Napi::Function::New(env, SetNonBlocking, "setNonBlocking"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));
   exports.Set("tryLockExclusive", Napi::Function::New(env, TryLockExclusive, "tryLockExclusive"));

@@ -1,35 +1,38 @@
-// Python runs the script itself (see direct.h). Runs in the native runner, as it becomes python.
+// exec of the interpreter (see direct.h). Runs in the native runner, just before it becomes python.
 #include "direct.h"
 
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "debug.h"
+#include "signals.h"
 
 namespace runner {
 
-void RunPythonItself(const RunArgs& run, const Location& where, const bool present[3]) {
-  std::vector<std::string> args{where.argv0};
+[[noreturn]] void RunPythonItself(const RunArgs& run, const Location& where, const bool present[3], const char* why) {
+  Debug("running python directly (%s)", why);
+  ActOnCaughtSignals();
+  std::vector<char*> args;
+  args.push_back(const_cast<char*>(where.argv0.c_str()));
   if (run.has_module) {
-    args.push_back("-m");
-    args.push_back(run.module);
+    args.push_back(const_cast<char*>("-m"));
+    args.push_back(const_cast<char*>(run.module.c_str()));
   } else {
-    args.push_back(run.file);
+    args.push_back(const_cast<char*>(run.file.c_str()));
   }
-  args.insert(args.end(), run.args.begin(), run.args.end());
-  std::vector<char*> argv;
-  for (std::string& arg : args) argv.push_back(&arg[0]);
-  argv.push_back(nullptr);
-  Debug("running python directly: %s", where.python.c_str());
+  for (const std::string& arg : run.args) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
   for (int fd = 0; fd < 3; fd++) {
-    if (!present[fd]) close(fd);  // held on /dev/null (main.cc): python must find it closed
+    if (!present[fd]) close(fd);  // held on /dev/null until now (main.cc)
   }
-  execv(where.python.c_str(), argv.data());  // handlers go; ignored signals and the mask stay
-  Debug("exec %s: %s", where.python.c_str(), std::strerror(errno));
+  execv(where.python.c_str(), args.data());
+  std::fprintf(stderr, "pynwheel: cannot run %s: %s\n", where.python.c_str(), std::strerror(errno));
+  _exit(125);
 }
 
 }  // namespace runner

@@ -1,5 +1,6 @@
-// Python itself runs the script, from this process (exec): the first run of a terminal session,
-// while its zygote starts (the daemon's `direct`), is then as fast as python's own.
+// Python running the script itself, by exec from the runner: for a caller whose inheritable
+// fds do not fit in one request frame (protocol.json's fdsPerFrame). The process stays the
+// caller's: its fds, signals, mask, pid and terminal are python's as they would be.
 #pragma once
 #include "locate.h"
 #include "run_args.h"
@@ -7,10 +8,9 @@
 namespace runner {
 
 /**
- * exec of the interpreter with `FILE ARGS` or `-m MODULE ARGS` (argv[0] as typed), stdio as the
- * caller left it (closed ones closed again), the caller's signal dispositions and mask; returns
- * only if exec failed.
+ * exec of `where.python` as `argv0 FILE ARGS` or `argv0 -m MODULE ARGS`, the stdio fds the
+ * caller had closed closed again (`present`). Never returns: 125 if the exec failed.
  */
-void RunPythonItself(const RunArgs& run, const Location& where, const bool present[3]);
+[[noreturn]] void RunPythonItself(const RunArgs& run, const Location& where, const bool present[3], const char* why);
 
 }  // namespace runner

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <climits>
 #include <cstdio>
 #include <cstring>
@@ -21,6 +22,12 @@ const char kCliEntry[] = "dist/cli/main.js";
 namespace {
 
 const int kExitFailed = 125;  // pynwheel itself failed (lib/cli/run-command.ts)
+
+struct ForNode {
+  const char* name = nullptr;
+  std::string value;
+};
+ForNode g_for_node;
 
 /**
  * The package's root: this program is <package>/build/Release/pynwheel-runner, or its copy
@@ -39,9 +46,15 @@ std::string PackageRoot() {
 
 }  // namespace
 
+void SetForNode(const char* name, const std::string& value) {
+  g_for_node.name = name;
+  g_for_node.value = value;
+}
+
 [[noreturn]] void HandToNode(char** argv, const char* reason) {
   Debug("handing over to the Node CLI: %s", reason);
   ActOnCaughtSignals();
+  if (g_for_node.name != nullptr) setenv(g_for_node.name, g_for_node.value.c_str(), 1);
   std::string root = PackageRoot();
   // Without /proc: relative to the cwd, as before there were installed copies.
   std::string cli = root.empty() ? std::string(kCliEntry) : root + "/" + kCliEntry;

@@ -2,6 +2,7 @@
 // (other commands, usage errors, no daemon yet, a runtime directory to refuse, another daemon
 // version, python run directly), so behaviour is the same either way.
 #pragma once
+#include <string>
 
 namespace runner {
 
@@ -15,5 +16,8 @@ extern const char kCliEntry[];
  * `reason` is said on fd 2 under PYNWHEEL_DEBUG=1.
  */
 [[noreturn]] void HandToNode(char** argv, const char* reason);
+
+/** A variable set for the Node CLI just before the exec (not in this process's request): the caller's signals and fds (caller.h). */
+void SetForNode(const char* name, const std::string& value);
 
 }  // namespace runner

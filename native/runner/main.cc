@@ -9,8 +9,8 @@
 //   route.h     the script's route to a lane       request.h   the run request
 //   signals.h   signals passed on, status signal   wire.h      sockets and frames
 //   outcome.h   the replies until the run ends     handover.h  exec of the Node CLI
-//   session.h   a terminal session's runs          direct.h    python itself runs it
-//   debug.h     PYNWHEEL_DEBUG=1's lines
+//   session.h   a terminal session's runs          caller.h    the caller's signals and fds
+//   direct.h    exec of python itself              debug.h     PYNWHEEL_DEBUG=1's lines
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "../shared/protocol.h"
+#include "caller.h"
 #include "debug.h"
 #include "direct.h"
 #include "handover.h"
@@ -80,31 +81,33 @@ Lane ConnectLane(const RunArgs& run, const Location& where, const TerminalSessio
   return lane;
 }
 
-/** The request's frame and the fds it carries: the caller's present stdio fds, then its cwd. */
+/** The request's frame and the fds it carries: the caller's present stdio fds, its cwd, its other inheritable fds. */
 struct Outgoing {
   std::vector<int> fds;
   int cwd_fd;
   std::string frame;
 };
 
-Outgoing PrepareRequest(const RunArgs& run, const Location& where, const bool present[3], const TerminalSession& session) {
+Outgoing PrepareRequest(const RunArgs& run, const Location& where, const bool present[3], const Caller& caller,
+                        const TerminalSession& session) {
   Outgoing out;
   for (int fd = 0; fd < 3; fd++) {
     if (present[fd]) out.fds.push_back(fd);
   }
   do out.cwd_fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC); while (out.cwd_fd < 0 && errno == EINTR);
   if (out.cwd_fd >= 0) out.fds.push_back(out.cwd_fd);
+  out.fds.insert(out.fds.end(), caller.fds.begin(), caller.fds.end());
   RequestFds sent{{present[0], present[1], present[2]}, out.cwd_fd >= 0};
-  std::string request = BuildRunRequest(run, where, sent, StatusSignal(), AskForStatusSignal(), session);
+  std::string request = BuildRunRequest(run, where, sent, StatusSignal(), AskForStatusSignal(), &caller, session);
   out.frame = EncodeFrame(request, static_cast<unsigned>(out.fds.size()));
   return out;
 }
 
 /** The run through the lane; returns only if the lane did not take it (nothing ran). */
-void TryLane(const Lane& lane, const Outgoing& request, const TerminalSession& session) {
+void TryLane(const Lane& lane, const Outgoing& request, const Caller& caller, const TerminalSession& session) {
   bool sent = SendFrame(lane.sock, request.frame, request.fds);
   int send_errno = errno;
-  InstallSignalForwarding();
+  InstallSignalForwarding(caller);
   std::string why = sent ? AwaitOutcome(lane.sock, lane.route.c_str(), session.sid > 0)
                          : std::string("lane closed (") + pynwheel_protocol::kLaneClosed + ": sendmsg: " +
                                std::strerror(send_errno) + ") before the run started";
@@ -127,8 +130,8 @@ void SayWhyNoLane(const Lane& lane) {
  * or becomes python (a terminal session whose zygote is not ready).
  */
 [[noreturn]] void AskDaemon(char** argv, const RunArgs& run, const Location& where, const Outgoing& request,
-                            const TerminalSession& session, const bool present[3]) {
-  InstallSignalForwarding();
+                            const Caller& caller, const TerminalSession& session, const bool present[3]) {
+  InstallSignalForwarding(caller);
   int sock = Connect(where.runtime_dir + "/daemon.sock");
   // No daemon (Node starts one), or trouble Node should report; nothing has run yet (the
   // handlers and pipe do not survive exec).
@@ -140,18 +143,27 @@ void SayWhyNoLane(const Lane& lane) {
   bool direct = false;
   std::string why = AwaitOutcome(sock, nullptr, session.sid > 0, &direct);  // returns only if nothing ran
   if (direct) {
-    Debug("%s", why.c_str());
     close(sock);
-    ActOnCaughtSignals();
-    RunPythonItself(run, where, present);  // returns only if exec failed
+    RunPythonItself(run, where, present, why.c_str());  // a terminal session's zygote is starting
   }
   HandToNode(argv, why.c_str());
+}
+
+/** Whether the request's fds fit in one frame (else python runs the script itself). */
+bool FdsFit(const bool present[3], const Caller& caller) {
+  size_t count = caller.fds.size() + 1;  // and the cwd's
+  for (int fd = 0; fd < 3; fd++) count += present[fd];
+  return count <= pynwheel_protocol::kFdsPerFrame;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   InitDebug();
+  // First, before anything is opened or a handler installed: what python would inherit.
+  Caller caller;
+  ReadCaller(&caller);
+  SetForNode(kCallerVariable, CallerValue(caller));
   bool present[3];
   if (!HoldClosedStdio(present)) return 125;
   // What to run, where, with which python: anything unusual is the Node CLI's to decide.
@@ -160,6 +172,7 @@ int main(int argc, char** argv) {
   if (const char* why = PythonRunsItself()) HandToNode(argv, why);
   Location where;
   if (const char* why = Locate(run.python, &where)) HandToNode(argv, why);
+  if (!FdsFit(present, caller)) RunPythonItself(run, where, present, "more inheritable fds than a request frame carries");
   if (!OpenSignalPipe()) HandToNode(argv, "no pipe for signals");  // nothing has run yet
 
   // The daemon's route for this script, if it has one, leads straight to a spare of its
@@ -167,8 +180,8 @@ int main(int argc, char** argv) {
   // A client with a terminal gets runs of its session's zygotes (session.h), by routes of its own.
   TerminalSession session = FindTerminalSession();
   Lane lane = ConnectLane(run, where, session);
-  Outgoing request = PrepareRequest(run, where, present, session);
-  if (lane.sock >= 0) TryLane(lane, request, session);  // returns only if the lane did not take the run
+  Outgoing request = PrepareRequest(run, where, present, caller, session);
+  if (lane.sock >= 0) TryLane(lane, request, caller, session);  // returns only if the lane did not take the run
   else SayWhyNoLane(lane);
-  AskDaemon(argv, run, where, request, session, present);
+  AskDaemon(argv, run, where, request, caller, session, present);
 }

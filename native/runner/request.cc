@@ -62,7 +62,7 @@ void AppendProcessAttributes(std::string& json) {
 }  // namespace
 
 std::string BuildRunRequest(const RunArgs& run, const Location& where, const RequestFds& fds, int notify_signal,
-                            uint64_t token, const TerminalSession& session) {
+                            uint64_t token, const Caller* caller, const TerminalSession& session) {
   auto flag = [](bool b) { return b ? "true" : "false"; };
   std::string json = "{\"type\":\"run\",\"client\":";
   AppendJsonString(json, kVersion);
@@ -86,6 +86,7 @@ std::string BuildRunRequest(const RunArgs& run, const Location& where, const Req
   AppendProcessAttributes(json);
   if (token != 0) json += ",\"notify\":[" + std::to_string(notify_signal) + "," + std::to_string(token) + "]";
   if (session.sid > 0) json += ",\"session\":[" + std::to_string(session.sid) + "," + std::to_string(session.pgid) + "]";
+  if (caller != nullptr) AppendCallerFields(json, *caller);
   // The caller's nice value, CPUs, I/O priority and OOM score adjustment (the run takes them).
   pynwheel_posix::Scheduling sched;
   if (pynwheel_posix::CurrentScheduling(&sched)) json += ",\"sched\":" + pynwheel_posix::SchedulingJson(sched);

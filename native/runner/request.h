@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "caller.h"
 #include "locate.h"
 #include "run_args.h"
 #include "session.h"
@@ -18,13 +19,14 @@ struct RequestFds {
 
 /**
  * {type:'run', client, file|module, args, cwd, env, python, argv0, stdio, cwdFd, umask, limits,
- * notify?, session?, sched}: env is this process's environment as Node's process.env
- * enumerates it; umask, limits and sched (nice, cpus, ioprio, oomScoreAdj) are this process's;
- * notify is [notify_signal, token] unless token is 0; session is [sid, pgid] if `session` has a
- * terminal (session.sid > 0).
+ * notify?, session?, sched, signals?, passFds?}: env is this process's environment as Node's
+ * process.env enumerates it; umask, limits and sched (nice, cpus, ioprio, oomScoreAdj) are this
+ * process's; notify is [notify_signal, token] unless token is 0; session is [sid, pgid] if
+ * `session` has a terminal (session.sid > 0); signals and passFds are the caller's (caller.h), if
+ * given.
  */
 std::string BuildRunRequest(const RunArgs& run, const Location& where, const RequestFds& fds, int notify_signal,
-                            uint64_t token, const TerminalSession& session = TerminalSession{});
+                            uint64_t token, const Caller* caller = nullptr, const TerminalSession& session = TerminalSession{});
 
 /** The pynwheel version this runner was built as (package.json's, the request's `client`). */
 extern const char kVersion[];

@@ -32,6 +32,7 @@ struct SignalState {
   volatile sig_atomic_t status_noticed = 0, status_pid = 0, status_code = 0;
   // This process leads its session: a hangup's SIGHUP comes to it alone, not to its group.
   volatile sig_atomic_t session_leader = 0;
+  bool status_signal_ignored = false;  // the caller ignores it: other senders' are dropped (set before install)
   bool installed = false;
 };
 SignalState g_signals;
@@ -56,6 +57,10 @@ void OnSignal(int signo, siginfo_t* info, void*) {
     (void)!write(g_signals.pipe[1], &kStatusMarker, 1);
     errno = saved;
     return;
+  }
+  if (signo == kStatusSignal && g_signals.status_signal_ignored) {
+    errno = saved;
+    return;  // ignored by the caller, as on python's process
   }
   if (IsFaultSignal(signo) && info != nullptr && info->si_code > 0) {
     // A real fault here (the kernel sent it, si_code > 0), not kill(1): die of it as any
@@ -106,16 +111,18 @@ int SignalPipe() { return g_signals.pipe[0]; }
  * on it: a signal that comes before them acts on this process as on a python that has not
  * started, and the run, whose client is gone, ends.
  */
-void InstallSignalForwarding() {
+void InstallSignalForwarding(const Caller& caller) {
   if (g_signals.installed) return;
   g_signals.installed = true;
   g_signals.session_leader = getsid(0) == getpid();
+  g_signals.status_signal_ignored = IsIgnored(caller, kStatusSignal);
   struct sigaction sa{};
   sa.sa_sigaction = OnSignal;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESTART | SA_SIGINFO;
   for (int signo = 1; signo < NSIG; signo++) {
-    if (IsForwarded(signo)) sigaction(signo, &sa, nullptr);  // cannot fail for a valid, catchable signal
+    if (!IsForwarded(signo) || (signo != kStatusSignal && IsIgnored(caller, signo))) continue;
+    sigaction(signo, &sa, nullptr);  // cannot fail for a valid, catchable signal
   }
 }
 

@@ -2,8 +2,11 @@
 // number, and the run's own status may come as a queued SIGURG carrying the request's token
 // (RunRequest.notify in lib/shared/messages.ts), before the zygote's exit message. The handler only
 // writes a byte to a pipe and sets volatile sig_atomic_t fields; the rest happens outside it.
+// A signal the caller left ignored is neither caught nor passed on.
 #pragma once
 #include <cstdint>
+
+#include "caller.h"
 
 namespace runner {
 
@@ -17,8 +20,13 @@ bool OpenSignalPipe();
 uint64_t AskForStatusSignal();
 int StatusSignal();
 
-/** Installs the handlers (once; 64 sigactions, 20 us). */
-void InstallSignalForwarding();
+/**
+ * Installs the handlers (once; 64 sigactions, 20 us), but for the signals the caller left
+ * ignored: those stay ignored here, as on python's process (`nohup`, `trap '' HUP`, a
+ * background job's SIGINT), and are not passed on. The status signal has its handler anyway;
+ * if the caller ignores it, only the run's status is taken from it.
+ */
+void InstallSignalForwarding(const Caller& caller);
 
 /** The pipe's read end, readable when signals came, for poll. */
 int SignalPipe();

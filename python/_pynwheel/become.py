@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 
+from .inherited import take_ignored_signals, take_passed_fds, take_signal_mask
 from .wire import NOTIFY_SIGNALS, NOTIFY_TOKEN_BELOW, close_all
 
 RLIMITS = {  # /proc/<pid>/limits row -> resource constant
@@ -40,8 +41,9 @@ def become_run(child):
     make_stdio_objects(env, open_fds)
     fresh_per_run_state()
     gc.enable()
+    take_ignored_signals(request)
     # Last: signals that arrived since the fork are delivered now, to python's handlers.
-    child.c.unblock_signals()
+    take_signal_mask(request, child.c)
 
 
 def restore_signals():
@@ -195,8 +197,8 @@ def take_process_attributes(caller_pid, request, limits):
 
 
 def take_stdio(request, fds):
-    """The caller's stdio as fds 0-2 (one it had closed is closed), and its cwd. Returns the
-    stdio fds that are open."""
+    """The caller's stdio as fds 0-2 (one it had closed is closed), its cwd, and its other
+    inheritable fds at their numbers. Returns the stdio fds that are open."""
     stdio = request.get("stdio") or [True, True, True]
     received = list(fds)
     open_fds = []
@@ -220,7 +222,7 @@ def take_stdio(request, fds):
         os.close(fd)
     else:
         os.chdir(request.get("cwd") or "/")
-    close_all(received)
+    take_passed_fds(request.get("passFds") or [], received)
     return open_fds
 
 

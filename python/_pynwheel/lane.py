@@ -9,6 +9,7 @@ anything it is not sure of is declined, and the client asks the daemon, which de
 import os
 import re
 import select
+import signal
 import socket
 import stat
 import sys
@@ -16,6 +17,9 @@ import sys
 from .wire import ARGS_LIMIT, LANE_DECLINES, NOTIFY_SIGNALS, NOTIFY_TOKEN_BELOW, REQUEST_CHECKS, RESOURCE_LIMITS
 
 SAFE_INTEGER = (1 << 53) - 1
+FD_BELOW = 1 << 31
+MAX_SIGNAL = 64  # Linux's SIGRTMAX (lib/shared/signals.ts)
+SIGKILL, SIGSTOP = signal.SIGKILL, signal.SIGSTOP
 _ASCII_MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 STREAM_NAMES = ("stdin", "stdout", "stderr")
 
@@ -74,7 +78,14 @@ def request_fault(r, fd_count, lane=False):
             return "bad-session", None
     if "sched" in r and not _is_sched(r["sched"]):
         return "bad-sched", None
-    announced = sum(stdio) + r["cwdFd"]
+    if "signals" in r:
+        signals = r["signals"]
+        if type(signals) is not dict or not _are_signals(signals.get("ignored")) or not _are_signals(signals.get("blocked")):
+            return "bad-signals", None
+    pass_fds = r.get("passFds", ())
+    if "passFds" in r and not _ascending(pass_fds, 3, FD_BELOW):
+        return "bad-pass-fds", None
+    announced = sum(stdio) + r["cwdFd"] + len(pass_fds)
     if announced != fd_count:
         return "fd-count", "it announces %d fds but carries %d" % (announced, fd_count)
     return None
@@ -122,6 +133,23 @@ def _is_sched(s):
         return False
     cpus = s.get("cpus")
     return type(cpus) is list and len(cpus) <= 65536 and all(type(c) is int and 0 <= c <= SAFE_INTEGER for c in cpus)
+
+
+def _ascending(items, low, below):
+    """A list of integers from `low` to below `below`, strictly ascending (each once)."""
+    if type(items) is not list:
+        return False
+    last = low - 1
+    for n in items:
+        if type(n) is not int or not last < n < below:
+            return False
+        last = n
+    return True
+
+
+def _are_signals(items):
+    """Signal numbers as Linux has them (1-64), but SIGKILL and SIGSTOP."""
+    return _ascending(items, 1, MAX_SIGNAL + 1) and SIGKILL not in items and SIGSTOP not in items
 
 
 def _is_module_name(name):

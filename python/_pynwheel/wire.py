@@ -67,6 +67,8 @@ REQUEST_CHECKS = {
     "stdio-is-directory": "a stdio fd is a directory",
     "cwd-fd-not-directory": "the cwd fd is not a directory",
     "bad-session": "\"session\" must be [sid, pgid] of the client's own session, which has a controlling terminal, and its process group",
+    "bad-signals": "\"signals\" must be {ignored, blocked}: ascending signal numbers, catchable, up to 64",
+    "bad-pass-fds": "\"passFds\" must be ascending fd numbers from 3 below 2^31",
 }
 
 # Why a lane's spare did not take a request (the client then asks the daemon): code -> text.

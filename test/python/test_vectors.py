@@ -145,7 +145,7 @@ class RequestsTest(unittest.TestCase):
         elif kind == "dir":
             fd = os.open(self.home, os.O_RDONLY | os.O_DIRECTORY)
         elif kind == "closed":
-            return max(open_fds()) + 4096  # far above every open one, so that no fd the later vectors open takes it
+            return max(open_fds()) + 10000  # far above every open one, so no later open takes it
         else:
             raise AssertionError("an fd kind the vectors do not define: %r" % kind)
         self.opened.append(fd)
