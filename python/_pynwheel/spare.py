@@ -210,6 +210,10 @@ def take(child, conn):
         verdict = child.lane.check(request, fds, child.watcher.fd)
         # Last, so that a change to a module noticed by now is declined (the zygote lets its
         # spares go when it sees one).
+        if verdict is None and child.watcher.noticed():
+            # The zygote read the change from the fd the check looked at, and lets its spares
+            # go in a moment: the check's fd first, this after, so no change falls between.
+            verdict = "modules-changed", LANE_DECLINES["modules-changed"]
         if verdict is None and readable(line.fileno()):
             verdict = "spare-released", LANE_DECLINES["spare-released"]
         if verdict is not None:
