@@ -77,7 +77,7 @@ t.test('edit then run at once: never the previous version, never a failure (runn
   t.same(wrong, [], 'every run as a fresh python at that moment, and none failed');
 });
 
-t.test('edits during runs (by rename, every 60 ms, three clients at once): no run fails, none sees a version older than the one written before it started', async (t) => {
+t.test('edits during runs (by rename, every 40 ms, four clients at once): no run fails, none sees a version older than the one written before it started', async (t) => {
   const site = path.join(sitePackages(sb.venv), 'pnw_edit_busy.py');
   let version = 0;
   const edit = () => {
@@ -106,10 +106,10 @@ t.test('edits during runs (by rename, every 60 ms, three clients at once): no ru
       resolve();
     });
   });
-  const timer = setInterval(edit, 60);
+  const timer = setInterval(edit, 40);
   const started = Date.now();
-  const loop = async (client: 'runner' | 'cli') => { while (Date.now() - started < 15_000) await one(client); };
-  await Promise.all([loop('runner'), loop('runner'), loop('cli')]);
+  const loop = async (client: 'runner' | 'cli') => { while (Date.now() - started < 20_000) await one(client); };
+  await Promise.all([loop('runner'), loop('runner'), loop('runner'), loop('cli')]);
   clearInterval(timer);
   t.ok(runs >= 30, `${runs} runs during ${version} edits`);
   t.same(wrong, [], 'none failed or saw an older version');
