@@ -80,13 +80,18 @@ export class FdChannel extends EventEmitter<FdChannelEvents> {
 
   private onPoll(err: Error | null, readable: boolean, writable: boolean): void {
     if (this.closed) return;
-    if (err) return this.destroy(err);
+    if (err) {
+      // POLLERR (libuv says EBADF and stops polling): a peer that closed with data of ours
+      // unread (ECONNRESET) may have sent frames before it left. Read them, then close.
+      this.readSome(Infinity);
+      return this.destroy(err);
+    }
     if (writable) this.flush();
     if (readable && !this.closed) this.readSome();
   }
 
-  private readSome(): void {
-    for (let i = 0; i < READS_PER_WAKEUP && !this.closed; i++) {
+  private readSome(reads = READS_PER_WAKEUP): void {
+    for (let i = 0; i < reads && !this.closed; i++) {
       let received;
       try {
         received = native.recvMsg(this.fd, READ_SIZE, FDS_PER_READ);

@@ -7,6 +7,7 @@ else happens and runs them in this order, one process after another (the fork is
                preload.py  top-level imports, what is imported, compiled scripts
                frozen.py   gc.freeze() before each fork, out of the runs' sight
                watcher.py  whether an imported module changed on disk
+               relevance.py  which file changes matter to what the zygote imported
                lane.py     the lane's socket, and the check of a request that comes by it
                board.py    the status board and the page record, shared with the children
                wire.py     frames, fds, the protocol's constants and codes

@@ -21,6 +21,7 @@ import time
 from .libc import fork_quietly
 
 PROBE_TIMEOUT = 10.0
+RACY_NS = 20_000_000  # file times come from a coarse clock: a tick or two (see watcher.py)
 
 
 def library_roots():
@@ -132,7 +133,13 @@ class DirectoryListings:
             suffixes = tuple(importlib.machinery.all_suffixes())
             files = frozenset(entry.partition(".")[0] for entry in entries if entry.endswith(suffixes))
             others = tuple(entry for entry in entries if "." not in entry and entry not in files)
-            cached = self.listings[directory] = (stamp, files, others)
+            cached = (stamp, files, others)
+            # A directory changed within its clock's tick may change again with the same
+            # mtime: such a listing is not kept (as git does with racy index entries).
+            if time.time_ns() - st.st_mtime_ns > RACY_NS:
+                self.listings[directory] = cached
+            else:
+                self.listings.pop(directory, None)
         names = set(cached[1])
         for entry in cached[2]:
             if os.path.isfile(os.path.join(directory, entry, "__init__.py")):

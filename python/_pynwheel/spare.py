@@ -230,6 +230,10 @@ def take(child, conn):
         # spares go when it sees one).
         if verdict is None:
             verdict = child.lane.session_fault(request, peer_pid)
+        if verdict is None and child.watcher.noticed():
+            # The zygote read the change from the fd the check looked at, and lets its spares
+            # go in a moment: the check's fd first, this after, so no change falls between.
+            verdict = "modules-changed", LANE_DECLINES["modules-changed"]
         if verdict is None and readable(line.fileno()):
             verdict = "spare-released", LANE_DECLINES["spare-released"]
         if verdict is not None:

@@ -129,11 +129,12 @@ class Zygote:
         self.family = family
         self.unfit_at_start = None
         self.retiring = False  # stale or unfit: no more runs; it leaves when those in progress end
+        # (Before the first import of its own: a change from then on is seen.)
+        self.watcher = ModuleWatcher(self.c, roots[0], [root for root in roots[0] if root not in roots[1]])
         wanted = list(dict.fromkeys(family + preload))
         if wanted:
             # Its family, and what a predecessor had when its files changed: warm at once.
             self.unfit_at_start = self.preloader.preload("/nonexistent", [(name, False) for name in wanted], self.c)
-        self.watcher = ModuleWatcher(self.c, roots[0])
         self.watcher.watch_imported()
         self.runs = {}  # pid -> run id
         self.runs_served = 0
@@ -171,7 +172,8 @@ class Zygote:
             selector.register(self.watcher.fd, selectors.EVENT_READ, "files")
         while True:
             timeout = None
-            if self.lane.sock is None and not (self.runs or self.lane_runs or self.relays):
+            if self.lane.sock is None and not (self.runs or self.lane_runs or self.relays or self.spare_lines):
+                # (Each spare let go has said its last word: a run it took just then is known.)
                 if self.retiring:
                     self._shutdown()
                 self._leave_if_stale(None, [])  # its modules changed, and its last run is over
@@ -374,6 +376,7 @@ class Zygote:
                 self.channel.send({"type": "route", "id": run_id, "family": family})
                 return None
             modules_before = len(sys.modules)
+            self.watcher.importing()
             tainted = self.unfit_at_start or (self.preloader.preload(script_dir, names, self.c, local) if names else None)
             if tainted:
                 close_all(fds)
@@ -619,7 +622,7 @@ class Zygote:
         runs in progress go on to their end, as they would under python, and then it leaves."""
         self.retiring = True
         self._close_lane()
-        if not (self.runs or self.lane_runs or self.relays):
+        if not (self.runs or self.lane_runs or self.relays or self.spare_lines):
             self._shutdown()
 
     def _script_done(self, pid):
