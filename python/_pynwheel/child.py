@@ -50,6 +50,9 @@ class Child:
         self.environment = None  # become.Environment: the run's environment, built ahead
         self.limits = None  # become.Limits: the resource limits as they are
         self.frames = None  # spare.SpareFrames: what it says when it takes a run, encoded
+        # The zygote's title.ProcessTitle, sched.Scheduling and sched.Confinement, read there once
+        # and this child's own from the fork (Zygote.process_facts).
+        self.process_facts = None
         self.title = None  # title.ProcessTitle: the run's command line and name, readied
         self.scheduling = None  # sched.Scheduling: its nice value, CPUs, I/O priority, OOM score
         self.confinement = None  # sched.Confinement: its cgroup and namespaces

@@ -20,9 +20,7 @@ import types
 from .become import Environment, Limits, restore_signals, stdio_streams, fd_is_open
 from .debug import say, wanted
 from .lane import decline_message, readable
-from .sched import Confinement, Scheduling
 from .script import is_zip
-from .title import ProcessTitle
 from .wire import (CLIENT_FRAME_LIMIT, LANE_DECLINES, ZYGOTE_FRAME_LIMIT, Channel, FrameError, close_all,
                    decode_payload, encode_frame, read_frame, send_frame)
 
@@ -136,12 +134,9 @@ def ready(child):
         child.preloader.freezer.let_in()  # the scripts' own code, tracked and not frozen, as in python
     child.environment.expect(child.caller_env if child.caller_env is not None else dict(os.environ))
     child.frames = SpareFrames()
-    child.title = ProcessTitle(child.c)
-    child.title.ready()
-    child.scheduling = Scheduling(child.c)
-    child.scheduling.ready()
-    child.confinement = Confinement()
-    child.confinement.ready()
+    # What the kernel says of this process (its command line's place, priorities, cgroup and
+    # namespaces) is the zygote's: read there once, not by every spare (zygote.process_facts).
+    child.title, child.scheduling, child.confinement = child.process_facts
     try:
         import resource
         child.limits.set([[which, *resource.getrlimit(which)] for which in range(getattr(resource, "RLIM_NLIMITS", 16))])

@@ -21,6 +21,8 @@ from .frozen import Freezer, install as install_gc_functions
 from .libc import CLibrary, fork_quietly
 from .lane import Lane, decline_message, readable
 from .preload import DirectoryListings, Preloader, library_roots
+from .sched import Confinement, Scheduling
+from .title import ProcessTitle
 from .watcher import ModuleWatcher
 from .wire import (CLIENT_FRAME_LIMIT, PROTOCOL_VERSION, ZYGOTE_FRAME_LIMIT, Channel, FrameError, close_all, drain,
                    read_frame)
@@ -122,6 +124,7 @@ class Zygote:
         self.generation = 0  # bumped when a module is imported or a script becomes known
         roots = library_roots()
         self.freezer = Freezer(self.c)  # gc.freeze() before each fork, kept out of the runs' sight
+        self._process_facts = None  # (process_facts)
         install_gc_functions()
         self.preloader = Preloader(skip, roots, self.listings, self.freezer)
         # The third-party packages this zygote is for ([] for the interpreter's base zygote):
@@ -653,6 +656,7 @@ class Zygote:
         ours, theirs = socket.socketpair()
         sys.stdout.flush()
         sys.stderr.flush()
+        facts = self.process_facts()
         self.freezer.freeze()  # children then never copy these objects' pages when they collect
         slot = self.board.take()
         pid = fork_quietly()
@@ -664,9 +668,11 @@ class Zygote:
                 inherited.append(relay.sock)
                 inherited += relay.fds
             inherited += [run.sock for run in self.lane_runs.values()]
-            return Child(self, theirs, inherited, on_demand, self.board, slot, self.lane, self.watcher,
-                         self.hot_pages, self.runs_served, self.preloader, self.listings, self.caller_env,
-                         self.c, self.startup)
+            child = Child(self, theirs, inherited, on_demand, self.board, slot, self.lane, self.watcher,
+                          self.hot_pages, self.runs_served, self.preloader, self.listings, self.caller_env,
+                          self.c, self.startup)
+            child.process_facts = facts
+            return child
         if slot >= 0:
             self.slots[pid] = slot
         theirs.close()
@@ -676,6 +682,17 @@ class Zygote:
         selector.register(ours, selectors.EVENT_READ, ("spare", spare))
         self._watch_backlog()
         return None
+
+    def process_facts(self):
+        """What a run checks and applies of its own process, read once here (a fork changes
+        none of it): (title.ProcessTitle, sched.Scheduling, sched.Confinement), each ready."""
+        if self._process_facts is None:
+            title, scheduling, confinement = ProcessTitle(self.c), Scheduling(self.c), Confinement()
+            title.ready()
+            scheduling.ready()
+            confinement.ready()
+            self._process_facts = title, scheduling, confinement
+        return self._process_facts
 
     def _shutdown(self):
         """The daemon is gone or asked us to go: no run may outlive us."""
