@@ -235,6 +235,17 @@ t.test('a session\'s first run is python\'s own; the next come from a zygote of 
   t.notOk(alive, `the session's zygote ${pid} left after its session ended`);
 });
 
+t.test('the zygote a session\'s first run starts holds none of that run\'s fds: $(pynwheel run x.py) ends with the run', async (t) => {
+  write(sb, 'say.py', 'print("said")\n');
+  // A new session each time, so that each is its session's first run (python's own, which
+  // starts the zygote); a zygote that held the run's stdout would keep $(...) waiting.
+  for (const [who, command] of [['the Node CLI', `${process.execPath} ${CLI}`], ['the runner', RUNNER]] as const) {
+    const s = session([{ expect: 'captured said' }], ['sh', '-c', `out=$(PYNWHEEL_DEBUG=1 ${command} run say.py 2>/dev/null); echo "captured $out"`]);
+    t.equal(s.timedOut, null, `through ${who}: the command substitution ended with the run`);
+    t.equal(s.code, 0);
+  }
+});
+
 t.test('a session has at most PYNWHEEL_SESSION_ZYGOTES zygotes: the least recently used idle one leaves', async (t) => {
   // Two keys (LANG differs: a variable python reads at start-up), one zygote allowed a session.
   const warmWith = (lang: string) =>

@@ -13,7 +13,8 @@ export function startSessionZygote(reply: { argv: string; env: string }, fds: nu
       return;
     }
     const argv = reply.argv.split('\0');
-    native.spawnDetached(argv, reply.env === '' ? [] : reply.env.split('\0'), fds as [number, number, number]);
+    // It starts once this process has ended: python runs this run meanwhile, undisturbed.
+    native.spawnDetached(argv, reply.env === '' ? [] : reply.env.split('\0'), fds as [number, number, number], process.pid);
     debug?.(`started a zygote of this terminal session (${argv[0]})`);
   } catch (err) {
     // The daemon gives up on it after a while; this run goes on without it.

@@ -59,9 +59,10 @@ export interface Binding {
    * Starts argv (argv[0] the program's path) with env ("NAME=value" items) detached, as a
    * grandchild in a process group of its own in this process's session: fds[0] becomes its fd
    * 3, fds[1] and fds[2] its stdout and stderr, /dev/null its stdin (a terminal session's
-   * zygote, native/posix/spawn.h). Throws fork's error.
+   * zygote, native/posix/spawn.h), and only once process `after` (if given) has ended. Throws
+   * fork's error.
    */
-  spawnDetached(argv: string[], env: string[], fds: [number, number, number]): void;
+  spawnDetached(argv: string[], env: string[], fds: [number, number, number], after?: number): void;
   /** This process's nice value, CPUs, ioprio_get value and oom_score_adj (a request's "sched"); undefined if one cannot be read. */
   scheduling(): Scheduling | undefined;
   /** The fds above 2 that this process would pass on to a program it execs (not close-on-exec), ascending. */

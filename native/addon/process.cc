@@ -81,7 +81,9 @@ static Napi::Value SpawnDetached(const Napi::CallbackInfo& info) {
   int fds[3];
   for (uint32_t i = 0; i < 3; i++) fds[i] = fd_array.Get(i).ToNumber().Int32Value();
   const char* syscall = "fork";
-  int err = pynwheel_posix::SpawnDetached(strings(info[0].As<Napi::Array>()), strings(info[1].As<Napi::Array>()), fds, &syscall);
+  // It starts once this process (whose run python runs meanwhile, as its child) has ended.
+  pid_t after = info.Length() > 3 && info[3].IsNumber() ? info[3].ToNumber().Int32Value() : 0;
+  int err = pynwheel_posix::SpawnDetached(strings(info[0].As<Napi::Array>()), strings(info[1].As<Napi::Array>()), fds, &syscall, after);
   if (err != 0) ErrnoError(env, err, syscall).ThrowAsJavaScriptException();
   return env.Undefined();
 }

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -22,7 +23,13 @@ void CloseFrom(int first) {
   for (int fd = first; fd < 65536; fd++) close(fd);
 }
 
-[[noreturn]] void BecomeZygote(char* const* argv, char* const* envp, const int fds[3]) {
+/** Until process `pid` is gone, or 60 s (kill and nanosleep are async-signal-safe). */
+void AwaitExit(pid_t pid) {
+  timespec pause{0, 5 * 1000 * 1000};
+  for (int i = 0; i < 12000 && (kill(pid, 0) == 0 || errno == EPERM); i++) nanosleep(&pause, nullptr);
+}
+
+[[noreturn]] void BecomeZygote(char* const* argv, char* const* envp, const int fds[3], pid_t after) {
   setpgid(0, 0);  // its own group: the terminal's signals are for the foreground job, not it
   // Moved up first, so that placing one cannot close another.
   int moved[3];
@@ -42,6 +49,8 @@ void CloseFrom(int first) {
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
   if (chdir("/") != 0) _exit(127);
+  // (After its fds are its own: holding the caller's stdout would keep its reader waiting.)
+  if (after > 0) AwaitExit(after);
   execve(argv[0], argv, envp);
   _exit(127);
 }
@@ -49,7 +58,7 @@ void CloseFrom(int first) {
 }  // namespace
 
 int SpawnDetached(const std::vector<std::string>& argv, const std::vector<std::string>& env, const int fds[3],
-                  const char** syscall_name) {
+                  const char** syscall_name, pid_t after) {
   // Built before the fork: nothing after it may allocate.
   std::vector<char*> args, envp;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -63,7 +72,7 @@ int SpawnDetached(const std::vector<std::string>& argv, const std::vector<std::s
   if (child == 0) {
     pid_t grandchild = fork();
     if (grandchild != 0) _exit(grandchild < 0 ? 1 : 0);
-    BecomeZygote(args.data(), envp.data(), fds);
+    BecomeZygote(args.data(), envp.data(), fds, after);
   }
   int status = 0;
   pid_t waited;

@@ -62,8 +62,9 @@ bool StartSessionZygote(const FlatObject& reply, std::vector<int>& fds) {
   if (fds.size() == 3 && !argv.empty()) {
     int three[3] = {fds[0], fds[1], fds[2]};
     const char* syscall = "fork";
+    // It starts once this process, which becomes python for this run, has ended.
     int err = pynwheel_posix::SpawnDetached(Split(argv, '\0'), env.empty() ? std::vector<std::string>{} : Split(env, '\0'), three,
-                                            &syscall);
+                                            &syscall, getpid());
     started = err == 0;
     if (started) Debug("started a zygote of this terminal session (%s)", argv.c_str());
     else Debug("could not start the session's zygote: %s: %s", syscall, std::strerror(err));
