@@ -8,9 +8,12 @@ import * as os from 'node:os';
 import type { RunRequest } from '../shared/messages';
 
 /** /proc/PID/cgroup and the /proc/PID/ns/* links, as one string; null if they cannot be read. */
+/** The kinds of namespace this kernel has: listed once (every request is compared on them). */
+let namespaceNames: string[] | null = null;
+
 export function confinementOf(pid: number | 'self'): string | null {
   try {
-    const names = fs.readdirSync('/proc/self/ns').sort();
+    const names = (namespaceNames ??= fs.readdirSync('/proc/self/ns').sort());
     return [fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8'), ...names.map((name) => fs.readlinkSync(`/proc/${pid}/ns/${name}`))].join('\n');
   } catch {
     return null;
