@@ -1,10 +1,10 @@
 // Faults that must lose nothing: the daemon killed mid-run, its runtime directory removed, 64
 // clients at once, and a run that daemonizes itself (it outlives its client, as with python).
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CLI, daemonStatus, isAlive, makeSandbox, pynwheel, python, sleep, write, type Sandbox } from './helpers';
+import { CLI, daemonStatus, isAlive, makeSandbox, pynwheel, python, sleep, stopDaemon, write, type Sandbox } from './helpers';
 
 let sb: Sandbox;
 t.before(() => { sb = makeSandbox('faults'); });
@@ -77,4 +77,61 @@ t.test('a run that daemonizes itself keeps running after its client ends, as wit
   t.equal(pnw.status, 0);
   t.ok(await waitFor(() => fs.existsSync(path.join(sb.dir, 'daemonized-python'))), 'python\'s daemon lived on');
   t.ok(await waitFor(() => fs.existsSync(path.join(sb.dir, 'daemonized-pynwheel'))), 'so did the one started under pynwheel');
+});
+
+// A run that came by a lane (its script's second run) is watched by its zygote, not the daemon:
+// when either ends, the message names the one that did.
+const RUNNER = path.join(path.dirname(CLI), 'pynwheel');
+const clients = { runner: (args: string[]) => [RUNNER, ...args], cli: (args: string[]) => [process.execPath, CLI, ...args] };
+
+async function laneVictim(t: Test, client: keyof typeof clients, tag: string) {
+  const marker = path.join(sb.dir, `lane-${tag}.pid`);
+  write(sb, `lane-${tag}.py`, `import os, sys, time\nif sys.argv[1:] == ["wait"]:\n    open(${JSON.stringify(marker)}, "w").write(str(os.getpid()))\n    print("ready", flush=True)\n    time.sleep(30)\n`);
+  await pynwheel(sb, ['run', `lane-${tag}.py`]);  // publishes its route: the next run goes by the lane
+  fs.rmSync(marker, { force: true });
+  const [command, ...args] = clients[client](['run', `lane-${tag}.py`, 'wait']);
+  const child = spawn(command, args, { cwd: sb.dir, env: { ...sb.env, PYNWHEEL_DEBUG: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { err += d; });
+  const closed = new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+  t.ok(await waitFor(() => out.includes('ready'), 30_000), 'the run started');
+  t.match(err, /lane taken/, 'by the lane');
+  return { runPid: Number(fs.readFileSync(marker, 'utf8')), closed, err: () => err };
+}
+
+for (const client of ['runner', 'cli'] as const) {
+  t.test(`${client}: the zygote of a lane run killed: the message says the zygote ended, not the daemon; the next run works`, async (t) => {
+    const victim = await laneVictim(t, client, `zygote-${client}`);
+    const zygotePid = Number(fs.readFileSync(`/proc/${victim.runPid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]);
+    const daemon = daemonPid();
+    process.kill(zygotePid, 'SIGKILL');
+    t.equal(await victim.closed, 125, "pynwheel's status");
+    t.match(victim.err(), /pynwheel: the run's Python zygote ended during the run/, 'it names the zygote');
+    t.notMatch(victim.err(), /lost the pynwheel daemon/, 'not the daemon');
+    t.ok(await waitFor(() => !isAlive(victim.runPid)), 'its run did not survive as an orphan');
+    write(sb, 'after-zygote.py', 'print("after")\n');
+    t.equal((await pynwheel(sb, ['run', 'after-zygote.py'])).stdout.toString(), 'after\n', 'the next run works');
+    t.equal(daemonPid(), daemon, 'the daemon served on');
+  });
+
+  t.test(`${client}: the daemon killed under a lane run: the client hears it from the zygote`, async (t) => {
+    const victim = await laneVictim(t, client, `daemon-${client}`);
+    process.kill(daemonPid(), 'SIGKILL');
+    t.equal(await victim.closed, 125, "pynwheel's status");
+    t.match(victim.err(), /pynwheel: lost the pynwheel daemon during the run/, 'it names the daemon');
+    t.ok(await waitFor(() => !isAlive(victim.runPid)), 'its run did not survive as an orphan');
+  });
+}
+
+t.test('a run killed as it records its pages leaves no record behind in the runtime directory', async (t) => {
+  // What a run killed while board.HotPages.record writes leaves: laneN.hot.<its pid>.
+  const lanes = `[n for n in os.listdir(${JSON.stringify(sb.runtimeDir)}) if re.fullmatch(r"lane\\d+", n)]`;
+  write(sb, 'killed-recording.py', `import os, re, signal\nfor n in ${lanes}:\n    open(os.path.join(${JSON.stringify(sb.runtimeDir)}, "%s.hot.%d" % (n, os.getpid())), "w").close()\nos.kill(os.getpid(), signal.SIGKILL)\n`);
+  const left = () => fs.readdirSync(sb.runtimeDir).filter((n) => /^lane\d+\.hot\.\d+$/.test(n));
+  for (let i = 0; i < 3; i++) t.equal((await pynwheel(sb, ['run', 'killed-recording.py'])).signal, 'SIGKILL', `run ${i + 1} killed`);
+  t.ok(await waitFor(() => left().length === 0), `none left (${left().join(', ') || 'none'})`);
+  await stopDaemon(sb.env);
+  t.same(fs.readdirSync(sb.runtimeDir).filter((n) => /^lane/.test(n)), [], 'and nothing of any lane once the daemon stopped');
 });

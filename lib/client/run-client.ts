@@ -222,8 +222,10 @@ function exchange(channel: FdChannel, frame: Buffer, fds: number[], options: Cli
     channel.on('close', (err) => {
       if (lane && pid === null) return decline('lane closed (lane-closed)');
       if (err instanceof PynwheelError && err.code === 'EVERSION' && pid === null) return settle(() => reject(err));
-      settle(() => reject(new PynwheelError('EDAEMON',
-        `lost the pynwheel daemon during the run${err ? ` (${err.message})` : ''}`)));
+      // On a lane the zygote says so when the daemon's end ends the run: a bare close there is
+      // the zygote's own end (killed), not the daemon's.
+      const lost = lane ? ['EZYGOTE', "the run's Python zygote ended during the run"] as const : ['EDAEMON', 'lost the pynwheel daemon during the run'] as const;
+      settle(() => reject(new PynwheelError(lost[0], `${lost[1]}${err ? ` (${err.message})` : ''}`)));
     });
     channel.sendEncoded(frame, fds);
     carried.forEach(sendSignal);

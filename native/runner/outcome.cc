@@ -24,9 +24,12 @@ namespace {
 
 const int kExitFailed = 125;  // pynwheel itself failed (lib/cli/run-command.ts)
 
-[[noreturn]] void LostDaemon(const char* why) {
-  Debug("lost the daemon during the run: %s", why);
-  std::fprintf(stderr, "pynwheel: lost the pynwheel daemon during the run\n");
+// The connection broke during the run. On a lane it is the run's zygote's: the zygote tells
+// its lane clients when the daemon's end is what ends it, so a bare end of file there means the
+// zygote itself is gone (killed), and the message says so rather than blame a daemon that is fine.
+[[noreturn]] void LostServer(bool lane, const char* why) {
+  Debug("lost the %s during the run: %s", lane ? "zygote (lane)" : "daemon", why);
+  std::fprintf(stderr, lane ? "pynwheel: the run's Python zygote ended during the run\n" : "pynwheel: lost the pynwheel daemon during the run\n");
   _exit(kExitFailed);
 }
 
@@ -48,13 +51,13 @@ std::string AwaitOutcome(int sock, const char* route, bool in_session, bool* dir
     pollfd pfds[2] = {{sock, POLLIN, 0}, {SignalPipe(), static_cast<short>(lane && !started ? 0 : POLLIN), 0}};
     if (poll(pfds, 2, -1) < 0) {
       if (errno == EINTR) continue;
-      LostDaemon(std::strerror(errno));
+      LostServer(lane, std::strerror(errno));
     }
-    if ((pfds[1].revents & POLLIN) && !ForwardPendingSignals(sock, in_session && started)) LostDaemon("it took no signal");
+    if ((pfds[1].revents & POLLIN) && !ForwardPendingSignals(sock, in_session && started)) LostServer(lane, "it took no signal");
     if (!(pfds[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
     long n = reader.Receive(sock);
     if (n < 0 && lane && !started) return LaneClosed(std::string("recvmsg: ") + std::strerror(errno));
-    if (n < 0) LostDaemon(std::strerror(errno));
+    if (n < 0) LostServer(lane, std::strerror(errno));
     FlatObject reply;
     std::vector<int> fds;
     while (reader.Next(&reply, &fds)) {
@@ -103,10 +106,10 @@ std::string AwaitOutcome(int sock, const char* route, bool in_session, bool* dir
       bool header = error == pynwheel_protocol::FrameError::kBadMagic || error == pynwheel_protocol::FrameError::kOtherVersion ||
                     error == pynwheel_protocol::FrameError::kTooLong || error == pynwheel_protocol::FrameError::kTooManyFds;
       if (!started && header) return std::string("the daemon's reply could not be read (") + reason + "): another version?";
-      LostDaemon(reason);
+      LostServer(lane, reason);
     }
     if (n == 0 && lane && !started) return LaneClosed("end of file");
-    if (n == 0) LostDaemon("end of file");
+    if (n == 0) LostServer(lane, "end of file");
   }
 }
 

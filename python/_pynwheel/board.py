@@ -77,6 +77,26 @@ class HotPages:
                 os.unlink(self.path)
             except OSError:
                 pass
+            # And the temporary records of runs killed as they wrote them (the zygote's own end
+            # kills those in progress).
+            directory, name = os.path.split(self.path)
+            try:
+                left = [entry for entry in os.listdir(directory) if entry.startswith(name + ".")]
+            except OSError:
+                left = []
+            for entry in left:
+                try:
+                    os.unlink(os.path.join(directory, entry))
+                except OSError:
+                    pass
+
+    def forget(self, pid):
+        """In the zygote: the temporary record of a run that was killed (perhaps as it wrote it)."""
+        if self.path is not None:
+            try:
+                os.unlink("%s.%d" % (self.path, pid))
+            except OSError:
+                pass
 
     def populate(self, madvise):
         """In a spare: fault in the pages the last recording run wrote to. False if there is

@@ -40,6 +40,9 @@ RELAY_START_TIMEOUT = 2.0  # seconds a spare may take to say it started a relaye
 SPARES = 2  # pre-forked children a zygote keeps
 SPARE_DELAY = 0.05  # seconds a spare waits for runs in progress to end before it is forked
 RECENT_DECLINES = 8
+# What a lane client hears when the daemon's going ends its run (the daemon's own clients hear
+# it from their end of the daemon's socket).
+LOST_DAEMON = {"code": "EDAEMON", "message": "lost the pynwheel daemon during the run"}
 
 
 def parse_argv(argv):
@@ -230,7 +233,7 @@ class Zygote:
                 try:
                     alive, frames = self.channel.receive()
                     if not alive:
-                        self._shutdown()
+                        self._shutdown(LOST_DAEMON)
                     for index, (message, fds) in enumerate(frames):
                         child = self._handle(message, fds)
                         if child is not None:
@@ -239,10 +242,10 @@ class Zygote:
                             return child
                 except FrameError as exc:
                     sys.stderr.write("pynwheel zygote: protocol error from the daemon: %s\n" % exc)
-                    self._shutdown()
+                    self._shutdown(LOST_DAEMON)
                 except (ConnectionError, OSError) as exc:
                     sys.stderr.write("pynwheel zygote: lost the daemon: %s\n" % exc)
-                    self._shutdown()
+                    self._shutdown(LOST_DAEMON)
 
     def _drain_wakeup(self):
         try:
@@ -299,6 +302,8 @@ class Zygote:
             slot = self.slots.pop(pid, None)
             if slot is not None:
                 self.board.release(slot)
+                if os.WIFSIGNALED(status):
+                    self.hot_pages.forget(pid)  # killed, perhaps while it wrote its record
             lane_run = self.lane_runs.get(pid)
             if lane_run is not None:
                 if not reported and lane_run.sock.fileno() >= 0:
@@ -694,8 +699,9 @@ class Zygote:
             self._process_facts = title, scheduling, confinement
         return self._process_facts
 
-    def _shutdown(self):
-        """The daemon is gone or asked us to go: no run may outlive us."""
+    def _shutdown(self, why=None):
+        """The daemon is gone or asked us to go: no run may outlive us. `why`: what a lane
+        client whose run is ended here is told ({code, message}), as the daemon's are."""
         # A relayed run may have started already: the daemon must hear so (and not give it to
         # another zygote, which would run it twice) before it is ended with the rest.
         for fd in list(self.relays):
@@ -714,6 +720,9 @@ class Zygote:
                 os.killpg(pid, signal.SIGKILL)
             except OSError:
                 pass
+        if why is not None:
+            for run in self.lane_runs.values():
+                run.send(dict(why, type="error"))
         self.lane.close()
         self.hot_pages.clear()
         os._exit(0)
