@@ -7,13 +7,22 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import type { RunRequest } from '../shared/messages';
 
-/** /proc/PID/cgroup and the /proc/PID/ns/* links, as one string; null if they cannot be read. */
-/** The kinds of namespace this kernel has: listed once (every request is compared on them). */
+/**
+ * The kinds of namespace a request is compared on, listed once: the pid and time namespaces a
+ * process the client starts would be in (`*_for_children`, where the kernel has them), and the
+ * others (as python/_pynwheel/sched.py's Confinement).
+ */
 let namespaceNames: string[] | null = null;
 
+function comparedNamespaces(): string[] {
+  const names = fs.readdirSync('/proc/self/ns');
+  return names.filter((name) => !((name === 'pid' || name === 'time') && names.includes(`${name}_for_children`))).sort();
+}
+
+/** /proc/PID/cgroup and the /proc/PID/ns/* links, as one string; null if they cannot be read. */
 export function confinementOf(pid: number | 'self'): string | null {
   try {
-    const names = (namespaceNames ??= fs.readdirSync('/proc/self/ns').sort());
+    const names = (namespaceNames ??= comparedNamespaces());
     return [fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8'), ...names.map((name) => fs.readlinkSync(`/proc/${pid}/ns/${name}`))].join('\n');
   } catch {
     return null;

@@ -211,6 +211,7 @@ class Lane:
         except OSError:
             self.python_identity = None
         self.scripts = {}  # (path, mtime_ns, size, ino) -> (import names, script dir, local names)
+        self.directories = {}  # the scripts' directories (an ordered set): the zygote keeps their listings
         self.sock = None
         self.ino = None
         self.address = None  # what the zygote connects to when it relays a run of the daemon's
@@ -269,7 +270,9 @@ class Lane:
             return False
         if len(self.scripts) > 4096:
             self.scripts.clear()
+            self.directories.clear()
         self.scripts[key] = known
+        self.directories[script_dir] = None
         return True
 
     def session_fault(self, request, peer_pid):

@@ -21,6 +21,7 @@ import time
 from .libc import fork_quietly
 
 PROBE_TIMEOUT = 10.0
+REFRESHED_DIRECTORIES = 32  # the zygote keeps the listings of its scripts' latest directories
 RACY_NS = 20_000_000  # file times come from a coarse clock: a tick or two (see watcher.py)
 
 
@@ -119,32 +120,48 @@ class DirectoryListings:
         self.listings = {}  # directory -> ((st_ino, st_mtime_ns), module files' names, other names)
 
     def module_names(self, directory):
-        try:
-            st = os.stat(directory)
-        except OSError:
+        cached = self._listing(directory)
+        if cached is None:
             return set()
-        stamp = (st.st_ino, st.st_mtime_ns)
-        cached = self.listings.get(directory)
-        if cached is None or cached[0] != stamp:
-            try:
-                entries = os.listdir(directory)
-            except OSError:
-                return set()
-            suffixes = tuple(importlib.machinery.all_suffixes())
-            files = frozenset(entry.partition(".")[0] for entry in entries if entry.endswith(suffixes))
-            others = tuple(entry for entry in entries if "." not in entry and entry not in files)
-            cached = (stamp, files, others)
-            # A directory changed within its clock's tick may change again with the same
-            # mtime: such a listing is not kept (as git does with racy index entries).
-            if time.time_ns() - st.st_mtime_ns > RACY_NS:
-                self.listings[directory] = cached
-            else:
-                self.listings.pop(directory, None)
         names = set(cached[1])
         for entry in cached[2]:
             if os.path.isfile(os.path.join(directory, entry, "__init__.py")):
                 names.add(entry)
         return names
+
+    def refresh(self, directories):
+        """In the zygote, before it forks a spare: the listings of its scripts' directories
+        brought up to date (one stat each when they are), so that no run's process lists a
+        directory again (an edit there changes its mtime; one changed within a tick is listed
+        again once it is older)."""
+        for directory in list(directories)[-REFRESHED_DIRECTORIES:]:
+            self._listing(directory)
+
+    def _listing(self, directory):
+        """(stamp, module files' names, other names) of the directory as it is now, or None."""
+        try:
+            st = os.stat(directory)
+        except OSError:
+            return None
+        stamp = (st.st_ino, st.st_mtime_ns)
+        cached = self.listings.get(directory)
+        if cached is not None and cached[0] == stamp:
+            return cached
+        try:
+            entries = os.listdir(directory)
+        except OSError:
+            return None
+        suffixes = tuple(importlib.machinery.all_suffixes())
+        files = frozenset(entry.partition(".")[0] for entry in entries if entry.endswith(suffixes))
+        others = tuple(entry for entry in entries if "." not in entry and entry not in files)
+        cached = (stamp, files, others)
+        # A directory changed within its clock's tick may change again with the same
+        # mtime: such a listing is not kept (as git does with racy index entries).
+        if time.time_ns() - st.st_mtime_ns > RACY_NS:
+            self.listings[directory] = cached
+        else:
+            self.listings.pop(directory, None)
+        return cached
 
 
 class Preloader:

@@ -88,16 +88,34 @@ class Confinement:
 
     def ready(self):
         try:
-            self.names = tuple(sorted(os.listdir("/proc/self/ns")))
+            names = set(os.listdir("/proc/self/ns"))
+            # What a process the client starts would be in: its pid and time namespaces for
+            # children (where the kernel has them), not its own.
+            for kind in ("pid", "time"):
+                if kind + "_for_children" in names:
+                    names.discard(kind)
+            self.names = tuple(sorted(names))
             self.own = self.of("self")
         except OSError:
             self.own = None
 
     def of(self, pid):
-        base = "/proc/%s/" % pid
-        with open(base + "cgroup", "rb") as f:
-            cgroup = f.read()
-        return cgroup, [os.readlink(base + "ns/" + name) for name in self.names]
+        # Opened once, looked up relative to it: no path walk through /proc per namespace, and
+        # every answer is of the same process.
+        fd = os.open("/proc/%s" % pid, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            cgroup_fd = os.open("cgroup", os.O_RDONLY | os.O_CLOEXEC, dir_fd=fd)
+            try:
+                cgroup = os.read(cgroup_fd, 65536)
+            finally:
+                os.close(cgroup_fd)
+            ns = os.open("ns", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=fd)
+            try:
+                return cgroup, [os.readlink(name, dir_fd=ns) for name in self.names]
+            finally:
+                os.close(ns)
+        finally:
+            os.close(fd)
 
     def differs(self, pid):
         """Whether the process `pid` is confined otherwise than this one (or cannot be seen)."""

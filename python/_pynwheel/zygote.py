@@ -662,6 +662,7 @@ class Zygote:
         sys.stdout.flush()
         sys.stderr.flush()
         facts = self.process_facts()
+        self.listings.refresh(self.lane.directories)
         self.freezer.freeze()  # children then never copy these objects' pages when they collect
         slot = self.board.take()
         pid = fork_quietly()
