@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { CLI, daemonStatus, collect, isAlive, makeSandbox, pynwheel, sleep, write, type Sandbox } from './helpers';
+import { CLI, daemonStatus, collect, isAlive, makeSandbox, pynwheel, python, sleep, view, write, type Sandbox } from './helpers';
 
 let sb: Sandbox;
 t.before(() => { sb = makeSandbox('daemon'); });
@@ -86,6 +86,25 @@ t.test('a pre-forked child takes the next run; one that lacks new imports is not
   const afterB = (await status()).zygotes[0].forks;
   t.equal(afterB.onDemand - afterA.onDemand, 1, 'the stale spare was not used: that run was forked after the import');
   t.ok((await status()).zygotes[0].preloaded.includes('ipaddress'));
+});
+
+t.test('a new script whose imports the zygote has is run by a spare forked before it; its next run comes by the lane', async (t) => {
+  write(sb, 'known-a.py', 'import ipaddress\nprint("known", ipaddress.ip_address("::1").version)\n');
+  t.equal((await pynwheel(sb, ['run', 'known-a.py'])).stdout.toString(), 'known 6\n');
+  await pynwheel(sb, ['run', 'known-a.py']);
+  await sleep(300); // the spares the zygote forks after a run
+  const before = (await status()).zygotes[0];
+  write(sb, 'known-b.py', 'import ipaddress\nprint("new script", ipaddress.ip_address("127.0.0.1").version)\n');
+  const first = await pynwheel(sb, ['run', 'known-b.py']);
+  const py = await python(sb, ['known-b.py']);
+  t.same(view(first), view(py), 'as python');
+  const after = (await status()).zygotes[0];
+  t.equal(after.forks.onDemand - before.forks.onDemand, 0, `no fork for it (${JSON.stringify(before.forks)} -> ${JSON.stringify(after.forks)})`);
+  t.equal(after.forks.spare - before.forks.spare, 1, 'a waiting spare took it');
+  await sleep(300);
+  const second = await pynwheel(sb, ['run', 'known-b.py']);
+  t.same(view(second), view(py), 'its next run too');
+  t.equal((await status()).zygotes[0].lane.served - after.lane.served, 1, 'by the lane (the spares that did not know it were replaced)');
 });
 
 t.test('third-party packages get zygotes of their own family; stdlib-only runs never pay for them', async (t) => {

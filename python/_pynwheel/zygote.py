@@ -125,6 +125,7 @@ class Zygote:
         self.declines = Declines()
         self.relays = {}  # relay socket fd -> Relay
         self.generation = 0  # bumped when a module is imported or a script becomes known
+        self.retire_after_take = False  # spares that lack only a new script go once a run is taken
         roots = library_roots()
         self.freezer = Freezer(self.c)  # gc.freeze() before each fork, kept out of the runs' sight
         self._process_facts = None  # (process_facts)
@@ -396,11 +397,18 @@ class Zygote:
                 return None
             if names:
                 self.watcher.watch_imported()
-            if len(sys.modules) != modules_before:
+            imported = len(sys.modules) != modules_before
+            if imported:
                 self.generation += 1
             if not request.get("module") and self.lane.remember(path, names, script_dir, local):
                 self.generation += 1  # the next runs of this script may come by the lane
-            self._retire_outdated_spares()
+            if imported or not self.spares:
+                self._retire_outdated_spares()
+            elif any(spare.generation != self.generation for spare in self.spares):
+                # Only the script is new to the spares: one of them runs it now (it compiles it
+                # itself, a fork for it would cost the run far more), and they go once it is taken,
+                # so that the script's next runs find spares that know it on the lane.
+                self.retire_after_take = True
             if isinstance(request.get("env"), dict):
                 self.caller_env = request["env"]
             # The run's child need neither parse the script nor list its directory again.
@@ -504,6 +512,9 @@ class Zygote:
             alive = False
             self.runs_served += 1
             self.last_handout = time.monotonic()
+            if self.retire_after_take:
+                self.retire_after_take = False
+                self._retire_outdated_spares()
             if message.get("lane") and len(fds) == 1:
                 run = self.lane_runs[spare.pid] = LaneRun(socket.socket(fileno=fds[0]))
                 self.selector.register(run.sock, selectors.EVENT_READ, ("client", spare.pid))
