@@ -6,6 +6,7 @@
       "native/runner/debug.cc",
       "native/runner/direct.cc",
       "native/runner/handover.cc",
+      "native/runner/interp_cache.cc",
       "native/runner/json.cc",
       "native/runner/locate.cc",
       "native/runner/outcome.cc",

@@ -171,7 +171,8 @@ int main(int argc, char** argv) {
   if (const char* why = ParseCommandLine(argc, argv, &run)) HandToNode(argv, why);
   if (const char* why = PythonRunsItself()) HandToNode(argv, why);
   Location where;
-  if (const char* why = Locate(run.python, &where)) HandToNode(argv, why);
+  if (const char* why = Locate(run.python, run.has_module ? run.module : std::string(), &where)) HandToNode(argv, why);
+  if (where.as_is) RunPythonItself(run, where, present, "the interpreter is a shim run as it is");
   if (!FdsFit(present, caller)) RunPythonItself(run, where, present, "more inheritable fds than a request frame carries");
   if (!OpenSignalPipe()) HandToNode(argv, "no pipe for signals");  // nothing has run yet
 
