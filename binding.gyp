@@ -9,6 +9,7 @@
       "native/runner/interp_cache.cc",
       "native/runner/json.cc",
       "native/runner/locate.cc",
+      "native/runner/masquerade.cc",
       "native/runner/outcome.cc",
       "native/runner/request.cc",
       "native/runner/route.cc",

@@ -8,6 +8,8 @@ import { currentDirectory } from './run-command';
 import { diagnose, formatFindings } from './doctor';
 import { UsageError } from './run-args';
 import { say } from './say';
+import { removeShims, writeShims } from './shims';
+import * as path from 'node:path';
 import { formatStatus } from './status';
 
 export async function managementCommand(argv: string[]): Promise<number> {
@@ -37,6 +39,18 @@ export async function managementCommand(argv: string[]): Promise<number> {
       }
       say(1, args.json ? JSON.stringify(reply, null, 2) : formatStatus(reply));
     })
+    .command('shims DIR', 'write python, python3 and python3.N into DIR: with DIR first on PATH, `python3 ARGS` goes through pynwheel',
+      (y) => y.positional('DIR', { type: 'string', demandOption: true }).option('remove', { type: 'boolean', describe: 'remove the shims from DIR' }),
+      (args) => {
+        const dir = path.resolve(currentDirectory(), String(args.DIR));
+        if (args.remove) {
+          const removed = removeShims(dir);
+          say(1, removed.length ? `removed ${removed.join(' ')}` : `no pynwheel shims in ${dir}`);
+        } else {
+          const written = writeShims(dir, process.env);
+          say(1, `${written.join(' ')}: pynwheel under python's names; put ${dir} first on PATH`);
+        }
+      })
     .command('doctor', 'check the runtime directory, the interpreter and the daemon', (y) => y.option('python', { type: 'string', describe: 'interpreter to check' }), async (args) => {
       const findings = await diagnose(process.env, currentDirectory(), args.python);
       say(1, formatFindings(findings));
