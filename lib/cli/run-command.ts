@@ -10,6 +10,9 @@ import { takeCaller } from './caller';
 import { parseRunArgs, UsageError, type RunArgs } from './run-args';
 import { say } from './say';
 
+/** Set by the native runner under python's names for the Node CLI (native/runner/masquerade.h). */
+const MASQUERADE_ARGV0 = 'PYNWHEEL_MASQUERADE_ARGV0';
+
 /** Exit status the CLI uses when pynwheel itself, not the script, failed (as docker does). */
 export const EXIT_PYNWHEEL_FAILED = 125;
 
@@ -25,7 +28,11 @@ export async function runCommand(argv: string[]): Promise<number> {
     throw err;
   }
   const cwd = currentDirectory();
-  const interpreter = resolveInterpreter(parsed.python, process.env, cwd, parsed.module);
+  const found = resolveInterpreter(parsed.python, process.env, cwd, parsed.module);
+  // Under python's name (pynwheel shims), python's messages name it as typed, unless a shim execs it by its full path.
+  const typed = process.env[MASQUERADE_ARGV0];
+  delete process.env[MASQUERADE_ARGV0];
+  const interpreter = typed && found.path === parsed.python && !found.asIs ? { ...found, argv0: typed } : found;
   // The environment python would get from its shim (pyenv's PATH, PYENV_VERSION, ...).
   const env = environmentFor(interpreter, process.env);
   const caller = takeCaller();

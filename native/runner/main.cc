@@ -172,7 +172,9 @@ int main(int argc, char** argv) {
   std::vector<std::string> masquerade_storage;
   std::vector<char*> masquerade_argv;
   bool masquerade = IsMasquerade(argv[0]);
+  std::string typed = argv[0];
   if (masquerade) {
+    SetForNode(kMasqueradeArgv0Variable, typed);
     MasqueradeCommandLine(argc, argv, &masquerade_storage, &masquerade_argv);
     argv = masquerade_argv.data();
     argc = static_cast<int>(masquerade_argv.size()) - 1;
@@ -186,6 +188,8 @@ int main(int argc, char** argv) {
   if (const char* why = PythonRunsItself()) HandToNode(argv, why);
   Location where;
   if (const char* why = Locate(run.python, run.has_module ? run.module : std::string(), &where)) HandToNode(argv, why);
+  // python's messages name it as the caller typed it, unless a shim execs it by its full path.
+  if (masquerade && where.python == run.python) where.argv0 = typed;
   if (where.as_is) RunPythonItself(run, where, present, "the interpreter is a shim run as it is");
   if (!FdsFit(present, caller)) RunPythonItself(run, where, present, "more inheritable fds than a request frame carries");
   if (!OpenSignalPipe()) HandToNode(argv, "no pipe for signals");  // nothing has run yet

@@ -17,6 +17,12 @@ namespace runner {
 
 namespace {
 
+}  // namespace
+
+const char kMasqueradeArgv0Variable[] = "PYNWHEEL_MASQUERADE_ARGV0";
+
+namespace {
+
 const char kSkipVariable[] = "PYNWHEEL_MASQUERADE_SKIP";  // lib/client/version-managers.ts's MASQUERADE_SKIP
 
 bool SameFile(const struct stat& a, const struct stat& b) { return a.st_dev == b.st_dev && a.st_ino == b.st_ino; }

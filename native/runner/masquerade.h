@@ -19,6 +19,9 @@ bool IsMasquerade(const char* argv0);
  */
 void MasqueradeCommandLine(int argc, char** argv, std::vector<std::string>* storage, std::vector<char*>* argv_out);
 
+/** For the Node CLI: the name python3 was started by, python's argv[0] in its messages (lib/cli/run-command.ts takes it). */
+extern const char kMasqueradeArgv0Variable[];
+
 /** exec of the interpreter `next` as masquerade.h says (its shim seen through), with `args`: never returns. */
 [[noreturn]] void ExecInterpreter(const std::string& next, int count, char** args, const char* why);
 
