@@ -9,7 +9,8 @@ import { CLI, collect, makeSandbox, ROOT, view, write, type Sandbox } from './he
 t.setTimeout(300_000);
 
 const PYENV_ROOT = path.join(process.env.HOME ?? '/root', '.pyenv');
-const RUNNER = path.join(ROOT, 'bin', 'pynwheel');
+// The runner itself, as an installed package's bin/pynwheel (a checkout's bin/pynwheel is an sh shim, and sh sets PWD).
+const RUNNER = path.join(ROOT, 'build', 'Release', 'pynwheel-runner');
 
 let sb: Sandbox;
 let env: NodeJS.ProcessEnv;

@@ -31,10 +31,10 @@ export interface CacheEntry extends Resolved {
   files: string[];
 }
 
-/** Variables a shim's decision may read: PATH and the shell's own, and the managers' (PYENV_*). */
+/** Variables a shim's decision may read: PATH and the shell's own, and the managers' (PYENV_*, MISE_*, XDG_*). */
 export function isDecidingVariable(name: string): boolean {
   return name === 'PATH' || name === 'PWD' || name === 'OLDPWD' || name === 'HOME' || name === 'SHLVL' ||
-    name.startsWith('PYENV_') || name.startsWith('_PYENV_');
+    name.startsWith('PYENV_') || name.startsWith('_PYENV_') || name.startsWith('MISE_') || name.startsWith('XDG_');
 }
 
 /** The deciding variables of `env`, sorted by name (as native/runner/interp_cache.cc sorts them). */

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { PynwheelError } from '../shared/errors';
 import { runtimeDirFor } from '../shared/runtime-dir';
 import { decidingVariables, readEntry, writeEntry } from './interpreter-cache';
-import { isScript, resolveShim } from './version-managers';
+import { isShim, resolveShim } from './version-managers';
 
 export interface Interpreter {
   /** Absolute path, symlinks kept: a venv's bin/python is a link, and resolving it leaves the venv. */
@@ -51,9 +51,9 @@ export function resolveInterpreter(explicit: string | undefined, env: NodeJS.Pro
   return throughShim({ path: found, argv0: 'python3', how: 'python3 on PATH' }, env, cwd, module);
 }
 
-/** A script found as the interpreter is a shim: what it would run, from the cache when nothing that decided it changed. */
+/** A script (or a link to mise) found as the interpreter is a shim: what it would run, from the cache when nothing that decided it changed. */
 function throughShim(found: Interpreter, env: NodeJS.ProcessEnv, cwd: string, module?: string): Interpreter {
-  if (!isScript(found.path)) return { ...found, how: `${found.how}: ${found.path}` };
+  if (!isShim(found.path)) return { ...found, how: `${found.how}: ${found.path}` };
   const cacheDir = path.join(runtimeDirFor(env), 'interp');
   const name = path.basename(found.path);
   let answer = module === 'pip' ? null : readEntry(cacheDir, found.path, cwd, env);

@@ -34,8 +34,23 @@ export function isScript(file: string): boolean {
   }
 }
 
-/** What running `candidate` (found as `name`) would run; for a script, never null. */
+/** A mise shim: a link to the mise binary under the tool's name (`mise reshim`). */
+export function isMiseShim(file: string): boolean {
+  try {
+    return fs.lstatSync(file).isSymbolicLink() && path.basename(fs.realpathSync(file)) === 'mise';
+  } catch {
+    return false;
+  }
+}
+
+/** A shim: a `#!` script, or a link to mise. What is neither is an interpreter. */
+export function isShim(file: string): boolean {
+  return isMiseShim(file) || isScript(file);
+}
+
+/** What running `candidate` (found as `name`) would run; for a shim, never null. */
 export function resolveShim(candidate: string, name: string, env: NodeJS.ProcessEnv, cwd: string, module?: string): ShimAnswer {
+  if (isMiseShim(candidate)) return resolveMise(candidate, name, env, cwd);
   const pyenv = pyenvOf(candidate);
   if (!pyenv) return asIs(candidate, `${candidate} is a script pynwheel does not know: it is run as it is`, [candidate]);
   return resolvePyenv(pyenv, candidate, name, env, cwd, module);
@@ -98,6 +113,33 @@ function hookDirs(pyenv: Pyenv, env: NodeJS.ProcessEnv): string[] {
 const PROBE = "import sys;e=open('/proc/self/environ','rb').read();o=getattr(sys.stdout,'buffer',sys.stdout);" +
   "o.write(sys.executable.encode('utf-8')+b'\\0\\0'+e)";
 
+interface Probed {
+  python: string;
+  given: Map<string, string>;
+  edits: Array<[string, string | null]>;
+}
+
+/** The shim itself decides, once: the python it execs and the environment it gives it; null if it says anything or fails. */
+function probeShim(candidate: string, name: string, env: NodeJS.ProcessEnv, cwd: string): Probed | null {
+  const probeEnv = { ...env, [MASQUERADE_SKIP]: [env[MASQUERADE_SKIP], candidate].filter(Boolean).join(':') };
+  const probe = spawnSync(candidate, ['-c', PROBE], { cwd, env: probeEnv, argv0: name, timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
+  const out = probe.stdout ?? Buffer.alloc(0);
+  const split = out.indexOf('\0\0');
+  if (probe.status !== 0 || (probe.stderr?.length ?? 0) > 0 || split <= 0) return null;
+  const python = out.subarray(0, split).toString('utf8');
+  const given = new Map<string, string>();
+  for (const item of out.subarray(split + 2).toString('utf8').split('\0')) {
+    const eq = item.indexOf('=');
+    if (eq > 0 && !given.has(item.slice(0, eq))) given.set(item.slice(0, eq), item.slice(eq + 1));
+  }
+  given.delete(MASQUERADE_SKIP);
+  if (env[MASQUERADE_SKIP] !== undefined) given.set(MASQUERADE_SKIP, env[MASQUERADE_SKIP]!);
+  const edits: Array<[string, string | null]> = [];
+  for (const [k, v] of given) if (env[k] !== v) edits.push([k, v]);
+  for (const k of Object.keys(env)) if (env[k] !== undefined && !given.has(k)) edits.push([k, null]);
+  return { python, given, edits };
+}
+
 function resolvePyenv(pyenv: Pyenv, candidate: string, name: string, env: NodeJS.ProcessEnv, cwd: string, module?: string): ShimAnswer {
   const files = [candidate, pyenv.libexec, path.join(pyenv.root, 'versions'), path.join(pyenv.root, 'plugins')];
   if (env._PYENV_SHIM_PATH || Object.keys(env).some((k) => k.startsWith('_PYENV_SHIM_PATHS_'))) {
@@ -130,26 +172,12 @@ function resolvePyenv(pyenv: Pyenv, candidate: string, name: string, env: NodeJS
     if (!found) files.push(global);
     origin = found ? files[files.length - 1] : global;
   }
-  // The shim itself decides, once: the python it execs and the environment it gives it.
-  const probeEnv = { ...env, [MASQUERADE_SKIP]: [env[MASQUERADE_SKIP], candidate].filter(Boolean).join(':') };
-  const probe = spawnSync(candidate, ['-c', PROBE], { cwd, env: probeEnv, argv0: name, timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
-  const out = probe.stdout ?? Buffer.alloc(0);
-  const split = out.indexOf('\0\0');
-  if (probe.status !== 0 || (probe.stderr?.length ?? 0) > 0 || split <= 0) {
+  const probed = probeShim(candidate, name, env, cwd);
+  if (!probed) {
     // Its own message and status, every time (a version not installed, a command not found).
     return asIs(candidate, `pyenv (${candidate}) does not run a python quietly here (${origin}): run as it is`, files);
   }
-  const python = out.subarray(0, split).toString('utf8');
-  const given = new Map<string, string>();
-  for (const item of out.subarray(split + 2).toString('utf8').split('\0')) {
-    const eq = item.indexOf('=');
-    if (eq > 0 && !given.has(item.slice(0, eq))) given.set(item.slice(0, eq), item.slice(eq + 1));
-  }
-  given.delete(MASQUERADE_SKIP);
-  if (env[MASQUERADE_SKIP] !== undefined) given.set(MASQUERADE_SKIP, env[MASQUERADE_SKIP]!);
-  const edits: Array<[string, string | null]> = [];
-  for (const [k, v] of given) if (env[k] !== v) edits.push([k, v]);
-  for (const k of Object.keys(env)) if (env[k] !== undefined && !given.has(k)) edits.push([k, null]);
+  const { python, given, edits } = probed;
   for (const version of (given.get('PYENV_VERSION') ?? '').split(':')) {
     if (version && version !== 'system') files.push(path.join(pyenv.root, 'versions', version), path.join(pyenv.root, 'versions', version, 'bin'));
   }
@@ -160,4 +188,46 @@ function resolvePyenv(pyenv: Pyenv, candidate: string, name: string, env: NodeJS
   files.push(python);
   const version = given.get('PYENV_VERSION') ?? '?';
   return { verdict: 'run', python, how: `pyenv ${version} (${origin}), through ${candidate}`, edits, files };
+}
+
+/** The files mise reads for a directory's tools (its config files, idiomatic version files), in one directory. */
+const MISE_LOCAL_FILES = [
+  'mise.toml', '.mise.toml', 'mise.local.toml', '.mise.local.toml', '.tool-versions', '.config/mise.toml',
+  '.config/mise/config.toml', '.config/mise/config.local.toml', '.config/mise/conf.d', 'mise/config.toml',
+  'mise/config.local.toml', '.mise/config.toml', '.mise/config.local.toml', '.python-version', '.python-versions',
+];
+
+/**
+ * mise: its shim is asked once, as pyenv's, and the answer kept against every config file mise
+ * may read from the cwd up, its global ones, its installs and the MISE_* variables. A config that
+ * computes anything when read (templates, `_.source`, `_.file`) is run as it is: no file records it.
+ */
+function resolveMise(candidate: string, name: string, env: NodeJS.ProcessEnv, cwd: string): ShimAnswer {
+  const home = env.HOME ?? '/';
+  const configDir = env.MISE_CONFIG_DIR ?? path.join(env.XDG_CONFIG_HOME ?? path.join(home, '.config'), 'mise');
+  const dataDir = env.MISE_DATA_DIR ?? path.join(env.XDG_DATA_HOME ?? path.join(home, '.local', 'share'), 'mise');
+  const files = [candidate, fs.realpathSync(candidate), path.join(dataDir, 'installs'), path.join(dataDir, 'installs', 'python'),
+    path.join(configDir, 'config.toml'), path.join(configDir, 'conf.d'), '/etc/mise/config.toml', '/etc/mise/conf.d'];
+  if (env.MISE_GLOBAL_CONFIG_FILE) files.push(env.MISE_GLOBAL_CONFIG_FILE);
+  if (env.MISE_ENV) return asIs(candidate, `mise (${candidate}) with MISE_ENV: run as it is`, files);
+  for (let at = cwd; ; at = path.dirname(at)) {
+    for (const local of MISE_LOCAL_FILES) files.push(path.join(at, local));
+    if (at === '/') break;
+  }
+  for (const file of files) {
+    let text = '';
+    try {
+      if (fs.statSync(file).isFile() && file.endsWith('.toml')) text = fs.readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    if (/\{\{|\{%|_\.source|_\.file|_\.python/.test(text)) {
+      return asIs(candidate, `mise (${candidate}): ${file} computes its environment when read: run as it is`, files);
+    }
+  }
+  const probed = probeShim(candidate, name, env, cwd);
+  if (!probed) return asIs(candidate, `mise (${candidate}) does not run a python quietly here: run as it is`, files);
+  files.push(probed.python);
+  const origin = files.filter((f) => /(\.toml|\.tool-versions|\.python-versions?)$/.test(f) && fs.existsSync(f))[0] ?? 'no config file';
+  return { verdict: 'run', python: probed.python, how: `mise (${origin}), through ${candidate}`, edits: probed.edits, files };
 }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -27,7 +28,8 @@ const size_t kMaxEntry = 1 << 20;
 /** lib/client/interpreter-cache.ts's isDecidingVariable. */
 bool IsDeciding(const std::string& name) {
   return name == "PATH" || name == "PWD" || name == "OLDPWD" || name == "HOME" || name == "SHLVL" ||
-         name.compare(0, 6, "PYENV_") == 0 || name.compare(0, 7, "_PYENV_") == 0;
+         name.compare(0, 6, "PYENV_") == 0 || name.compare(0, 7, "_PYENV_") == 0 || name.compare(0, 5, "MISE_") == 0 ||
+         name.compare(0, 4, "XDG_") == 0;
 }
 
 /** The deciding variables, first of duplicate names (getenv's, Node's), sorted by name. */
@@ -95,6 +97,17 @@ struct Fields {
 };
 
 }  // namespace
+
+bool IsShim(const std::string& path) {
+  // A mise shim: a link to the mise binary under the tool's name.
+  struct stat st;
+  char real[PATH_MAX];
+  if (lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode) && realpath(path.c_str(), real) != nullptr) {
+    const char* base = std::strrchr(real, '/');
+    if (base && std::strcmp(base + 1, "mise") == 0) return true;
+  }
+  return IsScript(path);
+}
 
 bool IsScript(const std::string& path) {
   int fd;

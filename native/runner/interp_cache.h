@@ -9,6 +9,9 @@ namespace runner {
 /** Whether `path` starts with "#!": a shim, which only the cache (or Node) can see through. */
 bool IsScript(const std::string& path);
 
+/** IsScript, or a link to the mise binary (a mise shim): lib/client/version-managers.ts's isShim. */
+bool IsShim(const std::string& path);
+
 enum class ShimVerdict { kUnknown, kRun, kAsIs };
 
 /**

@@ -57,7 +57,7 @@ const char* Locate(const std::string& explicit_python, const std::string& module
   if (!RuntimeDirIsSafe(out->runtime_dir)) return "the runtime directory is missing or not safely ours";
   bool by_name = false;
   if (!ResolvePython(explicit_python, out->cwd, &out->python, &out->argv0, &by_name)) return "the interpreter was not found";
-  if (!by_name || !IsScript(out->python)) return nullptr;
+  if (!by_name || !IsShim(out->python)) return nullptr;
   // A version manager's shim: what it would run, as the Node client last found it.
   if (module == "pip") return "pip through a version manager's shim (the Node CLI decides)";
   std::string python;

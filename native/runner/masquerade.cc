@@ -77,7 +77,7 @@ bool ServableArgs(const std::vector<std::string>& args) {
   Debug("running python directly (%s)", why);
   std::string python = next;
   std::string argv0 = next;  // a full path: python's sys.executable is then `next`, not this link
-  if (IsScript(next)) {
+  if (IsShim(next)) {
     std::string runtime = RuntimeDir(cwd);
     std::string resolved;
     if (RuntimeDirIsSafe(runtime) && LookUpShim(runtime, next, cwd, &resolved) == ShimVerdict::kRun) {
