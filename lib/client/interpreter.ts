@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PynwheelError } from '../shared/errors';
-import { runtimeDirFor } from '../shared/runtime-dir';
+import { ensureRuntimeDir, runtimeDirFor } from '../shared/runtime-dir';
 import { decidingVariables, readEntry, writeEntry } from './interpreter-cache';
 import { isShim, resolveShim } from './version-managers';
 
@@ -56,10 +56,12 @@ function throughShim(found: Interpreter, env: NodeJS.ProcessEnv, cwd: string, mo
   if (!isShim(found.path)) return { ...found, how: `${found.how}: ${found.path}` };
   const cacheDir = path.join(runtimeDirFor(env), 'interp');
   const name = path.basename(found.path);
-  let answer = module === 'pip' ? null : readEntry(cacheDir, found.path, cwd, env);
+  // Only a runtime directory that is safely ours holds answers (the runner reads them only there).
+  const cached = module !== 'pip' && runtimeDirIsSafe(path.dirname(cacheDir));
+  let answer = cached ? readEntry(cacheDir, found.path, cwd, env) : null;
   if (!answer) {
     const fresh = resolveShim(found.path, found.argv0.includes('/') ? name : found.argv0, env, cwd, module);
-    if (module !== 'pip') {
+    if (cached) {
       writeEntry(cacheDir, { ...fresh, candidate: found.path, cwd, variables: decidingVariables(env), files: fresh.files });
     }
     answer = fresh;
@@ -79,6 +81,16 @@ export function environmentFor(interpreter: Interpreter, env: NodeJS.ProcessEnv)
     else out[k] = v;
   }
   return out;
+}
+
+/** Made if need be (the run about to start would make it), and safely ours. */
+function runtimeDirIsSafe(dir: string): boolean {
+  try {
+    ensureRuntimeDir(dir);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function findOnPath(name: string, searchPath: string | undefined, cwd: string): string | null {
