@@ -97,3 +97,23 @@ t.test('a script that is no shim pynwheel knows is run as it is, never guessed',
   t.same([found.path, found.argv0, found.asIs], [shim, 'python3', true]);
   t.match(found.how, /a script pynwheel does not know/);
 });
+
+t.test('the interpreter cache: an answer holds while its variables and files are as they were', async (t) => {
+  const { readEntry, writeEntry, decidingVariables } = await import('../lib/client/interpreter-cache');
+  const dir = path.join(root, 'cache');
+  const decided = exe('decided/.python-version', 0o644);
+  const env = { PATH: '/x', PYENV_VERSION: '3.12.1', OTHER: 'not deciding' };
+  const answer = { verdict: 'run' as const, python: '/v/bin/python3', how: 'test', edits: [['PYENV_VERSION', '3.12.1'], ['GONE', null]] as Array<[string, string | null]> };
+  writeEntry(dir, { ...answer, candidate: '/shim', cwd: '/w', variables: decidingVariables(env), files: [decided, path.join(root, 'absent')] });
+  t.same(readEntry(dir, '/shim', '/w', env), answer, 'read back whole');
+  t.same(readEntry(dir, '/shim', '/w', { ...env, OTHER: 'changed' }), answer, 'a variable that decides nothing may change');
+  t.equal(readEntry(dir, '/shim', '/w', { ...env, PYENV_VERSION: '3.13.0' }), null, 'a deciding variable changed');
+  t.equal(readEntry(dir, '/shim', '/w', { ...env, PYENV_DIR: '/d' }), null, 'a deciding variable added');
+  t.equal(readEntry(dir, '/shim', '/elsewhere', env), null, 'another cwd');
+  fs.writeFileSync(path.join(root, 'absent'), '3.13.0\n');
+  t.equal(readEntry(dir, '/shim', '/w', env), null, 'a file that was absent appeared');
+  fs.rmSync(path.join(root, 'absent'));
+  t.same(readEntry(dir, '/shim', '/w', env), answer, 'and went again');
+  fs.writeFileSync(decided, 'changed');
+  t.equal(readEntry(dir, '/shim', '/w', env), null, 'a deciding file changed');
+});
