@@ -58,6 +58,8 @@ t.test('.python-version up the tree, PYENV_VERSION, several versions, system, th
   await agree(t, 'PYENV_VERSION over the file', { PYENV_VERSION: '3.13.0' }, 'python3', /^3\.13\.0 /);
   pythonVersionAt('proj', '# comment\n2.7.18\n3.12.1\n');
   await agree(t, 'two versions (2.7 has no python3: the next)', {}, 'python3', /^3\.12\.1 /);
+  pythonVersionAt('proj', '2.7.18 3.12.1\n');
+  await agree(t, 'two versions on one line (pyenv reads the first word of a line)', {}, 'python3', /^\S+ \/usr\/bin\/python3\n/);
   pythonVersionAt('proj', 'system\n');
   await agree(t, 'system', {}, 'python3', /^\S+ \/usr\/bin\/python3\n/);
   pythonVersionAt('proj', null);
@@ -82,6 +84,19 @@ t.test('a version not installed: the manager\'s own error and status', async (t)
   t.equal(py.status, 1);
   t.match(py.stderr, /pyenv: version `3\.5\.0' is not installed/);
   await agree(t, 'python3 with 3.5.0 pinned (pyenv falls back to the system python3, quietly or not)');
+  pythonVersionAt('proj', null);
+});
+
+t.test('a python older than a zygote runs (2.7, 3.8): its shim runs it, as it is', async (t) => {
+  pythonVersionAt('proj', '2.7.18\n');
+  write(sb, 'proj/sub/v2.py', 'import sys\nprint(sys.version.split()[0], sys.executable)\n');
+  for (const [name, extra] of [['python', {}], ['python3', { PYENV_VERSION: '3.8.18' }]] as Array<[string, NodeJS.ProcessEnv]>) {
+    const e = { ...env, ...extra };
+    const py = view(await collect(name, ['v2.py'], { cwd: cwd(), env: e }));
+    t.match(py.stdout, /^(\('2\.7\.18'|3\.8\.18)/);
+    t.same(view(await collect(process.execPath, [CLI, 'run', '--python', name, 'v2.py'], { cwd: cwd(), env: e })), py, `${name}: the Node CLI`);
+    for (let i = 0; i < 2; i++) t.same(view(await collect(RUNNER, ['run', '--python', name, 'v2.py'], { cwd: cwd(), env: e })), py, `${name}: the runner`);
+  }
   pythonVersionAt('proj', null);
 });
 

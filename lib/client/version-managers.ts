@@ -111,10 +111,15 @@ function hookDirs(pyenv: Pyenv, env: NodeJS.ProcessEnv): string[] {
 }
 
 const PROBE = "import sys;e=open('/proc/self/environ','rb').read();o=getattr(sys.stdout,'buffer',sys.stdout);" +
-  "o.write(sys.executable.encode('utf-8')+b'\\0\\0'+e)";
+  "o.write(sys.executable.encode('utf-8')+b'\\0'+('%d.%d'%sys.version_info[:2]).encode('ascii')+b'\\0\\0'+e)";
+
+/** The oldest python a zygote runs (python/pynwheel_zygote.py); older ones are run through their shim. */
+const ZYGOTE_MIN = [3, 9];
 
 interface Probed {
   python: string;
+  /** major.minor */
+  version: string;
   given: Map<string, string>;
   edits: Array<[string, string | null]>;
 }
@@ -126,7 +131,7 @@ function probeShim(candidate: string, name: string, env: NodeJS.ProcessEnv, cwd:
   const out = probe.stdout ?? Buffer.alloc(0);
   const split = out.indexOf('\0\0');
   if (probe.status !== 0 || (probe.stderr?.length ?? 0) > 0 || split <= 0) return null;
-  const python = out.subarray(0, split).toString('utf8');
+  const [python, version] = out.subarray(0, split).toString('utf8').split('\0');
   const given = new Map<string, string>();
   for (const item of out.subarray(split + 2).toString('utf8').split('\0')) {
     const eq = item.indexOf('=');
@@ -137,7 +142,13 @@ function probeShim(candidate: string, name: string, env: NodeJS.ProcessEnv, cwd:
   const edits: Array<[string, string | null]> = [];
   for (const [k, v] of given) if (env[k] !== v) edits.push([k, v]);
   for (const k of Object.keys(env)) if (env[k] !== undefined && !given.has(k)) edits.push([k, null]);
-  return { python, given, edits };
+  return { python, version: version ?? '', given, edits };
+}
+
+/** A python too old for a zygote: its shim runs it, as it is. */
+function tooOld(probed: Probed): boolean {
+  const [major, minor] = probed.version.split('.').map(Number);
+  return !(major > ZYGOTE_MIN[0] || (major === ZYGOTE_MIN[0] && minor >= ZYGOTE_MIN[1]));
 }
 
 function resolvePyenv(pyenv: Pyenv, candidate: string, name: string, env: NodeJS.ProcessEnv, cwd: string, module?: string): ShimAnswer {
@@ -178,6 +189,7 @@ function resolvePyenv(pyenv: Pyenv, candidate: string, name: string, env: NodeJS
     return asIs(candidate, `pyenv (${candidate}) does not run a python quietly here (${origin}): run as it is`, files);
   }
   const { python, given, edits } = probed;
+  if (tooOld(probed)) return asIs(candidate, `pyenv: Python ${probed.version} (${origin}) is older than a zygote runs (3.9): run through ${candidate} as it is`, [...files, python]);
   for (const version of (given.get('PYENV_VERSION') ?? '').split(':')) {
     if (version && version !== 'system') files.push(path.join(pyenv.root, 'versions', version), path.join(pyenv.root, 'versions', version, 'bin'));
   }
@@ -227,6 +239,7 @@ function resolveMise(candidate: string, name: string, env: NodeJS.ProcessEnv, cw
   }
   const probed = probeShim(candidate, name, env, cwd);
   if (!probed) return asIs(candidate, `mise (${candidate}) does not run a python quietly here: run as it is`, files);
+  if (tooOld(probed)) return asIs(candidate, `mise: Python ${probed.version} is older than a zygote runs (3.9): run through ${candidate} as it is`, [...files, probed.python]);
   files.push(probed.python);
   const origin = files.filter((f) => /(\.toml|\.tool-versions|\.python-versions?)$/.test(f) && fs.existsSync(f))[0] ?? 'no config file';
   return { verdict: 'run', python: probed.python, how: `mise (${origin}), through ${candidate}`, edits: probed.edits, files };
