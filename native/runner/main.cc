@@ -190,7 +190,10 @@ int main(int argc, char** argv) {
   if (const char* why = Locate(run.python, run.has_module ? run.module : std::string(), &where)) HandToNode(argv, why);
   // python's messages name it as the caller typed it, unless a shim execs it by its full path.
   if (masquerade && where.python == run.python) where.argv0 = typed;
-  if (where.as_is) RunPythonItself(run, where, present, "the interpreter is a shim run as it is");
+  if (where.as_is) {
+    if (masquerade) SkipShimWhenFoundAgain(where.python);
+    RunPythonItself(run, where, present, "the interpreter is a shim run as it is");
+  }
   if (!FdsFit(present, caller)) RunPythonItself(run, where, present, "more inheritable fds than a request frame carries");
   if (!OpenSignalPipe()) HandToNode(argv, "no pipe for signals");  // nothing has run yet
 

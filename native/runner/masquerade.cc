@@ -83,9 +83,7 @@ bool ServableArgs(const std::vector<std::string>& args) {
     if (RuntimeDirIsSafe(runtime) && LookUpShim(runtime, next, cwd, &resolved) == ShimVerdict::kRun) {
       python = argv0 = resolved;
     } else {
-      // The manager decides; if it finds this program again (pyenv's `system`), it skips the shim.
-      const char* skip = getenv(kSkipVariable);
-      setenv(kSkipVariable, (skip && *skip ? std::string(skip) + ":" + next : next).c_str(), 1);
+      SkipShimWhenFoundAgain(next);  // the manager decides
       argv0 = next.substr(next.rfind('/') + 1);
     }
   }
@@ -95,6 +93,11 @@ bool ServableArgs(const std::vector<std::string>& args) {
   execv(python.c_str(), args.data());
   std::fprintf(stderr, "pynwheel: cannot run %s: %s\n", python.c_str(), std::strerror(errno));
   _exit(126);
+}
+
+void SkipShimWhenFoundAgain(const std::string& shim) {
+  const char* skip = getenv(kSkipVariable);
+  setenv(kSkipVariable, (skip && *skip ? std::string(skip) + ":" + shim : shim).c_str(), 1);
 }
 
 bool IsMasquerade(const char* argv0) {

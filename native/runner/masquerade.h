@@ -22,6 +22,9 @@ void MasqueradeCommandLine(int argc, char** argv, std::vector<std::string>* stor
 /** For the Node CLI: the name python3 was started by, python's argv[0] in its messages (lib/cli/run-command.ts takes it). */
 extern const char kMasqueradeArgv0Variable[];
 
+/** Before a manager's shim is exec'd as it is: if it finds this program again (pyenv's `system`), it steps past the shim. */
+void SkipShimWhenFoundAgain(const std::string& shim);
+
 /** exec of the interpreter `next` as masquerade.h says (its shim seen through), with `args`: never returns. */
 [[noreturn]] void ExecInterpreter(const std::string& next, int count, char** args, const char* why);
 
