@@ -4,7 +4,13 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { findOnPath, resolveInterpreter } from '../lib/client/interpreter';
+import { findOnPath, resolveInterpreter as resolveFully } from '../lib/client/interpreter';
+
+/** The interpreter's path and argv0 (`how` is for status and doctor). */
+const resolveInterpreter = (...args: Parameters<typeof resolveFully>) => {
+  const { path: file, argv0 } = resolveFully(...args);
+  return { path: file, argv0 };
+};
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pnw-interpreter-'));
 t.teardown(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -13,7 +19,7 @@ t.teardown(() => fs.rmSync(root, { recursive: true, force: true }));
 function exe(relative: string, mode = 0o755): string {
   const file = path.join(root, relative);
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, '#!/bin/sh\n', { mode });
+  fs.writeFileSync(file, '\x7fELF', { mode }); // a binary: a script would be a shim (version-managers.test.ts)
   fs.chmodSync(file, mode);
   return file;
 }
@@ -71,4 +77,43 @@ t.test('no interpreter: ENOPYTHON, saying what was looked for', async (t) => {
   t.throws(() => resolveInterpreter(path.join(root, 'noexec/python3'), {}, '/'), { code: 'ENOPYTHON' }, 'not executable');
   t.throws(() => resolveInterpreter(path.join(root, 'dir/python3'), {}, '/'), { code: 'ENOPYTHON' }, 'a directory');
   t.throws(() => resolveInterpreter(undefined, { PATH: `${root}/noexec` }, '/'), { code: 'ENOPYTHON', message: /python3 was not found on PATH/ });
+});
+
+t.test('an active conda environment (CONDA_PREFIX) after a venv, before PATH', async (t) => {
+  const conda = path.join(root, 'conda');
+  exe('conda/bin/python3');
+  t.same(resolveInterpreter(undefined, { CONDA_PREFIX: conda, PATH: `${root}/a` }, '/'), { path: path.join(conda, 'bin/python3'), argv0: 'python3' });
+  t.equal(resolveInterpreter(undefined, { CONDA_PREFIX: conda, VIRTUAL_ENV: path.join(root, 'venv'), PATH: `${root}/a` }, '/').path,
+    path.join(root, 'venv/bin/python3'), 'a venv activated inside it wins');
+  t.equal(resolveInterpreter(undefined, { CONDA_PREFIX: path.join(root, 'dir'), PATH: `${root}/a` }, '/').path, a, 'no python3 in it: PATH');
+  t.match(resolveFully(undefined, { CONDA_PREFIX: conda, PATH: `${root}/a` }, '/').how, /conda environment \(CONDA_PREFIX=/);
+});
+
+t.test('a script that is no shim pynwheel knows is run as it is, never guessed', async (t) => {
+  const shim = path.join(root, 'shim/python3');
+  fs.mkdirSync(path.dirname(shim), { recursive: true });
+  fs.writeFileSync(shim, '#!/bin/sh\nexec /usr/bin/python3 "$@"\n', { mode: 0o755 });
+  const found = resolveFully(undefined, { PATH: `${root}/shim`, PYNWHEEL_RUNTIME_DIR: path.join(root, 'rt') }, '/');
+  t.same([found.path, found.argv0, found.asIs], [shim, 'python3', true]);
+  t.match(found.how, /a script pynwheel does not know/);
+});
+
+t.test('the interpreter cache: an answer holds while its variables and files are as they were', async (t) => {
+  const { readEntry, writeEntry, decidingVariables } = await import('../lib/client/interpreter-cache');
+  const dir = path.join(root, 'cache');
+  const decided = exe('decided/.python-version', 0o644);
+  const env = { PATH: '/x', PYENV_VERSION: '3.12.1', OTHER: 'not deciding' };
+  const answer = { verdict: 'run' as const, python: '/v/bin/python3', how: 'test', edits: [['PYENV_VERSION', '3.12.1'], ['GONE', null]] as Array<[string, string | null]> };
+  writeEntry(dir, { ...answer, candidate: '/shim', cwd: '/w', variables: decidingVariables(env), files: [decided, path.join(root, 'absent')] });
+  t.same(readEntry(dir, '/shim', '/w', env), answer, 'read back whole');
+  t.same(readEntry(dir, '/shim', '/w', { ...env, OTHER: 'changed' }), answer, 'a variable that decides nothing may change');
+  t.equal(readEntry(dir, '/shim', '/w', { ...env, PYENV_VERSION: '3.13.0' }), null, 'a deciding variable changed');
+  t.equal(readEntry(dir, '/shim', '/w', { ...env, PYENV_DIR: '/d' }), null, 'a deciding variable added');
+  t.equal(readEntry(dir, '/shim', '/elsewhere', env), null, 'another cwd');
+  fs.writeFileSync(path.join(root, 'absent'), '3.13.0\n');
+  t.equal(readEntry(dir, '/shim', '/w', env), null, 'a file that was absent appeared');
+  fs.rmSync(path.join(root, 'absent'));
+  t.same(readEntry(dir, '/shim', '/w', env), answer, 'and went again');
+  fs.writeFileSync(decided, 'changed');
+  t.equal(readEntry(dir, '/shim', '/w', env), null, 'a deciding file changed');
 });

@@ -38,7 +38,8 @@ export async function launch(request: LaunchRequest, events: LaunchEvents): Prom
   // python's fresh signal dispositions and an empty mask: spawn resets those).
   const passFds = inheritableFds();
   const direct = request.plan.unsupported.length ? `python's own flags ${request.plan.unsupported.join(' ')}`
-    : env.PYNWHEEL_DISABLE === '1' ? 'PYNWHEEL_DISABLE=1' : env.PYTHONINSPECT ? 'PYTHONINSPECT'
+    : env.PYNWHEEL_DISABLE === '1' ? 'PYNWHEEL_DISABLE=1'
+    : request.interpreter.asIs ? `the interpreter is run as it is: ${request.interpreter.how}` : env.PYTHONINSPECT ? 'PYTHONINSPECT'
     : 3 + 1 + passFds.length > MAX_FDS_PER_FRAME ? 'more inheritable fds than a request frame carries' : null;
   if (direct !== null) {
     debug?.(`running python directly (${direct})`);

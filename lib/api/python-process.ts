@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Readable, Writable } from 'node:stream';
-import { resolveInterpreter } from '../client/interpreter';
+import { environmentFor, resolveInterpreter } from '../client/interpreter';
 import type { RunOutcome } from '../client/run-client';
 import { signalName, signalNumber } from '../shared/signals';
 import { AbortError, JsonLineError, MaxBufferError, PythonError, TimeoutError, type RunFailure, type RunResult } from './errors';
@@ -112,12 +112,12 @@ export class PythonProcess<Result extends RunResult<any, any> = RunResult> exten
     const setup = this.stdioSetup!;
     let request: LaunchRequest | null = null;
     try {
-      const interpreter = resolveInterpreter(options.python, options.env, options.cwd);
+      const interpreter = resolveInterpreter(options.python, options.env, options.cwd, options.module ? options.file : undefined);
       request = {
         interpreter,
         target: options.module ? { module: options.file, args: options.args } : { file: options.file, args: options.args },
         cwd: options.cwd,
-        env: options.env,
+        env: environmentFor(interpreter, options.env),
         pythonOptions: options.pythonOptions,
         plan: planPythonOptions(options.pythonOptions, options.env),
         stdio: setup.childFds,

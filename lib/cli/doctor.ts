@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { resolveInterpreter } from '../client/interpreter';
+import { environmentFor, resolveInterpreter } from '../client/interpreter';
 import { checkRuntimeDir, LOG_LIMIT_BYTES, pathsIn, runtimeDirFor } from '../shared/runtime-dir';
 import { VERSION } from '../shared/version';
 import { ask } from './control';
@@ -34,14 +34,15 @@ export async function diagnose(env: NodeJS.ProcessEnv, cwd: string, python?: str
 
   try {
     const interpreter = resolveInterpreter(python, env, cwd);
-    const probe = spawnSync(interpreter.path, ['-c', 'import sys; print(sys.version.split()[0]); print(sys.version_info >= (3, 9)); print(sys.prefix != sys.base_prefix)'], { env, encoding: 'utf8', timeout: 30_000 });
+    if (interpreter.asIs) findings.push({ ok: true, what: `runs through ${interpreter.path} as it is (no warm runs): ${interpreter.how}` });
+    const probe = spawnSync(interpreter.path, ['-c', 'import sys; print(sys.version.split()[0]); print(sys.version_info >= (3, 9)); print(sys.prefix != sys.base_prefix)'], { env: environmentFor(interpreter, env), encoding: 'utf8', timeout: 30_000 });
     const [version, supported, venv] = (probe.stdout ?? '').trim().split('\n');
     if (probe.status !== 0) {
       findings.push({ ok: false, what: `the interpreter ${interpreter.path} failed to start: ${(probe.stderr || probe.error?.message || '').trim()}`, fix: 'name a working one with --python or PYNWHEEL_PYTHON' });
     } else if (supported !== 'True') {
       findings.push({ ok: false, what: `the interpreter ${interpreter.path} is Python ${version}; pynwheel needs 3.9 or newer`, fix: 'name a newer one with --python or PYNWHEEL_PYTHON' });
     } else {
-      findings.push({ ok: true, what: `interpreter ${interpreter.path} (Python ${version}${venv === 'True' ? ', a venv' : ''})` });
+      findings.push({ ok: true, what: `interpreter ${interpreter.path} (Python ${version}${venv === 'True' ? ', a venv' : ''}), chosen by ${interpreter.how}` });
     }
   } catch (err) {
     findings.push({ ok: false, what: (err as Error).message, fix: 'install Python 3, or name one with --python or PYNWHEEL_PYTHON' });

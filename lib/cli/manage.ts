@@ -1,6 +1,7 @@
 // Runs in the CLI: the management commands (start, stop, status, doctor), parsed by yargs.
 import * as fs from 'node:fs';
 import { connectOrStart } from '../client/connect';
+import { resolveInterpreter } from '../client/interpreter';
 import { ensureRuntimeDir, runtimeDirFor } from '../shared/runtime-dir';
 import { VERSION } from '../shared/version';
 import { ask } from './control';
@@ -8,7 +9,19 @@ import { currentDirectory } from './run-command';
 import { diagnose, formatFindings } from './doctor';
 import { UsageError } from './run-args';
 import { say } from './say';
+import { removeShims, writeShims } from './shims';
+import * as path from 'node:path';
 import { formatStatus } from './status';
+
+/** Which python a run from here would use, and how it was chosen (version managers included). */
+function interpreterHere(): string {
+  try {
+    const found = resolveInterpreter(undefined, process.env, currentDirectory());
+    return `${found.path}${found.asIs ? ' (run as it is)' : ''}, chosen by ${found.how}`;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
 
 export async function managementCommand(argv: string[]): Promise<number> {
   const { default: yargs } = await import('yargs');
@@ -35,8 +48,21 @@ export async function managementCommand(argv: string[]): Promise<number> {
         status = 3;
         return;
       }
-      say(1, args.json ? JSON.stringify(reply, null, 2) : formatStatus(reply));
+      say(1, args.json ? JSON.stringify({ ...reply, interpreterHere: interpreterHere() }, null, 2)
+        : `${formatStatus(reply)}\ninterpreter here: ${interpreterHere()}`);
     })
+    .command('shims DIR', 'write python, python3 and python3.N into DIR: with DIR first on PATH, `python3 ARGS` goes through pynwheel',
+      (y) => y.positional('DIR', { type: 'string', demandOption: true }).option('remove', { type: 'boolean', describe: 'remove the shims from DIR' }),
+      (args) => {
+        const dir = path.resolve(currentDirectory(), String(args.DIR));
+        if (args.remove) {
+          const removed = removeShims(dir);
+          say(1, removed.length ? `removed ${removed.join(' ')}` : `no pynwheel shims in ${dir}`);
+        } else {
+          const written = writeShims(dir, process.env);
+          say(1, `${written.join(' ')}: pynwheel under python's names; put ${dir} first on PATH`);
+        }
+      })
     .command('doctor', 'check the runtime directory, the interpreter and the daemon', (y) => y.option('python', { type: 'string', describe: 'interpreter to check' }), async (args) => {
       const findings = await diagnose(process.env, currentDirectory(), args.python);
       say(1, formatFindings(findings));

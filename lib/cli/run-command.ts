@@ -2,13 +2,16 @@
 // interpreter itself for what a zygote does not take.
 import { clientDebug } from '../client/debug';
 import { pythonArgsFor, runDirectly } from '../client/direct';
-import { resolveInterpreter } from '../client/interpreter';
+import { environmentFor, resolveInterpreter } from '../client/interpreter';
 import { runThroughDaemon, type RunOutcome } from '../client/run-client';
 import { native } from '../shared/native';
 import { MAX_FDS_PER_FRAME } from '../shared/protocol-constants';
 import { takeCaller } from './caller';
 import { parseRunArgs, UsageError, type RunArgs } from './run-args';
 import { say } from './say';
+
+/** Set by the native runner under python's names for the Node CLI (native/runner/masquerade.h). */
+const MASQUERADE_ARGV0 = 'PYNWHEEL_MASQUERADE_ARGV0';
 
 /** Exit status the CLI uses when pynwheel itself, not the script, failed (as docker does). */
 export const EXIT_PYNWHEEL_FAILED = 125;
@@ -25,22 +28,29 @@ export async function runCommand(argv: string[]): Promise<number> {
     throw err;
   }
   const cwd = currentDirectory();
-  const interpreter = resolveInterpreter(parsed.python, process.env, cwd);
+  const found = resolveInterpreter(parsed.python, process.env, cwd, parsed.module);
+  // Under python's name (pynwheel shims), python's messages name it as typed, unless a shim execs it by its full path.
+  const typed = process.env[MASQUERADE_ARGV0];
+  delete process.env[MASQUERADE_ARGV0];
+  const interpreter = typed && found.path === parsed.python && !found.asIs ? { ...found, argv0: typed } : found;
+  // The environment python would get from its shim (pyenv's PATH, PYENV_VERSION, ...).
+  const env = environmentFor(interpreter, process.env);
   const caller = takeCaller();
   let outcome: RunOutcome;
   // PYTHONINSPECT asks for python's REPL after the script: the interpreter's own job. A request
   // carries at most fdsPerFrame fds (stdio, the cwd's, the caller's others).
-  const direct = process.env.PYNWHEEL_DISABLE === '1' ? 'PYNWHEEL_DISABLE=1' : parsed.file === '-' ? 'a script on stdin'
+  const direct = process.env.PYNWHEEL_DISABLE === '1' ? 'PYNWHEEL_DISABLE=1'
+    : interpreter.asIs ? `the interpreter is run as it is: ${interpreter.how}` : parsed.file === '-' ? 'a script on stdin'
     : process.env.PYTHONINSPECT ? 'PYTHONINSPECT'
     : 3 + 1 + caller.passFds.length > MAX_FDS_PER_FRAME ? 'more inheritable fds than a request frame carries' : null;
   if (direct !== null) {
     clientDebug(process.env)?.(`running python directly (${direct})`);
-    outcome = await runDirectly(interpreter, pythonArgsFor(parsed), cwd, process.env, [0, 1, 2], true, caller);
+    outcome = await runDirectly(interpreter, pythonArgsFor(parsed), cwd, env, [0, 1, 2], true, caller);
   } else {
     restoreBlockingStdio();
     outcome = await runThroughDaemon(
       { file: parsed.file, module: parsed.module, args: parsed.args },
-      { cwd, env: process.env, interpreter, stdio: [0, 1, 2], forwardSignals: true, terminal: true, caller },
+      { cwd, env, interpreter, stdio: [0, 1, 2], forwardSignals: true, terminal: true, caller },
     );
   }
   if (outcome.signo !== null) native.dieBySignal(outcome.signo, outcome.core);

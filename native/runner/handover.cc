@@ -27,7 +27,7 @@ struct ForNode {
   const char* name = nullptr;
   std::string value;
 };
-ForNode g_for_node;
+ForNode g_for_node[2];  // the caller's signals and fds; a masquerade's argv0
 
 /**
  * The package's root: this program is <package>/build/Release/pynwheel-runner, or its copy
@@ -47,14 +47,21 @@ std::string PackageRoot() {
 }  // namespace
 
 void SetForNode(const char* name, const std::string& value) {
-  g_for_node.name = name;
-  g_for_node.value = value;
+  for (ForNode& slot : g_for_node) {
+    if (slot.name == nullptr || std::strcmp(slot.name, name) == 0) {
+      slot.name = name;
+      slot.value = value;
+      return;
+    }
+  }
 }
 
 [[noreturn]] void HandToNode(char** argv, const char* reason) {
   Debug("handing over to the Node CLI: %s", reason);
   ActOnCaughtSignals();
-  if (g_for_node.name != nullptr) setenv(g_for_node.name, g_for_node.value.c_str(), 1);
+  for (const ForNode& slot : g_for_node) {
+    if (slot.name != nullptr) setenv(slot.name, slot.value.c_str(), 1);
+  }
   std::string root = PackageRoot();
   // Without /proc: relative to the cwd, as before there were installed copies.
   std::string cli = root.empty() ? std::string(kCliEntry) : root + "/" + kCliEntry;

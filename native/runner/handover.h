@@ -17,7 +17,7 @@ extern const char kCliEntry[];
  */
 [[noreturn]] void HandToNode(char** argv, const char* reason);
 
-/** A variable set for the Node CLI just before the exec (not in this process's request): the caller's signals and fds (caller.h). */
+/** A variable set for the Node CLI just before the exec (not in this process's request): the caller's signals and fds (caller.h), a masquerade's argv0 (masquerade.h); two at most. */
 void SetForNode(const char* name, const std::string& value);
 
 }  // namespace runner

@@ -2,6 +2,8 @@
 // and its test program.
 #include "locate.h"
 
+#include "interp_cache.h"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -45,7 +47,7 @@ std::string FindOnPath(const std::string& name, const std::string& cwd) {
 
 }  // namespace
 
-const char* Locate(const std::string& explicit_python, Location* out) {
+const char* Locate(const std::string& explicit_python, const std::string& module, Location* out) {
   bool cwd_known;
   out->cwd = CurrentDirectory(&cwd_known);
   // A relative runtime directory under a deleted cwd: Node's path.resolve decides.
@@ -53,7 +55,23 @@ const char* Locate(const std::string& explicit_python, Location* out) {
   if (!cwd_known && dir_env && *dir_env && dir_env[0] != '/') return "a relative PYNWHEEL_RUNTIME_DIR under a deleted cwd";
   out->runtime_dir = RuntimeDir(out->cwd);
   if (!RuntimeDirIsSafe(out->runtime_dir)) return "the runtime directory is missing or not safely ours";
-  if (!ResolvePython(explicit_python, out->cwd, &out->python, &out->argv0)) return "the interpreter was not found";
+  bool by_name = false;
+  if (!ResolvePython(explicit_python, out->cwd, &out->python, &out->argv0, &by_name)) return "the interpreter was not found";
+  if (!by_name || !IsShim(out->python)) return nullptr;
+  // A version manager's shim: what it would run, as the Node client last found it.
+  if (module == "pip") return "pip through a version manager's shim (the Node CLI decides)";
+  std::string python;
+  switch (LookUpShim(out->runtime_dir, out->python, out->cwd, &python)) {
+    case ShimVerdict::kUnknown:
+      return "the interpreter is a shim not yet resolved here (the Node CLI resolves it)";
+    case ShimVerdict::kAsIs:
+      out->as_is = true;
+      return nullptr;
+    case ShimVerdict::kRun:
+      out->python = python;
+      out->argv0 = python;  // the shim execs it by its full path
+      return nullptr;
+  }
   return nullptr;
 }
 
@@ -92,9 +110,11 @@ bool RuntimeDirIsSafe(const std::string& dir) {
   return S_ISDIR(st.st_mode) && st.st_uid == getuid() && (st.st_mode & 077) == 0;
 }
 
-bool ResolvePython(const std::string& explicit_python, const std::string& cwd, std::string* path, std::string* argv0) {
+bool ResolvePython(const std::string& explicit_python, const std::string& cwd, std::string* path, std::string* argv0,
+                   bool* found_by_name) {
   const char* env_python = getenv("PYNWHEEL_PYTHON");
   std::string wanted = !explicit_python.empty() ? explicit_python : env_python ? env_python : "";
+  if (found_by_name) *found_by_name = true;
   if (!wanted.empty()) {
     *path = wanted.find('/') != std::string::npos ? ResolvePath(cwd, wanted) : FindOnPath(wanted, cwd);
     *argv0 = wanted;
@@ -105,6 +125,15 @@ bool ResolvePython(const std::string& explicit_python, const std::string& cwd, s
   if (venv && *venv && IsExecutableFile(ResolvePath(cwd, venv) + "/bin/python3")) {
     *path = ResolvePath(cwd, venv) + "/bin/python3";
     *argv0 = "python3";
+    if (found_by_name) *found_by_name = false;
+    return true;
+  }
+  // An activated conda environment, likewise.
+  const char* conda = getenv("CONDA_PREFIX");
+  if (conda && *conda && IsExecutableFile(ResolvePath(cwd, conda) + "/bin/python3")) {
+    *path = ResolvePath(cwd, conda) + "/bin/python3";
+    *argv0 = "python3";
+    if (found_by_name) *found_by_name = false;
     return true;
   }
   *path = FindOnPath("python3", cwd);

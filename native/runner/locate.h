@@ -11,10 +11,15 @@ struct Location {
   std::string runtime_dir;  // checked: ours, a directory, mode 0700
   std::string python;       // the interpreter's absolute path, symlinks kept
   std::string argv0;        // as the user named it ("python3" unless --python or $PYNWHEEL_PYTHON)
+  bool as_is = false;       // a shim to exec as it is (python = the shim): interp_cache.h's kAsIs
 };
 
-/** All of *out for a run whose --python was `explicit_python` (may be ""); nullptr, or why Node must decide. */
-const char* Locate(const std::string& explicit_python, Location* out);
+/**
+ * All of *out for a run whose --python was `explicit_python` (may be ""), of module `module`
+ * ("" for a file); nullptr, or why Node must decide. A version manager's shim found as the
+ * interpreter is what its cache entry says (interp_cache.h), its environment changes made here.
+ */
+const char* Locate(const std::string& explicit_python, const std::string& module, Location* out);
 
 /** `path` made absolute against `base` and normalised lexically, as Node's path.resolve(base, path). */
 std::string ResolvePath(const std::string& base, const std::string& path);
@@ -25,7 +30,11 @@ std::string RuntimeDir(const std::string& cwd);
 /** lib/shared/runtime-dir.ts's checkRuntimeDir, without the explanations: lstat says ours, a directory, 0700. */
 bool RuntimeDirIsSafe(const std::string& dir);
 
-/** lib/client/interpreter.ts's resolveInterpreter: false when it would throw ENOPYTHON. */
-bool ResolvePython(const std::string& explicit_python, const std::string& cwd, std::string* path, std::string* argv0);
+/**
+ * lib/client/interpreter.ts's resolveInterpreter up to its shims: false when it would throw
+ * ENOPYTHON; *found_by_name when the path is one a shim may be (not a venv's or conda's).
+ */
+bool ResolvePython(const std::string& explicit_python, const std::string& cwd, std::string* path, std::string* argv0,
+                   bool* found_by_name = nullptr);
 
 }  // namespace runner

@@ -26,6 +26,7 @@
 #include "direct.h"
 #include "handover.h"
 #include "locate.h"
+#include "masquerade.h"
 #include "outcome.h"
 #include "request.h"
 #include "route.h"
@@ -167,11 +168,32 @@ int main(int argc, char** argv) {
   bool present[3];
   if (!HoldClosedStdio(present)) return 125;
   // What to run, where, with which python: anything unusual is the Node CLI's to decide.
+  // Under python's own names (pynwheel shims DIR): `python3 ARGS` as `pynwheel run --python NEXT ARGS`.
+  std::vector<std::string> masquerade_storage;
+  std::vector<char*> masquerade_argv;
+  bool masquerade = IsMasquerade(argv[0]);
+  std::string typed = argv[0];
+  if (masquerade) {
+    SetForNode(kMasqueradeArgv0Variable, typed);
+    MasqueradeCommandLine(argc, argv, &masquerade_storage, &masquerade_argv);
+    argv = masquerade_argv.data();
+    argc = static_cast<int>(masquerade_argv.size()) - 1;
+  }
   RunArgs run;
-  if (const char* why = ParseCommandLine(argc, argv, &run)) HandToNode(argv, why);
+  if (const char* why = ParseCommandLine(argc, argv, &run)) {
+    // What the runner cannot take is the Node CLI's to explain; under python's name, python's.
+    if (masquerade) ExecInterpreter(run.python.empty() ? argv[3] : run.python, argc - 4, argv + 4, why);
+    HandToNode(argv, why);
+  }
   if (const char* why = PythonRunsItself()) HandToNode(argv, why);
   Location where;
-  if (const char* why = Locate(run.python, &where)) HandToNode(argv, why);
+  if (const char* why = Locate(run.python, run.has_module ? run.module : std::string(), &where)) HandToNode(argv, why);
+  // python's messages name it as the caller typed it, unless a shim execs it by its full path.
+  if (masquerade && where.python == run.python) where.argv0 = typed;
+  if (where.as_is) {
+    if (masquerade) SkipShimWhenFoundAgain(where.python);
+    RunPythonItself(run, where, present, "the interpreter is a shim run as it is");
+  }
   if (!FdsFit(present, caller)) RunPythonItself(run, where, present, "more inheritable fds than a request frame carries");
   if (!OpenSignalPipe()) HandToNode(argv, "no pipe for signals");  // nothing has run yet
 
