@@ -39,7 +39,11 @@ export async function launch(request: LaunchRequest, events: LaunchEvents): Prom
   const passFds = inheritableFds();
   const direct = request.plan.unsupported.length ? `python's own flags ${request.plan.unsupported.join(' ')}`
     : env.PYNWHEEL_DISABLE === '1' ? 'PYNWHEEL_DISABLE=1' : env.PYTHONINSPECT ? 'PYTHONINSPECT'
-    : 3 + 1 + passFds.length > MAX_FDS_PER_FRAME ? 'more inheritable fds than a request frame carries' : null;
+    : 3 + 1 + passFds.length + 1 > MAX_FDS_PER_FRAME ? 'more inheritable fds than a request frame carries' : null;
+  if (direct !== null && request.target.call !== undefined) {
+    // A call is a function of a warm zygote's fork: python started here has no channel for it.
+    throw new PynwheelError('EDIRECT', `pynwheel: call() cannot run without a zygote (${direct})`);
+  }
   if (direct !== null) {
     debug?.(`running python directly (${direct})`);
     return launchDirectly(request, events);
@@ -59,7 +63,7 @@ export async function launch(request: LaunchRequest, events: LaunchEvents): Prom
   } catch (err) {
     // Modules keep changing on disk (an install in progress): no zygote can be trusted, and the
     // run has not started; the interpreter runs it, as the CLI does.
-    if (err instanceof PynwheelError && (err.code === 'ESTALE' || err.code === 'EDIRECT')) {
+    if (err instanceof PynwheelError && (err.code === 'ESTALE' || err.code === 'EDIRECT') && request.target.call === undefined) {
       debug?.(`running python directly (${err.code}: ${err.message})`);
       return launchDirectly(request, events);
     }

@@ -4,9 +4,11 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <string>
 #include <vector>
 
 #include "../posix/fds.h"
@@ -91,10 +93,27 @@ static Napi::Value InheritableFds(const Napi::CallbackInfo& info) {
   return out;
 }
 
+/** An anonymous memory file (close-on-exec): a call's large values travel in one, by fd. */
+static Napi::Value MemfdCreate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) {
+    Napi::TypeError::New(env, "name must be a string").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  int fd = memfd_create(name.c_str(), MFD_CLOEXEC);
+  if (fd < 0) {
+    ThrowErrno(env, "memfd_create");
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, fd);
+}
+
 void InitFdOps(Napi::Env env, Napi::Object exports) {
   exports.Set("inheritableFds", Napi::Function::New(env, InheritableFds, "inheritableFds"));
   exports.Set("setNonBlocking", Napi::Function::New(env, SetNonBlocking, "setNonBlocking"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));
   exports.Set("tryLockExclusive", Napi::Function::New(env, TryLockExclusive, "tryLockExclusive"));
+  exports.Set("memfdCreate", Napi::Function::New(env, MemfdCreate, "memfdCreate"));
   exports.Set("fdKind", Napi::Function::New(env, FdKind, "fdKind"));
 }
