@@ -56,7 +56,7 @@ export function encodeValue(value: unknown, where: string): Encoded {
 }
 
 function encode(v: unknown, where: string, blobs: Uint8Array[], depth: number): Tree {
-  if (depth > 500) throw new CallValueError(where, typeName(v), 'nested too deeply, or a cycle');
+  if (depth > 200) throw new CallValueError(where, typeName(v), 'nested too deeply, or a cycle');
   switch (typeof v) {
     case 'string': case 'boolean': return v;
     case 'undefined': return { [TAG]: 'undefined' };

@@ -11,6 +11,8 @@ import math
 import sys
 
 TAG = "$pn"
+# Deeper than this is taken for a cycle (and would outgrow the recursion limit).
+MAX_DEPTH = 200
 SAFE_INTEGER = (1 << 53) - 1
 # numpy dtype kinds and sizes that have a typed array in JavaScript (and so an NDArray).
 ARRAY_DTYPES = frozenset(("|b1", "|i1", "|u1", "<i2", "<u2", "<i4", "<u4", "<i8", "<u8", "<f2", "<f4", "<f8"))
@@ -32,7 +34,7 @@ def encode(value, where="result"):
 
 
 def _encode(v, where, blobs, depth):
-    if depth > 500:
+    if depth > MAX_DEPTH:
         raise EncodeError(where, v, "nested too deeply, or a cycle")
     t = type(v)
     if v is None or t is bool or t is str:
