@@ -41,10 +41,11 @@ def same(a, b):
 
 class Vectors(unittest.TestCase):
     def test_every_value_vector(self):
-        checked = 0
+        checked = skipped = 0
         for vector in VALUES["values"]:
             with self.subTest(vector["name"]):
                 if vector.get("numpy") and np is None:
+                    skipped += 1
                     self.skipTest("numpy is not installed")
                 value = eval(vector["python"])
                 blobs = [bytes.fromhex(b) for b in vector["blobs"]]
@@ -55,7 +56,7 @@ class Vectors(unittest.TestCase):
                 if vector.get("oneWay") != "toJs":
                     self.assertTrue(same(codec.decode(vector["tree"], blobs), value), vector["name"])
                 checked += 1
-        self.assertEqual(checked, len(VALUES["values"]))
+        self.assertEqual(checked + skipped, len(VALUES["values"]))
 
     def test_unencodable_values_name_their_place_and_type(self):
         for vector in VALUES["unencodable"]:
