@@ -40,6 +40,10 @@ t.before(() => {
     '    sys.exit(code)',
     'def hard_exit():',
     '    os._exit(7)',
+    'def fork_and_die():',
+    '    if os.fork() == 0:',
+    '        import time; time.sleep(1); os._exit(0)',
+    '    os.kill(os.getpid(), signal.SIGKILL)',
     'def kill_self():',
     '    os.kill(os.getpid(), signal.SIGKILL)',
     'def segfault():',
@@ -230,6 +234,10 @@ t.test('SystemExit rejects with its code; a dying call with CallDiedError; a bad
     t.equal(died.signal, signal, `${fn}: its signal`);
     t.equal(died.exitCode, code, `${fn}: its status`);
   }
+  // A process the function forked holds the channel open: the call's death is still its outcome.
+  const forked = await call('./funcs.py:fork_and_die', [], opts()).catch((e: unknown) => e) as CallDiedError;
+  t.type(forked, CallDiedError);
+  t.equal(forked.signal, 'SIGKILL');
   const cases = [
     ['./funcs.py:missing', 'ENOTARGET', /has no attribute 'missing'/],
     ['./nofile.py:f', 'ENOTARGET', /nofile\.py/],

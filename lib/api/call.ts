@@ -24,6 +24,8 @@ export interface CallOptions extends Omit<RunOptions, 'module' | 'args' | 'scrip
 /** What a target names: a file or a module, and the function's attribute path in it. */
 export interface ParsedTarget { file?: string; module?: string; attribute: string }
 
+/** How long frames may still come in after the call's process has ended (they are in the socket already). */
+const AFTER_EXIT_MS = 100;
 const ATTRIBUTE_PATH = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
 const MODULE_NAME = /^[\p{L}_][\p{L}\p{N}_]*(\.[\p{L}_][\p{L}\p{N}_]*)*$/u;
 
@@ -179,7 +181,12 @@ class CallSession {
    * or "error"). Waits for the process to end too: no call outlives its promise.
    */
   async outcome(frame?: Frame | null): Promise<unknown> {
-    const last = frame !== undefined ? frame : await this.nextFrame();
+    // The channel's end: a result, an error, or EOF; or, a moment after the process ended, nothing
+    // (a process the function forked may hold the channel open after the call died).
+    const last = frame !== undefined ? frame : await Promise.race([
+      this.nextFrame(),
+      this.ended.then(() => new Promise<Frame | null>((resolve) => setTimeout(() => resolve(this.frames.shift() ?? null), AFTER_EXIT_MS))),
+    ]);
     const ended = await this.ended;
     this.finish();
     if (ended instanceof Error) throw ended; // timeout, abort, a daemon's or protocol's error
