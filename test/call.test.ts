@@ -253,7 +253,11 @@ t.test('SystemExit rejects with its code; a dying call with CallDiedError; a bad
   }
   const imported = await call('./broken.py:f', [], opts()).catch((e: unknown) => e) as CallTargetError;
   t.equal((imported.cause as PythonError).type, 'ImportError', 'the import\'s exception is the cause');
-  t.rejects(call('bad target', [], opts()), TypeError);
+  await t.rejects(call('bad target', [], opts()), TypeError);
+  const fds = fs.readdirSync('/proc/self/fd').length;
+  await t.rejects(call('./funcs.py:add', [1], opts({ cwd: 5 as unknown as string })), TypeError);
+  await t.rejects(call('./funcs.py:add', [Buffer.alloc(10)], opts({ stdio: 'bad' as never })), TypeError);
+  t.equal(fs.readdirSync('/proc/self/fd').length, fds, 'bad options leave no fd open');
 });
 
 t.test('a value that cannot be encoded names its type and where it sits', async (t) => {

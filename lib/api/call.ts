@@ -139,21 +139,25 @@ class CallSession {
       this.closed = true;
       this.deliver(null);
     });
+    let memfd: number | null = null;
     try {
-      this.memfd = sendValue(this.channel, { type: 'call', mode }, encoded);
+      memfd = sendValue(this.channel, { type: 'call', mode }, encoded);
+      const { kwargs: _kwargs, concurrency: _concurrency, ...runOptions } = options;
+      const normalized = normalizeOptions(parsed.module ?? parsed.file!, [parsed.attribute], {
+        ...runOptions,
+        module: parsed.module !== undefined,
+        stdio: options.stdio ?? ['ignore', 'inherit', 'inherit'],
+        reject: false,
+      });
+      this.process = new PythonProcess({ ...normalized, callFd: theirs }, true);
     } catch (err) {
+      // Bad options: nothing started; nothing of the call's is left open.
       closeQuietly(theirs);
+      if (memfd !== null) closeQuietly(memfd);
       this.channel.destroy();
       throw err;
     }
-    const { kwargs: _kwargs, concurrency: _concurrency, ...runOptions } = options;
-    const normalized = normalizeOptions(parsed.module ?? parsed.file!, [parsed.attribute], {
-      ...runOptions,
-      module: parsed.module !== undefined,
-      stdio: options.stdio ?? ['ignore', 'inherit', 'inherit'],
-      reject: false,
-    });
-    this.process = new PythonProcess({ ...normalized, callFd: theirs }, true);
+    this.memfd = memfd;
     let theirsOpen = true;
     const closeTheirs = (): void => { if (theirsOpen) { theirsOpen = false; closeQuietly(theirs); } };
     // Only once started: closing it while the request that carries it is in flight costs the kernel a collection.
