@@ -44,6 +44,8 @@ t.before(() => {
     '    if os.fork() == 0:',
     '        import time; time.sleep(1); os._exit(0)',
     '    os.kill(os.getpid(), signal.SIGKILL)',
+    'def parent():',
+    '    return [os.getppid(), __name__, sys.path[0] == os.path.dirname(os.path.abspath(__file__))]',
     'def kill_self():',
     '    os.kill(os.getpid(), signal.SIGKILL)',
     'def segfault():',
@@ -268,6 +270,20 @@ t.test('a value that cannot be encoded names its type and where it sits', async 
   const arg = await call('./funcs.py:echo', [{ f: () => 1 }], opts()).catch((e: unknown) => e) as CallValueError;
   t.type(arg, CallValueError);
   t.equal(arg.where, 'args[0].f');
+});
+
+t.test('where a run would be python\'s own (PYNWHEEL_DISABLE=1, python\'s own flags), a call is too', async (t) => {
+  const env = { ...sb.env, PYNWHEEL_DISABLE: '1' };
+  t.same(await call('./funcs.py:parent', [], opts({ env })), [process.pid, 'funcs', true], 'python is this process\'s child');
+  t.same(await call('./funcs.py:echo', [[Buffer.from('ab'), 2n ** 64n]], opts({ env })), [Buffer.from('ab'), 2n ** 64n]);
+  const err = await call('./funcs.py:chained', [], opts({ env })).catch((e: unknown) => e) as PythonError;
+  t.equal(err.type, 'ValueError');
+  t.ok(err.traceback?.frames.every((f) => !f.file.includes('_pynwheel') && f.file !== '<string>'), 'no frame of pynwheel\'s');
+  t.type(await call('./funcs.py:kill_self', [], opts({ env })).catch((e: unknown) => e), CallDiedError);
+  t.equal((await call('./funcs.py:parent', [], opts({ pythonOptions: ['-I'] })) as unknown[])[0], process.pid, '-I has no variable: python itself');
+  const items: unknown[] = [];
+  for await (const v of iterate('./funcs.py:squares', [3], opts({ env }))) items.push(v);
+  t.same(items, [0, 1, 4]);
 });
 
 t.test('timeout and AbortSignal as in run()', async (t) => {

@@ -77,6 +77,32 @@ def run_call(child):
     return 0
 
 
+def run_direct(request_json):
+    """A call in python started by the client itself, without a zygote (PYNWHEEL_DISABLE=1,
+    python's own flags that have no environment variable, modules changing on disk): as
+    `python -c BOOTSTRAP REQUEST`, the value channel as fd `call`. Returns the exit status."""
+    request = json.loads(request_json)
+    if sys.path and sys.path[0] == "":
+        del sys.path[0]  # -c's: a file target's directory comes first, as a script's would
+    return run_call(DirectCall(request))
+
+
+class DirectCall:
+    """What run_call takes from a zygote's Child, for a call without one: nothing preloaded,
+    nothing to unshadow, scripts compiled as they are read."""
+
+    def __init__(self, request):
+        self.request = request
+        own = {"<string>"}  # the bootstrap's frame (-c)
+        for name, module in list(sys.modules.items()):
+            if name == "_pynwheel" or name.startswith("_pynwheel."):
+                own.add(getattr(module, "__file__", None))
+        self.startup = types.SimpleNamespace(own_files=frozenset(own), startup_modules=frozenset(sys.modules))
+        compiled = types.SimpleNamespace(compiled=lambda source, path: compile(source, path, "exec", dont_inherit=True))
+        self.preloader = types.SimpleNamespace(replay={}, scripts=compiled)
+        self.listings = types.SimpleNamespace(module_names=lambda directory: ())
+
+
 def resolve(request, child):
     """The function a target names: `module` or `file` of the request, args[0] its attribute path."""
     qualname = (request.get("args") or [""])[0]
