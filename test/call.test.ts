@@ -168,8 +168,10 @@ t.test('numpy arrays both ways, every dtype, numpy scalars, and a 100 MB array',
   const big = (await call('./np_funcs.py:make', [n], opts())) as NDArray;
   t.equal(big.data.length, n, '100 MB array from Python');
   t.equal((big.data as Float64Array)[n - 1], n - 1);
+  (big.data as Float64Array)[0] = 0.5; // a private mapping of the call's memfd: writable, and ours alone
+  t.equal((big.data as Float64Array)[0], 0.5);
   const summary = (await call('./np_funcs.py:describe', [big], opts())) as unknown[];
-  t.same(summary.slice(0, 3), ['float64', [n], (n - 1) * n / 2], '100 MB array to Python');
+  t.same(summary.slice(0, 3), ['float64', [n], (n - 1) * n / 2 + 0.5], '100 MB array to Python');
 });
 
 t.test('a file target is imported as a module named after its stem, in the fork; an edit is seen at the next call', async (t) => {

@@ -44,27 +44,40 @@ export function sendValue(channel: FdChannel, message: Record<string, unknown>, 
   return fd;
 }
 
+/** The whole file as one buffer at offset 0 of its ArrayBuffer: every blob's offset is aligned for its typed array. */
+function mapOrRead(fd: number): Buffer {
+  try {
+    return Buffer.from(native.mapFile(fd));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).syscall !== 'mmap') throw err;
+  }
+  const size = fs.fstatSync(fd).size;
+  const memory = Buffer.allocUnsafeSlow(size);
+  let done = 0;
+  while (done < size) {
+    const got = fs.readSync(fd, memory, done, size - done, done);
+    if (got === 0) throw new Error('pynwheel: a value\'s memory file ended early');
+    done += got;
+  }
+  return memory;
+}
+
 function writeAll(fd: number, data: Uint8Array, position: number): void {
   let done = 0;
   while (done < data.byteLength) done += fs.writeSync(fd, data, done, data.byteLength - done, position + done);
 }
 
-/** The JavaScript value a frame carries. Its memfd is read whole, once, into memory of its own. */
+/**
+ * The JavaScript value a frame carries. Its memfd is mapped (private and writable: the blobs
+ * are views of it, no copy), or where it cannot be, read whole into memory of its own.
+ */
 export function receiveValue(frame: Frame): unknown {
   const { message, fds } = frame;
   if (fds.length === 0) return decodeValue(message.value, []);
   fds.slice(1).forEach(closeQuietly);
   let memory: Buffer;
   try {
-    const size = fs.fstatSync(fds[0]).size;
-    // Its own ArrayBuffer, at offset 0: every blob's offset is aligned for its typed array.
-    memory = Buffer.allocUnsafeSlow(size);
-    let done = 0;
-    while (done < size) {
-      const got = fs.readSync(fds[0], memory, done, size - done, done);
-      if (got === 0) throw new Error('pynwheel: a value\'s memory file ended early');
-      done += got;
-    }
+    memory = mapOrRead(fds[0]);
   } finally {
     closeQuietly(fds[0]);
   }

@@ -69,6 +69,8 @@ export interface Binding {
   inheritableFds(): number[];
   /** memfd_create(name, MFD_CLOEXEC): an anonymous memory file's fd. */
   memfdCreate(name: string): number;
+  /** mmap(MAP_PRIVATE, read-write) of the whole file: an ArrayBuffer over it, unmapped when collected. */
+  mapFile(fd: number): ArrayBuffer;
 }
 
 export interface Scheduling { nice: number; cpus: number[]; ioprio: number; oomScoreAdj: number }
