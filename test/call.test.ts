@@ -8,7 +8,7 @@ import {
   AbortError, bind, call, CallDiedError, CallTargetError, CallValueError, iterate, NDArray, PythonError, TimeoutError,
   type CallOptions,
 } from '../dist/index';
-import { collect, isAlive, makeSandbox, sleep, write, type Sandbox } from './helpers';
+import { collect, isAlive, makeSandbox, ROOT, sleep, write, type Sandbox } from './helpers';
 
 let sb: Sandbox;
 t.before(() => {
@@ -348,6 +348,18 @@ t.test('iterate(): the producer waits for a reader that does not read; leaving t
     if (v === 2) break;
   }
   t.equal(fs.readFileSync(counter, 'utf8'), '2', 'break: no value after the last one read');
+});
+
+t.test('examples/call.js, the README\'s example, prints what it says', async (t) => {
+  const out = await collect(process.execPath, [path.join(ROOT, 'examples', 'call.js')], {
+    cwd: sb.dir, env: { ...sb.env, PYNWHEEL_PYTHON: path.join(sb.venv, 'bin', 'python') },
+  });
+  t.equal(out.stderr.toString(), '');
+  t.equal(out.stdout.toString(), [
+    'total: 29.4', 'scores: <f8 [ 2 ] [ 1.4, 3.2 ]', "step: { left: 3 }", "step: { left: 2 }", "step: { left: 1 }",
+    'error: json.decoder.JSONDecodeError decoder.py', '',
+  ].join('\n'));
+  t.equal(out.status, 0);
 });
 
 t.test('8 calls at once run each in its own fork, and none outlives its promise', async (t) => {
