@@ -3,6 +3,7 @@ import pynwheel from './dist/index.js';
 
 export const {
   run, spawn, PythonProcess, PythonError, PynwheelError, AbortError, TimeoutError, MaxBufferError,
-  JsonLineError, parseTraceback, VERSION,
+  JsonLineError, parseTraceback, VERSION, call, bind, iterate, parseTarget, NDArray, CallValueError,
+  CallDiedError, CallTargetError,
 } = pynwheel;
 export default pynwheel;

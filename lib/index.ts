@@ -2,8 +2,10 @@
 // parts).
 export { run } from './api/run';
 export { spawn } from './api/spawn';
+export { bind, call, iterate, parseTarget, type CallOptions } from './api/call';
+export { CallValueError, NDArray, type DType, type TypedArray } from './api/codec';
 export { PythonProcess, type PythonProcessEvents } from './api/python-process';
-export { AbortError, JsonLineError, MaxBufferError, PythonError, TimeoutError, type RunFailure, type RunResult } from './api/errors';
+export { AbortError, CallDiedError, CallTargetError, JsonLineError, MaxBufferError, PythonError, TimeoutError, type PythonException, type RunFailure, type RunResult } from './api/errors';
 export { parseTraceback, type Traceback, type TracebackFrame } from './api/traceback';
 export type { RunOptions, StdioEntry, StdioOption } from './api/options';
 export type { ResultOf, StderrOf, StdoutOf } from './api/result-types';

@@ -38,6 +38,7 @@ import importlib.machinery  # noqa: E402
 import importlib.util  # noqa: E402
 import io  # noqa: E402
 import json  # noqa: E402
+import math  # noqa: E402
 import mmap  # noqa: E402
 import os  # noqa: E402
 import re  # noqa: E402
@@ -94,6 +95,8 @@ import _pynwheel.sched  # noqa: E402
 import _pynwheel.inherited  # noqa: E402
 import _pynwheel.become  # noqa: E402
 import _pynwheel.script  # noqa: E402
+import _pynwheel.codec  # noqa: E402
+import _pynwheel.call  # noqa: E402
 import _pynwheel.exit  # noqa: E402
 import _pynwheel.spare  # noqa: E402
 import _pynwheel.zygote  # noqa: E402
@@ -101,6 +104,7 @@ del sys.path[0]
 sys.dont_write_bytecode, sys.pycache_prefix = _PYTHON_BYTECODE
 
 from _pynwheel.become import become_run  # noqa: E402
+from _pynwheel.call import run_call  # noqa: E402
 from _pynwheel.child import Startup  # noqa: E402
 from _pynwheel.exit import exit_like_python, report_uncaught, system_exit_status  # noqa: E402
 from _pynwheel.script import prepare_script  # noqa: E402
@@ -135,12 +139,15 @@ if __name__ == "__main__":
     # below the script's (faulthandler and the recursion limit see every frame).
     _interrupted = False
     try:
-        _code, _namespace = prepare_script(_child)
-        if _code is not None:
-            exec(_code, _namespace)
+        if _child.request.get("call") is not None:
+            _status = run_call(_child)  # call(), bind(), iterate(): a function, not a script
         else:
-            _namespace()  # run by runpy: -m, a directory, a zip file
-        _status = 0
+            _code, _namespace = prepare_script(_child)
+            if _code is not None:
+                exec(_code, _namespace)
+            else:
+                _namespace()  # run by runpy: -m, a directory, a zip file
+            _status = 0
     except SystemExit as _exc:
         _status = system_exit_status(_exc)
     except BaseException as _exc:

@@ -2,7 +2,7 @@
 // How a run() or spawn() call fails. Each error carries what is known of the run: its exit,
 // the output captured so far, its pid and duration. PynwheelError (lib/shared/errors.ts) is the
 // daemon's or the protocol's trouble; these are the script's, or the caller's limits.
-import { parseTraceback, type Traceback } from './traceback';
+import { parseTraceback, type Traceback, type TracebackFrame } from './traceback';
 
 /** What a finished run gives back; stdout/stderr are null for a stream that was not piped. */
 export interface RunResult<Out = Buffer | string | unknown[], Err = Buffer | string> {
@@ -49,12 +49,53 @@ abstract class RunError extends Error implements RunFailure {
   }
 }
 
-/** The script exited with a non-zero status or died of a signal (unless `reject: false`). */
-export class PythonError extends RunError {
-  /** The uncaught exception's traceback from stderr; null when stderr was not piped or had none. */
-  readonly traceback: Traceback | null;
+/**
+ * An exception as a call's process describes it (python/_pynwheel/call.py describe()): not parsed
+ * from stderr. `type` is qualified (`json.decoder.JSONDecodeError`), `args` the exception's args
+ * as the codec carries them (a repr() string where it cannot), `traceback` python's formatted text.
+ */
+export interface PythonException {
+  type: string;
+  message: string;
+  args: unknown[];
+  traceback: string;
+  frames: TracebackFrame[];
+  cause?: PythonException;
+  context?: PythonException;
+  suppressContext?: boolean;
+  /** SystemExit's code. */
+  code?: number | string | null;
+}
 
-  constructor(failure: RunFailure) {
+/**
+ * The script exited with a non-zero status or died of a signal (unless `reject: false`); or, for
+ * call(), the function raised an exception (`exception` given: its fields from the call's process).
+ */
+export class PythonError extends RunError {
+  /** The exception's type, message and frames: from stderr for run(), from the call's process for call(). */
+  readonly traceback: Traceback | null;
+  /** call(): the exception's type (qualified), as Python names it; null for run(). */
+  readonly type: string | null = null;
+  /** call(): the exception's `args`. */
+  readonly args: unknown[] | null = null;
+  /** call(): python's formatted traceback of the exception (without its chain). */
+  readonly formattedTraceback: string | null = null;
+  /** call(): `__context__`, the exception being handled when this one was raised. */
+  readonly context: PythonError | undefined;
+
+  constructor(failure: RunFailure, exception?: PythonException) {
+    if (exception !== undefined) {
+      super(`${exception.type}${exception.message ? `: ${exception.message}` : ''}`, failure,
+        exception.cause ? { cause: new PythonError(failure, exception.cause) } : undefined);
+      this.name = 'PythonError';
+      this.traceback = { type: exception.type, message: exception.message, frames: exception.frames };
+      this.type = exception.type;
+      this.args = exception.args;
+      this.formattedTraceback = exception.traceback;
+      this.context = exception.context ? new PythonError(failure, exception.context) : undefined;
+      if (this.stack) this.stack += `\n    Python traceback:\n${exception.traceback.trimEnd().split('\n').map((l) => `      ${l}`).join('\n')}`;
+      return;
+    }
     const stderrText = failure.stderr === null ? null : String(failure.stderr);
     const traceback = stderrText === null ? null : parseTraceback(stderrText);
     const how = failure.signal !== null ? `was killed by ${failure.signal}` : `exited with status ${failure.exitCode}`;
@@ -62,6 +103,31 @@ export class PythonError extends RunError {
     super(`${commandText(failure.command)} ${how}${what}`, failure);
     this.name = 'PythonError';
     this.traceback = traceback;
+  }
+}
+
+/** A call's process ended without an outcome: a signal (a segfault, SIGKILL, the OOM killer) or os._exit. */
+export class CallDiedError extends RunError {
+  readonly code = 'ECALLDIED';
+  constructor(failure: RunFailure, target: string) {
+    const how = failure.signal !== null ? `was killed by ${failure.signal}` : `exited with status ${failure.exitCode}`;
+    super(`pynwheel: the call of ${target} ${how} before it returned`, failure);
+    this.name = 'CallDiedError';
+  }
+}
+
+/**
+ * The target cannot be called: `code` ENOTARGET (no such module, file or attribute), ENOTCALLABLE,
+ * or EIMPORT (its module raised on import: the PythonError is the `cause`).
+ */
+export class CallTargetError extends RunError {
+  readonly code: 'ENOTARGET' | 'ENOTCALLABLE' | 'EIMPORT';
+  readonly target: string;
+  constructor(failure: RunFailure, target: string, code: CallTargetError['code'], message: string, cause?: PythonError) {
+    super(`pynwheel: ${message}`, failure, cause ? { cause } : undefined);
+    this.name = 'CallTargetError';
+    this.code = code;
+    this.target = target;
   }
 }
 

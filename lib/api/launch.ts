@@ -3,6 +3,7 @@
 // itself when the zygote cannot give python's behaviour (flags without an environment
 // variable, PYNWHEEL_DISABLE=1, PYTHONINSPECT, modules changing on disk right now).
 import { spawn as spawnChild } from 'node:child_process';
+import * as path from 'node:path';
 import { clientDebug } from '../client/debug';
 import { pythonArgsFor } from '../client/direct';
 import type { Interpreter } from '../client/interpreter';
@@ -40,7 +41,7 @@ export async function launch(request: LaunchRequest, events: LaunchEvents): Prom
   const direct = request.plan.unsupported.length ? `python's own flags ${request.plan.unsupported.join(' ')}`
     : env.PYNWHEEL_DISABLE === '1' ? 'PYNWHEEL_DISABLE=1'
     : request.interpreter.asIs ? `the interpreter is run as it is: ${request.interpreter.how}` : env.PYTHONINSPECT ? 'PYTHONINSPECT'
-    : 3 + 1 + passFds.length > MAX_FDS_PER_FRAME ? 'more inheritable fds than a request frame carries' : null;
+    : 3 + 1 + passFds.length + 1 > MAX_FDS_PER_FRAME ? 'more inheritable fds than a request frame carries' : null;
   if (direct !== null) {
     debug?.(`running python directly (${direct})`);
     return launchDirectly(request, events);
@@ -73,15 +74,28 @@ export function pythonCommand(request: Pick<LaunchRequest, 'interpreter' | 'targ
   return [request.interpreter.argv0, ...request.pythonOptions, ...pythonArgsFor(request.target)];
 }
 
+/** The package beside the zygote's entry script: a call without a zygote imports its call.py. */
+const PYTHON_HOME = path.resolve(__dirname, '..', '..', 'python');
+const CALL_BOOTSTRAP = `import sys; sys.path.insert(0, ${JSON.stringify(PYTHON_HOME)}); import _pynwheel.call as c; del sys.path[0]; sys.exit(c.run_direct(sys.argv[1]))`;
+
+/** The interpreter's arguments: `FILE ARGS`, `-m MODULE ARGS`, or a call's bootstrap (its channel as fd 3). */
+function directArgs(target: RunTarget): string[] {
+  if (target.call === undefined) return pythonArgsFor(target);
+  const { file, module, args } = target;
+  return ['-c', CALL_BOOTSTRAP, JSON.stringify({ ...(module !== undefined ? { module } : { file }), args, call: 3 })];
+}
+
 /** `python FLAGS FILE ARGS` as a child of this process, with the same fds. */
 function launchDirectly(request: LaunchRequest, events: LaunchEvents): Promise<RunOutcome> {
   return new Promise((resolve, reject) => {
-    const child = spawnChild(request.interpreter.path, [...request.pythonOptions, ...pythonArgsFor(request.target)], {
+    const stdio: Array<number | 'ignore'> = request.stdio.map((fd) => fd ?? 'ignore');
+    if (request.target.call !== undefined) stdio.push(request.target.call);
+    const child = spawnChild(request.interpreter.path, [...request.pythonOptions, ...directArgs(request.target)], {
       cwd: request.cwd,
       env: request.env,
       argv0: request.interpreter.argv0,
       // A closed fd cannot be handed to a child by child_process: /dev/null is the nearest.
-      stdio: request.stdio.map((fd) => fd ?? 'ignore'),
+      stdio,
     });
     events.control((signal) => { child.kill(signal); });
     child.on('spawn', () => events.started(child.pid!));

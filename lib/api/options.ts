@@ -73,6 +73,8 @@ export interface NormalizedOptions {
   maxBuffer: number;
   reject: boolean;
   buffer: boolean;
+  /** call(): the fd of the call's value channel (the run calls a function: RunRequest.call). */
+  callFd?: number;
 }
 
 export const DEFAULT_MAX_BUFFER = 100 * 1024 * 1024;

@@ -115,7 +115,11 @@ export class PythonProcess<Result extends RunResult<any, any> = RunResult> exten
       const interpreter = resolveInterpreter(options.python, options.env, options.cwd, options.module ? options.file : undefined);
       request = {
         interpreter,
-        target: options.module ? { module: options.file, args: options.args } : { file: options.file, args: options.args },
+        target: {
+          ...(options.module ? { module: options.file } : { file: options.file }),
+          args: options.args,
+          ...(options.callFd !== undefined ? { call: options.callFd } : {}),
+        },
         cwd: options.cwd,
         env: environmentFor(interpreter, options.env),
         pythonOptions: options.pythonOptions,

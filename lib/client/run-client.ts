@@ -25,6 +25,8 @@ export interface RunTarget {
   file?: string;
   module?: string;
   args: string[];
+  /** A call's value channel: this fd goes to the run at its number (RunRequest.call). */
+  call?: number;
 }
 
 export interface ClientOptions {
@@ -96,6 +98,10 @@ async function runOnce(paths: RuntimePaths, target: RunTarget, options: ClientOp
   const env = stringEnv(options.env);
   const cwdFd = openDirectory(options.cwd);
   const stdioFds = options.stdio.filter((fd): fd is number => fd !== null);
+  // The caller's fds above 2 and a call's channel, each to the run at its number, ascending.
+  const passFds = [...(options.caller?.passFds ?? [])];
+  if (target.call !== undefined && !passFds.includes(target.call)) passFds.push(target.call);
+  passFds.sort((a, b) => a - b);
   const request: RunRequest = {
     type: 'run',
     client: VERSION,
@@ -111,11 +117,12 @@ async function runOnce(paths: RuntimePaths, target: RunTarget, options: ClientOp
     ...native.processAttributes(),
     ...(session !== undefined ? { session } : {}),
     ...(options.caller?.signals ? { signals: options.caller.signals } : {}),
-    ...(options.caller ? { passFds: options.caller.passFds } : {}),
+    ...(options.caller || target.call !== undefined ? { passFds } : {}),
+    ...(target.call !== undefined ? { call: target.call } : {}),
   };
   const sched = native.scheduling();
   if (sched !== undefined) request.sched = sched;
-  const fds = [...stdioFds, ...(cwdFd === null ? [] : [cwdFd]), ...(options.caller?.passFds ?? [])];
+  const fds = [...stdioFds, ...(cwdFd === null ? [] : [cwdFd]), ...passFds];
   if (fdCountOf(request) !== fds.length) throw new Error('internal: fd count mismatch');
   // Encoded before connecting: a spare that accepts waits for nothing but the sending.
   const frame = encodeFrame(request, fds.length);

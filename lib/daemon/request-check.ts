@@ -31,6 +31,9 @@ function areSignals(list: unknown): boolean {
 
 const MODULE_NAME = /^[\p{L}_][\p{L}\p{N}_]*(\.[\p{L}_][\p{L}\p{N}_]*)*$/u;
 
+/** A call's function, as its target names it after the colon: `f`, `Class.method` (ASCII names). */
+const ATTRIBUTE_PATH = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
+
 function bad(reason: RequestCheck, what: string): never {
   throw new PynwheelError('EBADREQUEST', `bad run request: ${what}`, { reason });
 }
@@ -85,6 +88,12 @@ export function checkRunRequest(message: Message, fdCount: number): RunRequest {
     }
   }
   if (m.passFds !== undefined && !ascending(m.passFds, 3, FD_BELOW)) bad('bad-pass-fds', '"passFds" must be ascending fd numbers from 3');
+  if (m.call !== undefined) {
+    const given = m.args as string[];
+    if (!Number.isInteger(m.call) || !Array.isArray(m.passFds) || !(m.passFds as unknown[]).includes(m.call) || given.length === 0 || !ATTRIBUTE_PATH.test(given[0])) {
+      bad('bad-call', '"call" must be the number of one of "passFds", and "args" begin with the function\'s attribute path');
+    }
+  }
   const request = m as unknown as RunRequest;
   if (fdCountOf(request) !== fdCount) bad('fd-count', `it announces ${fdCountOf(request)} fds but carries ${fdCount}`);
   return request;

@@ -57,6 +57,12 @@ export interface RunRequest {
    * the stdio and cwd fds in that order, and the run has each at its number.
    */
   passFds?: number[];
+  /**
+   * call(), bind(), iterate(): the run calls a function of `file` or `module`, named by args[0]
+   * (`f`, `Class.method`), instead of running it as __main__. The number is that of one of
+   * passFds: the call's value channel (docs/PROTOCOL.md, "Calls").
+   */
+  call?: number;
 }
 
 /** Daemon -> client. */

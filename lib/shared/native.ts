@@ -67,6 +67,10 @@ export interface Binding {
   scheduling(): Scheduling | undefined;
   /** The fds above 2 that this process would pass on to a program it execs (not close-on-exec), ascending. */
   inheritableFds(): number[];
+  /** memfd_create(name, MFD_CLOEXEC): an anonymous memory file's fd. */
+  memfdCreate(name: string): number;
+  /** mmap(MAP_PRIVATE, read-write) of the whole file: an ArrayBuffer over it, unmapped when collected. */
+  mapFile(fd: number): ArrayBuffer;
 }
 
 export interface Scheduling { nice: number; cpus: number[]; ioprio: number; oomScoreAdj: number }

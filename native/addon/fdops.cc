@@ -4,9 +4,11 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <string>
 #include <vector>
 
 #include "../posix/fds.h"
@@ -91,10 +93,54 @@ static Napi::Value InheritableFds(const Napi::CallbackInfo& info) {
   return out;
 }
 
+/** An anonymous memory file (close-on-exec): a call's large values travel in one, by fd. */
+static Napi::Value MemfdCreate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) {
+    Napi::TypeError::New(env, "name must be a string").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  int fd = memfd_create(name.c_str(), MFD_CLOEXEC);
+  if (fd < 0) {
+    ThrowErrno(env, "memfd_create");
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, fd);
+}
+
+/**
+ * A private, writable mapping of a whole file (a call's value memfd): an ArrayBuffer over it, no
+ * copy; unmapped when the buffer is collected. The fd may be closed at once.
+ */
+static Napi::Value MapFile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!GetFd(info, 0, "fd", &fd)) return env.Undefined();
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    ThrowErrno(env, "fstat");
+    return env.Undefined();
+  }
+  size_t size = static_cast<size_t>(st.st_size);
+  if (size == 0) return Napi::ArrayBuffer::New(env, 0);
+  void* memory = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  if (memory == MAP_FAILED) {
+    ThrowErrno(env, "mmap");
+    return env.Undefined();
+  }
+  return Napi::ArrayBuffer::New(env, memory, size, [](Napi::Env, void* data, size_t* length) {
+    munmap(data, *length);
+    delete length;
+  }, new size_t(size));
+}
+
 void InitFdOps(Napi::Env env, Napi::Object exports) {
   exports.Set("inheritableFds", Napi::Function::New(env, InheritableFds, "inheritableFds"));
   exports.Set("setNonBlocking", Napi::Function::New(env, SetNonBlocking, "setNonBlocking"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));
   exports.Set("tryLockExclusive", Napi::Function::New(env, TryLockExclusive, "tryLockExclusive"));
+  exports.Set("mapFile", Napi::Function::New(env, MapFile, "mapFile"));
+  exports.Set("memfdCreate", Napi::Function::New(env, MemfdCreate, "memfdCreate"));
   exports.Set("fdKind", Napi::Function::New(env, FdKind, "fdKind"));
 }

@@ -20,6 +20,7 @@ else happens and runs them in this order, one process after another (the fork is
                title.py    the command line and name that ps shows (readied by the spare)
                script.py   a fresh __main__, and the script's code
                exit.py     python's exit steps, and the status told early
+               call.py     a call's run instead of a script (call(), iterate()), and codec.py, its values
 
 Importing a module of it does nothing but define names (unit tests import them freely).
 Standard library only: it runs inside the user's own interpreter or venv.

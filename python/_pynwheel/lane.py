@@ -22,6 +22,8 @@ MAX_SIGNAL = 64  # Linux's SIGRTMAX (lib/shared/signals.ts)
 SIGKILL, SIGSTOP = signal.SIGKILL, signal.SIGSTOP
 _ASCII_MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 STREAM_NAMES = ("stdin", "stdout", "stderr")
+# A call's function, as its target names it after the colon: `f`, `Class.method` (ASCII names).
+_ATTRIBUTE_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
 def request_fault(r, fd_count, lane=False):
@@ -85,6 +87,10 @@ def request_fault(r, fd_count, lane=False):
     pass_fds = r.get("passFds", ())
     if "passFds" in r and not _ascending(pass_fds, 3, FD_BELOW):
         return "bad-pass-fds", None
+    if "call" in r:
+        call = r["call"]
+        if type(call) is not int or call not in pass_fds or not args or _ATTRIBUTE_PATH.fullmatch(args[0]) is None:
+            return "bad-call", None
     announced = sum(stdio) + r["cwdFd"] + len(pass_fds)
     if announced != fd_count:
         return "fd-count", "it announces %d fds but carries %d" % (announced, fd_count)

@@ -69,6 +69,7 @@ REQUEST_CHECKS = {
     "bad-session": "\"session\" must be [sid, pgid] of the client's own session, which has a controlling terminal, and its process group",
     "bad-signals": "\"signals\" must be {ignored, blocked}: ascending signal numbers, catchable, up to 64",
     "bad-pass-fds": "\"passFds\" must be ascending fd numbers from 3 below 2^31",
+    "bad-call": "\"call\" must be the number of one of \"passFds\", and \"args\" begin with the function's attribute path",
 }
 
 # Why a lane's spare did not take a request (the client then asks the daemon): code -> text.
