@@ -87,7 +87,8 @@ t.test('pynwheel doctor explains problems in plain words', async (t) => {
   const healthy = await pynwheel(sb, ['doctor']);
   t.equal(healthy.status, 0, 'healthy: status 0');
   t.match(healthy.stdout.toString(), /ok +runtime directory .* is private to you/);
-  t.match(healthy.stdout.toString(), /ok +interpreter .*\.venv-test\/bin\/python3 \(Python 3\.\d+\.\d+, a venv\)/);
+  const venvPython = path.join(sb.venv, 'bin', 'python3').replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  t.match(healthy.stdout.toString(), new RegExp(`ok +interpreter ${venvPython} \\(Python 3\\.\\d+\\.\\d+, a venv\\)`));
   t.match(healthy.stdout.toString(), /ok +daemon pid \d+ answers/);
 
   fs.chmodSync(sb.runtimeDir, 0o755);
