@@ -1,0 +1,26 @@
+"""The at_fork hooks: registered in the calling process, run in every task an Executor forks
+(pynwheel/template.py calls run_hooks in the task, before the task's function)."""
+
+_hooks = []
+
+
+def at_fork(hook):
+    """Register `hook()` to run in every task an Executor forks, after the fork and before the
+    task's function: for a client that must reconnect in a new process (a socket, a database
+    connection, a report server's client). Hooks run in the order they were registered; one
+    that raises fails that task with its exception. An Executor's tasks are forks of the state
+    the process had when the Executor started, so they run the hooks registered by then.
+    Returns `hook`, so that it serves as a decorator."""
+    if not callable(hook):
+        raise TypeError("at_fork() takes a callable, not %r" % (type(hook).__name__,))
+    _hooks.append(hook)
+    return hook
+
+
+def registered():
+    return list(_hooks)
+
+
+def run_hooks():
+    for hook in list(_hooks):
+        hook()
