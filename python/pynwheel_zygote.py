@@ -93,6 +93,7 @@ import _pynwheel.title  # noqa: E402
 import _pynwheel.sched  # noqa: E402
 import _pynwheel.inherited  # noqa: E402
 import _pynwheel.become  # noqa: E402
+import _pynwheel.importable  # noqa: E402
 import _pynwheel.script  # noqa: E402
 import _pynwheel.exit  # noqa: E402
 import _pynwheel.spare  # noqa: E402

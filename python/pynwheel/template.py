@@ -108,7 +108,8 @@ def fork_task(result_fd, payload, own_fds, saved, prctl):
         for signo, handler in saved.items():
             signal.signal(signo, handler)  # the caller's own, as in a fork of it
         die_with_template(prctl, template_pid)
-        run_task(socket.socket(fileno=result_fd), payload)
+        with socket.socket(fileno=result_fd) as result:
+            run_task(result, payload)
         status = 0
     finally:
         os._exit(status)
