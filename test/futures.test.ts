@@ -37,6 +37,9 @@ def nap(seconds, value):
     time.sleep(seconds)
     return value
 
+def read_stdin():
+    return sys.stdin.read()
+
 def talk(i):
     print("task", i, "says hello", flush=True)
     return i
@@ -66,6 +69,7 @@ with executor(2) as ex:
     except ValueError as exc:
         print("cause:", "raise ValueError(message)" in str(exc.__cause__))
     print("output:", [ex.submit(talk, i).result() for i in range(2)])
+    print("stdin:", repr(ex.submit(read_stdin).result()))
     it = ex.map(nap, [0, 2], ["fast", "slow"], timeout=0.5)
     print("timeout:", next(it), end=" ")
     try:
@@ -93,17 +97,19 @@ t.test('pynwheel python-path names the package\'s directory', async (t) => {
 
 t.test('the Executor: the same output as ProcessPoolExecutor, under python3 and under pynwheel', async (t) => {
   write(sb, 'scenarios.py', SCENARIOS);
-  const reference = await python(sb, ['scenarios.py', 'process']);
+  const input = 'the caller\'s input, which no task reads\n';
+  const reference = await python(sb, ['scenarios.py', 'process'], { input });
   t.equal(reference.stderr.toString(), '', 'ProcessPoolExecutor ran it');
   t.match(reference.stdout.toString(), /^task 0 says hello\ntask 1 says hello\nsubmit: \['144', "'ab'", "ValueError\('bad',\)", 'SystemExit\(5,\)'\]\n/,
     'the tasks\' output first: the caller\'s own stdout is a pipe, flushed at its exit');
   t.match(reference.stdout.toString(), /\nas_completed: \['fast', 'slow'\]\n/);
   t.match(reference.stdout.toString(), /cancel_futures: ran True\nafter shutdown: cannot schedule new futures after shutdown\ndone\n$/);
-  const ours = await python(sb, ['scenarios.py', 'pynwheel'], { env: { PYTHONPATH: pythonPath } });
+  t.match(reference.stdout.toString(), /\nstdin: ''\n/, 'a task\'s stdin is /dev/null');
+  const ours = await python(sb, ['scenarios.py', 'pynwheel'], { env: { PYTHONPATH: pythonPath }, input });
   t.same(view(ours), view(reference), 'python3 with pynwheel.futures.Executor == with ProcessPoolExecutor');
   for (const time of ['first', 'warm']) {
     // No PYTHONPATH here: the run imports pynwheel by itself.
-    const run = await pynwheel(sb, ['run', 'scenarios.py', 'pynwheel']);
+    const run = await pynwheel(sb, ['run', 'scenarios.py', 'pynwheel'], { input });
     t.same(view(run), view(reference), `pynwheel run (${time}) == python3 with ProcessPoolExecutor`);
   }
 });

@@ -300,6 +300,8 @@ class Executor(concurrent.futures.Executor):
                             self._read_result_locked(watched[fd], outcomes)
                     self._dispatch_locked()
                 for future, ok, value in outcomes:  # outside the lock: callbacks may submit()
+                    if ok is None:
+                        ok, value = unpickle_result(value)
                     if ok:
                         future.set_result(value)
                     else:
@@ -346,22 +348,12 @@ class Executor(concurrent.futures.Executor):
             task.buffer.feed(chunk)
 
     def _finish_result_locked(self, task, outcomes):
-        """True once the task's result (or exception) is read and given to its future."""
+        """True once the task's result frame is read (it is unpickled later, out of the lock)."""
         frames = task.buffer.frames(lambda kind: True)
         if not frames:
             return False
         task.result_read = True
-        try:
-            message = pickle.loads(frames[0][3])
-        except BaseException as exc:  # a value this process cannot unpickle
-            outcomes.append((task.future, False, exc))
-            return True
-        if message[0] == "ok":
-            outcomes.append((task.future, True, message[1]))
-        else:
-            exc, tb = message[1], message[2]
-            exc.__cause__ = RemoteTraceback('\n"""\n%s"""' % tb)
-            outcomes.append((task.future, False, exc))
+        outcomes.append((task.future, None, frames[0][3]))
         return True
 
     def _template_ended_locked(self, outcomes):
@@ -396,6 +388,19 @@ class Executor(concurrent.futures.Executor):
         self._lock = threading.Lock()
         self._names_lock = threading.Lock()
         self._thread = self._last_thread = None
+
+
+def unpickle_result(body):
+    """(True, value) or (False, exception) from a task's result frame."""
+    try:
+        message = pickle.loads(body)
+    except BaseException as exc:  # a value this process cannot unpickle
+        return False, exc
+    if message[0] == "ok":
+        return True, message[1]
+    exc, tb = message[1], message[2]
+    exc.__cause__ = RemoteTraceback('\n"""\n%s"""' % tb)
+    return False, exc
 
 
 def died(task_id, status):

@@ -26,6 +26,7 @@ def serve(control, names):
     saved = {signo: signal.getsignal(signo) for signo in list(TEMPLATE_SIGNALS) + [signal.SIGCHLD]}
     for signo, disposition in TEMPLATE_SIGNALS.items():
         signal.signal(signo, disposition)
+    stdin_from_devnull()
     wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
     signal.signal(signal.SIGCHLD, lambda signo, frame: None)  # (the wake-up fd is what counts)
@@ -56,6 +57,25 @@ def serve(control, names):
                     os.close(result_fd)
         reap(children, control)
     os._exit(0)
+
+
+def stdin_from_devnull():
+    """As multiprocessing gives its processes: the tasks do not share the caller's stdin."""
+    if sys.stdin is None:
+        return
+    try:
+        sys.stdin.close()
+    except (OSError, ValueError):
+        pass
+    try:
+        fd = os.open(os.devnull, os.O_RDONLY)
+        try:
+            sys.stdin = open(fd, encoding="utf-8", closefd=False)
+        except BaseException:
+            os.close(fd)
+            raise
+    except (OSError, ValueError):
+        pass
 
 
 def reap(children, control):
