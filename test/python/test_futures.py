@@ -342,6 +342,50 @@ class OnlyPynwheel(unittest.TestCase):
             self.assertRegex(said, r"^this Executor belongs to the process that created it \(pid \d+\), not to a fork of it$")
             self.assertEqual(slow.result(30), "slow")
 
+    def test_a_done_callback_may_submit(self):
+        with Executor(2) as executor:
+            chained = []
+            done = threading.Event()
+
+            def then(future):
+                second = executor.submit(square, future.result())
+                second.add_done_callback(lambda f: (chained.append(f.result()), done.set()))
+            executor.submit(square, 3).add_done_callback(then)
+            self.assertTrue(done.wait(30))
+            self.assertEqual(chained, [81])
+
+    def test_many_tasks_large_values_and_an_executor_in_a_task(self):
+        with Executor(4) as executor:
+            futures = [executor.submit(add, i, i) for i in range(200)]
+            self.assertEqual([f.result(60) for f in futures], [2 * i for i in range(200)])
+            self.assertEqual(executor.submit(len, b"y" * (20 << 20)).result(60), 20 << 20)
+            self.assertEqual(len(executor.submit(big, 30 << 20).result(60)), 30 << 20)
+            self.assertEqual(executor.submit(nested, 5).result(60), ([0, 1, 4, 9, 16], True))
+
+    def test_an_argument_that_cannot_be_pickled_fails_at_submit(self):
+        with Executor(1) as executor:
+            with self.assertRaisesRegex(TypeError, "cannot pickle '_thread.lock' object"):
+                executor.submit(square, threading.Lock())
+            self.assertEqual(executor.submit(square, 2).result(30), 4)
+
+    def test_threads_started_later_and_a_second_executor_fork_nothing_unsafe(self):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with Executor(1) as first:
+                slow = first.submit(sleep_then, 0.5, "first")
+                with Executor(1) as second:  # forked while the first one's thread runs (parked)
+                    self.assertEqual(second.submit(square, 6).result(30), 36)
+                stop = threading.Event()
+                thread = threading.Thread(target=stop.wait)
+                thread.start()  # the caller is threaded now: its Executor still works, forking nothing itself
+                try:
+                    self.assertEqual(list(first.map(square, range(3))), [0, 1, 4])
+                finally:
+                    stop.set()
+                    thread.join()
+                self.assertEqual(slow.result(30), "first")
+        self.assertEqual([str(w.message) for w in caught if "fork" in str(w.message)], [])
+
     def test_a_killed_template_fails_what_is_left(self):
         executor = Executor(1)
         running = executor.submit(sleep_then, 30, "never")
@@ -353,6 +397,15 @@ class OnlyPynwheel(unittest.TestCase):
         with self.assertRaisesRegex(TemplateGone, r"the Executor's template process \(pid \d+\) ended"):
             executor.submit(square, 1)
         executor.shutdown()
+
+
+def big(size):
+    return b"x" * size
+
+
+def nested(n):
+    with Executor(2) as inner:
+        return list(inner.map(square, range(n))), os.getpid() != inner._template_pid
 
 
 def segfault_free_failure():
