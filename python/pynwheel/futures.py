@@ -69,12 +69,13 @@ _our_threads = weakref.WeakSet()
 
 
 class _Task:
-    __slots__ = ("future", "sock", "buffer", "result_read", "pid_status")
+    __slots__ = ("future", "sock", "buffer", "result_read", "eof")
 
     def __init__(self, future, sock):
         self.future, self.sock = future, sock
         self.buffer = messages.FrameBuffer()
         self.result_read = False
+        self.eof = False  # its socket ended before a whole result: its exit status will say why
 
 
 class Executor(concurrent.futures.Executor):
@@ -101,7 +102,12 @@ class Executor(concurrent.futures.Executor):
         self._control_buffer = messages.FrameBuffer()
         self._owner = os.getpid()
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self._template_pid, self._control, self._names = self._start_template()
+        try:
+            self._template_pid, self._control, self._names = self._start_template()
+        except BaseException:
+            os.close(self._wake_r)
+            os.close(self._wake_w)
+            raise
         self._template_reaped = False
         self._stop_sent = False
         _live.add(self)
@@ -118,10 +124,18 @@ class Executor(concurrent.futures.Executor):
                     stream.flush()
             except Exception:
                 pass
-        with warnings.catch_warnings():
-            # 3.12 warns of forking with threads: the only others are ours, parked (_park).
-            warnings.filterwarnings("ignore", category=DeprecationWarning, message=".*fork.*")
+        quiet_fork = warnings.catch_warnings()
+        quiet_fork.__enter__()
+        # 3.12 warns of forking with threads: the only others are ours, parked (_park).
+        warnings.filterwarnings("ignore", category=DeprecationWarning, message=".*fork.*")
+        try:
             pid = os.fork()
+        except OSError:
+            for sock in (control, template_control, names, template_names):
+                sock.close()
+            raise
+        finally:
+            quiet_fork.__exit__(None, None, None)  # in the parent and in the template
         if pid == 0:
             try:
                 for fd in closing:
@@ -279,7 +293,7 @@ class Executor(concurrent.futures.Executor):
                         return
                     watched = {self._control.fileno(): None, self._wake_r: None}
                     for task_id, task in self._tasks.items():
-                        if not task.result_read:
+                        if not task.result_read and not task.eof:
                             watched[task.sock.fileno()] = task_id
                 poller = select.poll()
                 for fd in watched:
@@ -344,6 +358,7 @@ class Executor(concurrent.futures.Executor):
             except OSError:
                 return
             if not chunk:
+                task.eof = True
                 return
             task.buffer.feed(chunk)
 
