@@ -431,6 +431,11 @@ def died(task_id, status):
     return TaskDied("task %d exited with status %d before it returned" % (task_id, code), exitcode=code)
 
 
+def running_here():
+    """Whether an Executor of this process (not a copy in a fork) has its template running."""
+    return any(executor._owner == os.getpid() for executor in list(_live))
+
+
 def refuse_other_threads():
     others = [t for t in threading.enumerate() if t is not threading.current_thread() and t not in _our_threads]
     if others:

@@ -300,6 +300,19 @@ class OnlyPynwheel(unittest.TestCase):
         with self.assertRaisesRegex(TypeError, "at_fork\\(\\) takes a callable"):
             pynwheel.at_fork(3)
 
+    def test_a_hook_registered_after_an_executor_started_is_not_run_by_it_and_says_so(self):
+        with Executor(1) as executor:
+            with self.assertWarnsRegex(RuntimeWarning, "an Executor of this process has started already"):
+                pynwheel.at_fork(record_hook)
+            self.addCleanup(pynwheel.hooks._hooks.remove, record_hook)
+            self.assertEqual(executor.submit(hook_runs).result(30), [])
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            pynwheel.at_fork(segfault_free_failure)  # no Executor running: no warning
+        pynwheel.hooks._hooks.remove(segfault_free_failure)
+        with Executor(1) as executor:
+            self.assertEqual(len(executor.submit(hook_runs).result(30)), 1, "a later Executor runs it")
+
     def test_a_failing_hook_fails_the_task(self):
         pynwheel.at_fork(segfault_free_failure)
         self.addCleanup(pynwheel.hooks._hooks.remove, segfault_free_failure)
