@@ -250,7 +250,9 @@ class Executor(concurrent.futures.Executor):
         return payload
 
     def _dispatch_locked(self):
-        while self._queue and len(self._tasks) < self._max_workers and self._broken is None:
+        # A task's worker is free once its result is in: its process only has its exit left.
+        running = sum(1 for task in self._tasks.values() if not task.result_read)
+        while self._queue and running < self._max_workers and self._broken is None:
             future, payload = self._queue.popleft()
             if not future.set_running_or_notify_cancel():
                 continue
@@ -266,6 +268,7 @@ class Executor(concurrent.futures.Executor):
                 theirs.close()
             ours.setblocking(False)
             self._tasks[task_id] = _Task(future, ours)
+            running += 1
         if self._tasks and self._thread is None:
             self._thread = threading.Thread(target=self._bookkeeping, name="pynwheel.futures-%d" % self._template_pid, daemon=True)
             _our_threads.add(self._thread)
