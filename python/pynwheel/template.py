@@ -2,9 +2,11 @@
 started, with one thread) and in each task, which the template forks from itself: the template
 never runs user code, so every task starts from the caller's state at the Executor's start.
 
-The template reads task requests on its control socket, forks one process per task, and tells
-the caller each task's wait status once it has reaped it. A task runs the at_fork hooks, then
-its function, and writes its result (or exception) on its own socket, straight to the caller.
+The template reads task requests on its control socket and hands each to a process of its own:
+a spare, forked ahead so that a task does not wait for the fork, which takes that one task
+(then the template forks the next spare). It tells the caller each task's wait status once it
+has reaped it. A task runs the at_fork hooks, then its function, and writes its result (or
+exception) on its own socket, straight to the caller.
 """
 
 import os
@@ -33,29 +35,54 @@ def serve(control, names):
     own_fds = [control.fileno(), names.fileno(), wake_r, wake_w]
     prctl = _prctl()
     children = {}  # pid -> task id
+    idle = set()  # spares told to leave, to be reaped
+    spare = fork_spare(own_fds, saved, prctl)
     stopping = False
     poller = select.poll()
     for fd in (control.fileno(), names.fileno(), wake_r):
         poller.register(fd, select.POLLIN)
-    while not (stopping and not children):
+    while not (stopping and not children and not idle):
         for fd, _ in poller.poll():
             if fd == wake_r:
                 _drain(wake_r)
-                reap(children, control)
             elif fd == names.fileno():
                 answer_check(names)
             elif fd == control.fileno():
                 frame = messages.recv_header(control, with_fd=True)
                 if frame is None:  # the caller is gone: so are its tasks
-                    end(children)
+                    end(list(children) + list(idle) + ([spare[0]] if spare else []))
                 kind, task_id, size, result_fd = frame
                 if kind == messages.STOP:
                     stopping = True
+                    if spare is not None:
+                        spare[1].close()  # (it leaves at the EOF)
+                        idle.add(spare[0])
+                        spare = None
                 elif kind == messages.TASK:
                     body = messages.recv_exactly(control, size) if size else b""
-                    children[fork_task(result_fd, body, own_fds, saved, prctl)] = task_id
+                    for _ in range(2):  # a spare that has died is replaced once
+                        if spare is None:
+                            spare = fork_spare(own_fds, saved, prctl)
+                        pid, sock = spare
+                        spare = None
+                        try:
+                            messages.send(sock, messages.TASK, task_id, len(body), body, fd=result_fd)
+                            children[pid] = task_id
+                            break
+                        except OSError:  # (it is reaped as it goes)
+                            idle.add(pid)
+                        finally:
+                            sock.close()
+                    else:  # no spare took it: the task failed to start (status 70, EX_SOFTWARE)
+                        messages.send(control, messages.EXIT, task_id, 70 << 8)
                     os.close(result_fd)
-        reap(children, control)
+                    if not stopping:
+                        spare = fork_spare(own_fds, saved, prctl)  # the next task's, forked now
+        reaped = reap(children, control)
+        idle -= reaped
+        if spare is not None and spare[0] in reaped:  # it died before its task
+            spare[1].close()
+            spare = None if stopping else fork_spare(own_fds, saved, prctl)
     os._exit(0)
 
 
@@ -79,16 +106,21 @@ def stdin_from_devnull():
 
 
 def reap(children, control):
-    while children:
+    """Every child that has ended: a task's status goes to the caller. Returns the pids of the
+    others (spares) reaped."""
+    others = set()
+    while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return
+            return others
         if pid == 0:
-            return
+            return others
         task_id = children.pop(pid, None)
         if task_id is not None:
             messages.send(control, messages.EXIT, task_id, status)
+        else:
+            others.add(pid)
 
 
 def answer_check(names):
@@ -102,6 +134,7 @@ def answer_check(names):
 
 
 def end(children):
+    """The caller is gone: every task and spare ends now, and the template with them."""
     for pid in children:
         try:
             os.kill(pid, signal.SIGKILL)
@@ -115,19 +148,31 @@ def end(children):
     os._exit(0)
 
 
-def fork_task(result_fd, payload, own_fds, saved, prctl):
+def fork_spare(own_fds, saved, prctl):
+    """(pid, socket) of a new child that waits for its task: the fork is made before the task
+    comes, so a task does not wait for it. It ignores SIGINT while it waits, as the template."""
+    ours, theirs = socket.socketpair()
     template_pid = os.getpid()
     pid = os.fork()
     if pid:
-        return pid
+        theirs.close()
+        return pid, ours
     status = 70
     try:
         signal.set_wakeup_fd(-1)
-        for fd in own_fds:
+        for fd in own_fds + [ours.fileno()]:
             os.close(fd)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        die_with_template(prctl, template_pid)
+        frame = messages.recv_header(theirs, with_fd=True)
+        if frame is None:
+            status = 0  # not needed: the Executor is shutting down
+            return
+        _, _, size, result_fd = frame
+        payload = messages.recv_exactly(theirs, size) if size else b""
+        theirs.close()
         for signo, handler in saved.items():
             signal.signal(signo, handler)  # the caller's own, as in a fork of it
-        die_with_template(prctl, template_pid)
         with socket.socket(fileno=result_fd) as result:
             run_task(result, payload)
         status = 0

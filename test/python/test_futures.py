@@ -399,6 +399,23 @@ class OnlyPynwheel(unittest.TestCase):
                 self.assertEqual(slow.result(30), "first")
         self.assertEqual([str(w.message) for w in caught if "fork" in str(w.message)], [])
 
+    def test_the_waiting_spare_ignores_ctrl_c_and_one_killed_is_replaced(self):
+        with Executor(1) as executor:
+            self.assertEqual(executor.submit(square, 1).result(30), 1)
+            spare = waiting_spare(executor._template_pid)
+            os.kill(spare, signal.SIGINT)  # as Ctrl-C reaches the whole process group
+            time.sleep(0.1)
+            self.assertTrue(alive(spare), "a spare ignores SIGINT while it waits")
+            self.assertEqual(executor.submit(my_pid).result(30), spare, "and takes the next task")
+            spare = waiting_spare(executor._template_pid)
+            os.kill(spare, signal.SIGKILL)
+            for _ in range(500):
+                if waiting_spare(executor._template_pid) not in (None, spare):
+                    break
+                time.sleep(0.01)
+            self.assertNotEqual(executor.submit(my_pid).result(30), spare, "a killed spare is replaced")
+            self.assertEqual(list(executor.map(square, range(3))), [0, 1, 4])
+
     def test_a_killed_template_fails_what_is_left(self):
         executor = Executor(1)
         running = executor.submit(sleep_then, 30, "never")
@@ -518,6 +535,18 @@ class FunctionsOfMain(unittest.TestCase):
                 time.sleep(0.01)
             self.assertFalse(alive(template), "the template left with its caller")
             self.assertFalse(alive(task), "and so did its task")
+
+
+def waiting_spare(template_pid):
+    """The template's one child when no task runs: the spare that waits for the next task."""
+    for _ in range(500):
+        with open("/proc/%d/task/%d/children" % (template_pid, template_pid)) as f:
+            children = [int(pid) for pid in f.read().split()]
+        live = [pid for pid in children if alive(pid)]
+        if len(live) == 1:
+            return live[0]
+        time.sleep(0.01)
+    return None
 
 
 def read(path):
