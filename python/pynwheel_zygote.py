@@ -94,6 +94,7 @@ import _pynwheel.title  # noqa: E402
 import _pynwheel.sched  # noqa: E402
 import _pynwheel.inherited  # noqa: E402
 import _pynwheel.become  # noqa: E402
+import _pynwheel.importable  # noqa: E402
 import _pynwheel.script  # noqa: E402
 import _pynwheel.codec  # noqa: E402
 import _pynwheel.call  # noqa: E402

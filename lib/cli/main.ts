@@ -8,7 +8,7 @@ import { UsageError } from './run-args';
 import { EXIT_PYNWHEEL_FAILED, runCommand } from './run-command';
 import { say } from './say';
 
-const COMMANDS = new Set(['run', 'start', 'stop', 'status', 'doctor', 'shims', 'help', '--help', '-h', '--version', '-V']);
+const COMMANDS = new Set(['run', 'start', 'stop', 'status', 'doctor', 'shims', 'python-path', 'help', '--help', '-h', '--version', '-V']);
 
 export async function main(argv: string[]): Promise<number> {
   takeCaller(); // first: it takes a variable out of the environment

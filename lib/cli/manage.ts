@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import { connectOrStart } from '../client/connect';
 import { resolveInterpreter } from '../client/interpreter';
+import { PYTHON_PACKAGE_HOME } from '../shared/python-home';
 import { ensureRuntimeDir, runtimeDirFor } from '../shared/runtime-dir';
 import { VERSION } from '../shared/version';
 import { ask } from './control';
@@ -68,6 +69,10 @@ export async function managementCommand(argv: string[]): Promise<number> {
       say(1, formatFindings(findings));
       if (findings.some((f) => !f.ok)) status = 1;
     })
+    .command('python-path', 'print the directory to put on PYTHONPATH to `import pynwheel` outside pynwheel runs', {}, () => {
+      say(1, PYTHON_PACKAGE_HOME);
+    })
+    .example('PYTHONPATH=$(pynwheel python-path) python3 script.py', 'a script that imports pynwheel, run by python itself')
     .example('pynwheel run script.py --verbose', 'arguments after the script go to the script, as with python3')
     .example('#!/usr/bin/env pynwheel', 'first line of a script that runs through pynwheel')
     .demandCommand(1, 'name a command, or a script to run')

@@ -9,11 +9,12 @@ import { closeQuietly } from '../shared/fds';
 import type { RunRequest } from '../shared/messages';
 import { native } from '../shared/native';
 import { MAX_ZYGOTE_FRAME } from '../shared/protocol-constants';
+import { PYTHON_PACKAGE_HOME } from '../shared/python-home';
 import type { Message } from '../shared/wire';
 import { VERSION } from '../shared/version';
 import { IMPORT_TIME_ENV, PYTHON_STARTUP_ENV, type ZygoteKey } from './zygote-key';
 
-export const ZYGOTE_SCRIPT = path.resolve(__dirname, '..', '..', 'python', 'pynwheel_zygote.py');
+export const ZYGOTE_SCRIPT = path.join(PYTHON_PACKAGE_HOME, 'pynwheel_zygote.py');
 const HELLO_TIMEOUT_MS = 60_000;
 const STATUS_TIMEOUT_MS = 5_000;
 const EXIT_REASON_WAIT_MS = 250;

@@ -13,7 +13,8 @@ const char* ParseCommandLine(int argc, char** argv, RunArgs* out) {
   std::string first = argv[1];
   // `pynwheel FILE ARGS` (a shebang) and the spec's `--file` form, as lib/cli/main.ts decides.
   bool shebang_form = first == "--file" || (first[0] != '-' && first != "run" && first != "start" && first != "stop" &&
-                                            first != "status" && first != "doctor" && first != "shims" && first != "help");
+                                            first != "status" && first != "doctor" && first != "shims" && first != "help" &&
+                                            first != "python-path");
   if (first != "run" && !shebang_form) return "another command than run";
   return ParseRunArgs(std::vector<std::string>(argv + (first == "run" ? 2 : 1), argv + argc), out);
 }

@@ -164,6 +164,26 @@ class DirectoryListings:
         return cached
 
 
+@functools.lru_cache(maxsize=None)
+def pynwheel_package_imports():
+    """What the `pynwheel` package (python/pynwheel/, beside this package) imports at its top
+    level: a script that imports pynwheel gets these preloaded, as if it named them itself (the
+    package itself is not a library module, so it is never kept in the zygote)."""
+    home = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pynwheel")
+    names = []
+    try:
+        files = sorted(name for name in os.listdir(home) if name.endswith(".py"))
+    except OSError:
+        return ()
+    for name in files:
+        try:
+            with open(os.path.join(home, name), "rb") as f:
+                names += top_level_imports(ast.parse(f.read(), name))
+        except (SyntaxError, ValueError, OSError):
+            continue
+    return tuple((module, attribute) for module, attribute in names if module.partition(".")[0] != "pynwheel")
+
+
 class Preloader:
     def __init__(self, skip, roots, listings, freezer=None):
         self.skip = set(skip)  # top-level names the daemon found unfit for a zygote
@@ -190,6 +210,8 @@ class Preloader:
                     source = f.read()
                 tree = ast.parse(source, path)
                 names = top_level_imports(tree)
+                if any(name == "pynwheel" or name.startswith("pynwheel.") for name, _ in names):
+                    names += pynwheel_package_imports()
                 self.scripts.remember(path, source)
             except (SyntaxError, ValueError, OSError, RecursionError, MemoryError):
                 names = []

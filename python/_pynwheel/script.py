@@ -12,6 +12,8 @@ import os
 import sys
 import types
 
+from .importable import make_pynwheel_importable
+
 ZIP_END_RECORD = b"PK\x05\x06"
 
 
@@ -25,6 +27,7 @@ def prepare_script(child):
     args = [str(a) for a in request.get("args") or []]
     main = types.ModuleType("__main__")
     sys.modules["__main__"] = main
+    make_pynwheel_importable(child.startup.entry_file)
     if request.get("module"):
         sys.argv = ["-m"] + args
         sys.orig_argv = [argv0, "-m", request["module"]] + args

@@ -78,6 +78,17 @@ class FilesTest(unittest.TestCase):
         self.assertIsNot(preloader.scripts.compiled(source + b"\n", path), kept)
         self.assertEqual(preloader.names_for(self.write("bad.py", "import (\n")), [], "a syntax error names nothing")
 
+    def test_a_script_that_imports_pynwheel_names_what_the_package_imports(self):
+        preloader = Preloader([], library_roots(), DirectoryListings())
+        names = [name for name, _ in preloader.names_for(self.write("uses.py", "import json\nimport pynwheel.futures\n"))]
+        self.assertEqual(names[:2], ["json", "pynwheel.futures"])
+        for module in ("concurrent.futures", "pickle", "socket", "threading", "traceback"):
+            self.assertIn(module, names)
+        self.assertFalse([name for name in names[2:] if name.partition(".")[0] == "pynwheel"], "the package itself is not kept")
+        tops = {name.partition(".")[0] for name in names[2:]}
+        self.assertEqual({top for top in tops if top not in sys.builtin_module_names and not preloader._is_stdlib_name(top)}, set(), "the standard library only")
+        self.assertNotIn("pickle", [name for name, _ in preloader.names_for(self.write("plain.py", "import json\n"))])
+
     def test_compiled_scripts_are_bounded(self):
         scripts = CompiledScripts()
         for i in range(CompiledScripts.LIMIT + 1):

@@ -1,0 +1,19 @@
+"""pynwheel's Python package: runs in the user's own process (a script under `pynwheel run`, or
+any python that has `pynwheel python-path` on its sys.path). Standard library only.
+
+- `pynwheel.futures.Executor`: a concurrent.futures Executor whose every task is a fork of the
+  calling process (see pynwheel/futures.py).
+- `pynwheel.at_fork(hook)`: hooks that run in every forked task, before its function.
+"""
+
+from pynwheel.hooks import at_fork
+
+__all__ = ["at_fork", "futures"]
+
+
+def __getattr__(name):
+    # `import pynwheel` alone stays cheap: concurrent.futures and threading come with futures.
+    if name == "futures":
+        import importlib
+        return importlib.import_module("pynwheel.futures")
+    raise AttributeError("module 'pynwheel' has no attribute %r" % (name,))
