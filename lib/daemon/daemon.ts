@@ -75,7 +75,7 @@ const MAX_REMEMBERED_SCRIPTS = 4096;
 
 /** A script as its runs name it: the same words in the same directory are the same script. */
 function scriptKey(base: string, request: RunRequest): string {
-  return `${base}\0${request.cwd}\0${request.module !== undefined ? `-m ${request.module}` : request.file}`;
+  return `${base}\0${request.cwd}\0${request.module !== undefined ? `-m ${request.module}` : request.code !== undefined ? `-c ${request.code}` : request.file}`;
 }
 
 export class Daemon {
@@ -300,7 +300,7 @@ export class Daemon {
         if (this.stopping) return refuse('ESTOPPED', 'the pynwheel daemon is stopping');
         const direct = directReason(request, peerPid, this.confinement);
         if (direct !== null) {
-          if (debugWanted(request.env)) debugLog(`a run of ${request.file ?? `-m ${request.module}`} from client ${peerPid}: ${direct[1]} (${direct[0]}): the client runs python directly (EDIRECT)`);
+          if (debugWanted(request.env)) debugLog(`a run of ${request.file ?? (request.module !== undefined ? `-m ${request.module}` : '-c CODE')} from client ${peerPid}: ${direct[1]} (${direct[0]}): the client runs python directly (EDIRECT)`);
           return refuse('EDIRECT', `${direct[1]}: python runs it directly`, direct[0]);
         }
         const run: Run = {
@@ -532,7 +532,7 @@ export class Daemon {
   private debug(run: Run, text: string): void {
     if (!run.debug) return;
     const { file, module } = run.request;
-    debugLog(`run ${run.id} of ${module !== undefined ? `-m ${module}` : file} ${text}`);
+    debugLog(`run ${run.id} of ${module !== undefined ? `-m ${module}` : file ?? '-c CODE'} ${text}`);
   }
 
   private fail(run: Run, code: string, message: string): void {
