@@ -15,9 +15,9 @@ export interface PythonOptionPlan {
 import spec from '../shared/command-line.json';
 
 /**
- * Single-letter flags and the variable each one sets (counted ones, -OO, give the count), those
- * that change nothing for a script (-q: only the interactive banner), and `-X name[=value]`'s
- * variables: lib/shared/command-line.json. -X importtime is missing there on purpose: the zygote
+ * Single-letter flags and the variable each one sets (counted ones, -OO, give the count), a
+ * `harmless` one would change nothing a script can see (none is: even -q shows in sys.flags),
+ * and `-X name[=value]`'s variables: lib/shared/command-line.json. -X importtime is missing there on purpose: the zygote
  * imported the modules before the run, so the run would report nothing; it goes to the interpreter.
  */
 const FLAGS: Record<string, { env?: string; counted?: boolean; harmless?: boolean }> = spec.flags;

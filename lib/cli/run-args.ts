@@ -103,6 +103,7 @@ export function parseRunArgs(argv: string[]): RunArgs {
 function finish(run: Omit<RunArgs, 'pythonArgv'>, pythonArgv: string[]): RunArgs {
   const out: RunArgs = { ...run, pythonArgv };
   if (out.direct === undefined && out.file === '-') out.direct = 'a script on stdin';
+  if (out.direct === undefined && out.file === '') out.direct = 'an empty script name (python says it cannot open it)';
   if (out.direct === undefined) delete out.direct;
   for (const key of ['file', 'module', 'code', 'python'] as const) if (out[key] === undefined) delete out[key];
   return out;
