@@ -1,6 +1,7 @@
 // Runs in the daemon: it accepts clients on the runtime directory's socket, checks who they
 // are, and hands each run to the zygote of its interpreter. It never touches a run's stdio:
 // the caller's fds go straight through to the zygote.
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { FdChannel } from '../shared/channel';
 import { debugWanted } from '../shared/debug';
@@ -73,9 +74,10 @@ interface Run {
 /** Scripts whose family the daemon remembers, so that their runs go to its zygote at once. */
 const MAX_REMEMBERED_SCRIPTS = 4096;
 
-/** A script as its runs name it: the same words in the same directory are the same script. */
+/** A script as its runs name it: the same words in the same directory are the same script (-c's code by its hash: it may be megabytes). */
 function scriptKey(base: string, request: RunRequest): string {
-  return `${base}\0${request.cwd}\0${request.module !== undefined ? `-m ${request.module}` : request.code !== undefined ? `-c ${request.code}` : request.file}`;
+  const code = request.code !== undefined ? `-c ${createHash('sha256').update(request.code).digest('hex')}` : undefined;
+  return `${base}\0${request.cwd}\0${request.module !== undefined ? `-m ${request.module}` : code ?? request.file}`;
 }
 
 export class Daemon {
