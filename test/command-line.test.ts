@@ -60,13 +60,19 @@ t.test('flags with a start-up variable: a zygote of that key, as python with the
     ['-W', 'error'], ['-Werror'], ['-Wd'], ['-W', 'ignore::DeprecationWarning'], ['-W', 'error::UserWarning', '-Wd'],
     ['-X', 'utf8'], ['-Xutf8=0'], ['-X', 'dev'], ['-X', 'faulthandler'], ['-X', 'tracemalloc=3'],
     ['-X', 'int_max_str_digits=640'], ['-X', 'pycache_prefix=/tmp/pnw-cmdline-pycache'], ['-X', 'warn_default_encoding'],
-    ['-X', 'frozen_modules=off'],
+    ['-X', 'frozen_modules=off'], ['-X', 'no_debug_ranges'], ['-X', 'int_max_str_digits=0'], ['-X', 'perf'], ['-X', 'cpu_count=2'],
+    ['-W', 'error::DeprecationWarning:__main__:11'], ['-W', 'i', '-W', 'e::UserWarning'],
   ]) {
     await same(t, [...options, 'flags.py', '-x', '--', 'y']);
     t.equal(await pathOf([...options, 'flags.py']), 'zygote', `${options.join(' ')}: served by a zygote`);
   }
   // A flag's variable is set in the run only: the next plain run has python's defaults.
   await same(t, ['flags.py']);
+  // With the caller's own variables: -W's entries come after PYTHONWARNINGS's, -O takes the larger level.
+  await same(t, ['-W', 'error', 'flags.py'], { env: { PYTHONWARNINGS: 'ignore::DeprecationWarning' } });
+  await same(t, ['-O', 'flags.py'], { env: { PYTHONOPTIMIZE: '2' } });
+  await same(t, ['-OO', 'flags.py'], { env: { PYTHONOPTIMIZE: '1' } });
+  await same(t, ['-u', 'flags.py'], { env: { PYTHONUNBUFFERED: '' } });
 });
 
 t.test('-u: stdout and stderr written as they come, on one pipe', async (t) => {
