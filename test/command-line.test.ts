@@ -59,7 +59,7 @@ t.test('flags with a start-up variable: a zygote of that key, as python with the
     ['-u'], ['-B'], ['-O'], ['-OO'], ['-d'], ['-s'], ['-P'], ['-uB'], ['-uBO'], ['-O', '-O'],
     ['-W', 'error'], ['-Werror'], ['-Wd'], ['-W', 'ignore::DeprecationWarning'], ['-W', 'error::UserWarning', '-Wd'],
     ['-X', 'utf8'], ['-Xutf8=0'], ['-X', 'dev'], ['-X', 'faulthandler'], ['-X', 'tracemalloc=3'],
-    ['-X', 'int_max_str_digits=640'], ['-X', 'pycache_prefix=/tmp/pnw-cmdline-pycache'], ['-X', 'warn_default_encoding'],
+    ['-X', 'int_max_str_digits=640'], ['-X', `pycache_prefix=${path.join(sb.dir, 'pycache')}`], ['-X', 'warn_default_encoding'],
     ['-X', 'frozen_modules=off'], ['-X', 'no_debug_ranges'], ['-X', 'int_max_str_digits=0'], ['-X', 'perf'], ['-X', 'cpu_count=2'],
     ['-W', 'error::DeprecationWarning:__main__:11'], ['-W', 'i', '-W', 'e::UserWarning'],
   ]) {
