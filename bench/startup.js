@@ -87,6 +87,9 @@ const SCRIPTS = [
   { label: 'chempy', imports: ['chempy'] },
   { label: 'qcengine', imports: ['qcengine'] },
   { label: '-m pytest --version', module: 'pytest', args: ['--version'], imports: ['pytest'] },
+  // python's command line (issue 15): -c goes through the daemon (no lane), -u to a zygote of its own key.
+  { label: '-c pass', code: 'pass', imports: [] },
+  { label: '-u numpy script', options: ['-u'], imports: ['numpy'], body: 'import numpy\nnumpy.arange(10).sum()\n' },
 ];
 
 function ms(started) {
@@ -346,13 +349,13 @@ async function main() {
 
     const rows = [];
     for (const entry of SCRIPTS) {
-      if (spawnSync(python, ['-c', `import ${entry.imports.join(', ')}`], { env }).status !== 0) {
+      if (entry.imports.length && spawnSync(python, ['-c', `import ${entry.imports.join(', ')}`], { env }).status !== 0) {
         rows.push({ imports: entry.label, note: 'not installable (pip found no distribution)' });
         continue;
       }
       const script = path.join(dir, `import_${entry.label.replace(/\W/g, '_')}.py`);
-      fs.writeFileSync(script, `import ${entry.imports.join(', ')}\n`);
-      const pyArgs = entry.module ? ['-m', entry.module, ...entry.args] : [script];
+      fs.writeFileSync(script, entry.body ?? `import ${entry.imports.join(', ')}\n`);
+      const pyArgs = [...(entry.options ?? []), ...(entry.module ? ['-m', entry.module, ...entry.args] : entry.code !== undefined ? ['-c', entry.code] : [script])];
       const pnwArgs = ['run', ...pyArgs];
       timed(python, pyArgs, env); // warm-up: the page cache for python
       for (let i = 0; i < 3; i++) timed(CLIENT, pnwArgs, env); // and the zygote's imports
@@ -382,7 +385,7 @@ async function main() {
       rows.push({ imports: 'os, as python3 through the shims', python: p, pynwheel: q, ratio: +(q.median / p.median).toFixed(4), target: null, met: null });
       process.stderr.write(`bench: python3 through the shims: python ${p.median} ms, pynwheel ${q.median} ms\n`);
     }
-    const everything = rows.filter((r) => r.python && !r.imports.startsWith('-m') && !r.imports.includes(' ')).map((r) => r.imports);
+    const everything = rows.filter((r) => r.python && !r.imports.startsWith('-') && !r.imports.includes(' ')).map((r) => r.imports);
     limits['fork+wait, python with every module above'] = forkWait(python, everything, env, dir);
     limits['pynwheel run empty.py (after every module)'] = spawnMedian(QUICK ? 10 : 30, CLIENT, ['run', empty], env);
     perSecond.pynwheelAfter = await throughput(CLIENT, ['run', empty], env, LOOP_SECONDS);

@@ -107,7 +107,7 @@ sys.dont_write_bytecode, sys.pycache_prefix = _PYTHON_BYTECODE
 from _pynwheel.become import become_run  # noqa: E402
 from _pynwheel.call import run_call  # noqa: E402
 from _pynwheel.child import Startup  # noqa: E402
-from _pynwheel.exit import exit_like_python, report_uncaught, system_exit_status  # noqa: E402
+from _pynwheel.exit import exit_like_python, flush_io, report_uncaught, system_exit_status  # noqa: E402
 from _pynwheel.script import prepare_script  # noqa: E402
 from _pynwheel.spare import take_run  # noqa: E402
 from _pynwheel.zygote import Zygote, parse_argv  # noqa: E402
@@ -145,7 +145,11 @@ if __name__ == "__main__":
         else:
             _code, _namespace = prepare_script(_child)
             if _code is not None:
-                exec(_code, _namespace)
+                try:
+                    exec(_code, _namespace)
+                finally:
+                    if type(_child.request.get("file")) is str:
+                        flush_io()
             else:
                 _namespace()  # run by runpy: -m, a directory, a zip file
             _status = 0

@@ -63,7 +63,7 @@ t.test('pythonOptions: the variables python reads instead, or the interpreter it
     { PYTHONWARNINGS: 'default,error,ignore::DeprecationWarning' }, "-W after the variable's entries, as in sys.warnoptions");
   t.same(planPythonOptions(['-X', 'utf8', '-Xdev', '-X', 'tracemalloc=5', '-X', 'int_max_str_digits=640', '-X', 'utf8=0'], {}).env,
     { PYTHONUTF8: '0', PYTHONDEVMODE: '1', PYTHONTRACEMALLOC: '5', PYTHONINTMAXSTRDIGITS: '640' });
-  t.same(planPythonOptions(['-q'], {}), { env: {}, unsupported: [] }, '-q changes nothing for a script');
+  t.same(planPythonOptions(['-q'], {}), { env: {}, unsupported: ['-q'] }, '-q shows in sys.flags.quiet: the interpreter runs it');
   for (const [options, unsupported] of [
     [['-E'], ['-E']], [['-I'], ['-I']], [['-S'], ['-S']], [['-v'], ['-v']], [['-bb'], ['-b', '-b']],
     [['-X', 'importtime'], ['-Ximporttime']], [['-X', 'showrefcount'], ['-Xshowrefcount']],

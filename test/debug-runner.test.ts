@@ -150,8 +150,7 @@ t.test('every hand-over to the Node CLI says why', async (t) => {
   const cases: Array<[string, string[], NodeJS.ProcessEnv, string]> = [
     ['no arguments', [], {}, 'no arguments'],
     ['another command', ['status'], {}, 'another command than run'],
-    ['a usage error', ['run', '-u', 'a.py'], {}, 'usage needs Node (it explains what is wrong with the command line)'],
-    ['a script on stdin', ['run', '-'], {}, 'the script is stdin ("-")'],
+    ['a usage error', ['run', '--python'], {}, 'usage needs Node (it explains what is wrong with the command line)'],
     ['PYNWHEEL_DISABLE', ['run', 'a.py'], { PYNWHEEL_DISABLE: '1' }, 'PYNWHEEL_DISABLE=1 (python runs the script itself)'],
     ['PYTHONINSPECT', ['run', 'a.py'], { PYTHONINSPECT: '1' }, 'PYTHONINSPECT is set (python runs the script itself)'],
     ['an unsafe runtime directory', ['run', 'a.py'], { PYNWHEEL_RUNTIME_DIR: open }, 'the runtime directory is missing or not safely ours'],

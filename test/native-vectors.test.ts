@@ -123,15 +123,38 @@ function parsed(r: Reply): Reply {
   return 'node' in r ? { node: true, usage: r.usage } : r;
 }
 
+/** JSON with sorted keys: the runner writes members in its own order. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Reply)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** A case's environment as the program's fields: N, then N "NAME=VALUE". */
+function envFields(env: Record<string, string> | undefined): string[] {
+  const entries = Object.entries(env ?? {}).map(([k, v]) => `${k}=${v}`);
+  return [String(entries.length), ...entries];
+}
+
+t.test('native/runner/run_args.cc holds lib/shared/command-line.json', async (t) => {
+  const spec = JSON.parse(fs.readFileSync(path.join(ROOT, 'lib', 'shared', 'command-line.json'), 'utf8'));
+  const [copy] = run([['command-line-spec']]);
+  const { shortOptions, longOptions, flags, warningVariable, warningActions, warningCategories, xOptions } = spec;
+  t.same(copy, { shortOptions, longOptions, flags, warningVariable, warningActions, warningCategories, xOptions });
+  t.equal(canonical(copy), canonical({ shortOptions, longOptions, flags, warningVariable, warningActions, warningCategories, xOptions }), 'member for member');
+});
+
 t.test('run-args.json through ParseRunArgs, and the whole command line through ParseCommandLine', async (t) => {
   const { cases } = vectors('run-args');
-  const afterRun = run(cases.map((c: any) => ['run-args', ...c.argv]));
-  const whole = run(cases.map((c: any) => ['command-line', 'pynwheel', 'run', ...c.argv]));
+  const afterRun = run(cases.map((c: any) => ['run-args', ...envFields(c.env), ...c.argv]));
+  const whole = run(cases.map((c: any) => ['command-line', ...envFields(c.env), 'pynwheel', 'run', ...c.argv]));
   let passed = 0;
   cases.forEach((c: any, i: number) => {
     const want = expectedRun(c);
     const got = [parsed(afterRun[i]), parsed(whole[i])];
-    if (JSON.stringify(got[0]) === JSON.stringify(want) && JSON.stringify(got[1]) === JSON.stringify(want)) passed++;
+    if (canonical(got[0]) === canonical(want) && canonical(got[1]) === canonical(want)) passed++;
     else t.same(got, [want, want], `"${c.name}"`);
   });
   t.equal(passed, cases.length, `${passed} of ${cases.length} run-args cases (after "run" and as a whole command line)`);
@@ -147,13 +170,13 @@ t.test('run-args.json through ParseRunArgs, and the whole command line through P
     [['help'], { node: true, usage: false }],
     [['--help'], { node: true, usage: false }],
     [['--version'], { node: true, usage: false }],
-    [['run'], { node: true, usage: true }],
-    [['a.py', '-x'], { file: 'a.py', args: ['-x'] }],
-    [['./run', 'x'], { file: './run', args: ['x'] }],
-    [['--file', 'a.py', '--args', 'b'], { file: 'a.py', args: ['b'] }],
+    [['run'], { direct: true, pythonArgv: [] }],
+    [['a.py', '-x'], { file: 'a.py', args: ['-x'], options: [], pythonArgv: ['a.py', '-x'] }],
+    [['./run', 'x'], { file: './run', args: ['x'], options: [], pythonArgv: ['./run', 'x'] }],
+    [['--file', 'a.py', '--args', 'b'], { file: 'a.py', args: ['b'], options: [], pythonArgv: ['a.py', 'b'] }],
     [['--file', 'a.py', 'b'], { node: true, usage: true }],
   ];
-  const replies = run(forms.map(([argv]) => ['command-line', 'pynwheel', ...argv]));
+  const replies = run(forms.map(([argv]) => ['command-line', '0', 'pynwheel', ...argv]));
   forms.forEach(([argv, want], i) => t.same(parsed(replies[i]), want, `pynwheel ${argv.join(' ')}`));
 });
 
@@ -240,7 +263,7 @@ t.test('ResolvePython beside lib/client/interpreter.ts', async (t) => {
 
 t.test('BuildRunRequest: what lib/client/run-client.ts sends, and what checkRunRequest accepts', async (t) => {
   const { cases } = vectors('run-args');
-  const runs = cases.filter((c: any) => !c.usage && c.runner !== 'node').map((c: any) => c.result);
+  const runs = cases.filter((c: any) => !c.usage && c.runner !== 'node' && !c.result.direct).map((c: any) => c.result);
   const env = ['HOME=/home/u', 'LANG=C.UTF-8', 'ODD=tab\tquote"backslash\\', 'EMPTY=', 'UNICODE=ü€𝄞'];
   const attributes = native.processAttributes();
   const sched = native.scheduling(); // (the test program's are this process's: it is our child)
@@ -249,7 +272,7 @@ t.test('BuildRunRequest: what lib/client/run-client.ts sends, and what checkRunR
   const expected: Reply[] = [];
   runs.forEach((r: any, i: number) => {
     const [stdio, cwdFd, token] = shapes[i % shapes.length];
-    const kind = r.module !== undefined ? 'module' : 'file';
+    const kind = r.module !== undefined ? 'module' : r.code !== undefined ? 'code' : 'file';
     records.push(['request', kind, r[kind], '/srv/app', '/usr/bin/python3', r.python ?? 'python3', stdio, cwdFd ? '1' : '0', token,
       String(r.args.length), ...r.args, ...env]);
     expected.push({

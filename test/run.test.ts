@@ -208,11 +208,15 @@ t.test('--python names the interpreter; python\'s messages use it as typed', asy
   t.match(bad.stderr.toString(), /pynwheel: the interpreter "\/no\/such\/python" was not found/);
 });
 
-t.test('usage errors exit 2 with a message', async (t) => {
-  for (const args of [['run'], ['run', '-m'], ['run', '--bogus', 'x.py'], ['--file']]) {
+t.test('usage errors exit 2 with a message: pynwheel\'s for its own options, python\'s for the rest', async (t) => {
+  for (const args of [['run', '--python'], ['--file'], ['--file', 'a.py', 'b']]) {
     const r = await pynwheel(sb, args);
     t.equal(r.status, 2, `${args.join(' ')}: status 2`);
     t.match(r.stderr.toString(), /^pynwheel: /, `${args.join(' ')}: says what is wrong`);
+  }
+  for (const args of [['-m'], ['--bogus', 'x.py'], ['-W']]) {
+    const { pnw } = await same(t, args);
+    t.equal(pnw.status, 2, `${args.join(' ')}: python's status 2`);
   }
   const r = await pynwheel(sb, ['run', '-m']);
   t.match(r.stderr.toString(), /Argument expected for the -m option/, 'python\'s words for a bare -m');

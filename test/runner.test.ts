@@ -152,7 +152,7 @@ t.test('everything else goes to the Node CLI, with the same words', async (t) =>
   const viaRunner = await viaShim(['run', 'hello.py'], { PYNWHEEL_RUNTIME_DIR: open });
   t.same(view(viaRunner), view(viaNode), 'an unsafe runtime directory: the Node CLI\'s refusal');
   t.match((await viaShim(['status'])).stdout.toString(), /daemon: pid \d+/, 'status');
-  t.equal((await viaShim(['run'])).status, 2, 'a usage error');
+  t.equal((await viaShim(['run', '--python'])).status, 2, 'a usage error');
   const disabled = await viaShim(['run', 'hello.py'], { PYNWHEEL_DISABLE: '1' });
   t.equal(disabled.stdout.toString(), 'hello\n', 'PYNWHEEL_DISABLE');
   const pid = Number(fs.readFileSync(path.join(sb.runtimeDir, 'daemon.pid'), 'utf8'));

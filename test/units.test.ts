@@ -1,5 +1,5 @@
 // Pure functions on their own, beyond the shared vectors (test/vectors.test.ts): run-argument
-// parsing (lib/cli/run-args.ts), route names (lib/shared/route-name.ts) against a plain BigInt
+// parsing (lib/cli/run-args.ts, python's command line), route names (lib/shared/route-name.ts) against a plain BigInt
 // FNV-1a, the daemon's request checks at their limits (lib/daemon/request-check.ts), and the
 // status text of path counts (lib/cli/status.ts).
 import t from 'tap';
@@ -22,16 +22,19 @@ function usageError(argv: string[]): string | null {
 }
 
 t.test('run arguments: what follows the script is the script\'s, verbatim', async (t) => {
-  t.same(parseRunArgs(['a.py', '--python', 'x', '-m', 'y', '--file', '--']), { file: 'a.py', args: ['--python', 'x', '-m', 'y', '--file', '--'], python: undefined });
-  t.same(parseRunArgs(['-p', '/a', '--python', '/b', 'a.py']), { file: 'a.py', args: [], python: '/b' }, 'the last --python counts');
-  t.same(parseRunArgs(['--python=', 'a.py']), { file: 'a.py', args: [], python: '' }, '--python= is an empty interpreter (resolved later as unset)');
-  t.same(parseRunArgs(['-m', '-x']), { module: '-x', args: [], python: undefined }, 'after -m comes the module, whatever it looks like');
-  t.same(parseRunArgs(['--file', 'a.py', '--args']), { file: 'a.py', args: [], python: undefined }, '--args with nothing after it');
-  t.same(parseRunArgs(['--', '--', 'x']), { file: '--', args: ['x'], python: undefined }, 'a script named --, after --');
-  t.match(usageError(['--unknown', 'a.py']), /unknown option "--unknown" before the script/);
-  t.match(usageError([]), /no script given/);
+  t.same(parseRunArgs(['a.py', '--python', 'x', '-m', 'y', '--file', '--']), { file: 'a.py', args: ['--python', 'x', '-m', 'y', '--file', '--'], options: [], pythonArgv: ['a.py', '--python', 'x', '-m', 'y', '--file', '--'] });
+  t.same(parseRunArgs(['--python', '/a', '--python', '/b', 'a.py']), { file: 'a.py', args: [], python: '/b', options: [], pythonArgv: ['a.py'] }, 'the last --python counts');
+  t.same(parseRunArgs(['--python=', 'a.py']), { file: 'a.py', args: [], python: '', options: [], pythonArgv: ['a.py'] }, '--python= is an empty interpreter (resolved later as unset)');
+  t.match(parseRunArgs(['-m', '-x']), { direct: /not a module name/, pythonArgv: ['-m', '-x'] }, 'after -m comes the module: not a name, python says so itself');
+  t.same(parseRunArgs(['--file', 'a.py', '--args']), { file: 'a.py', args: [], options: [], pythonArgv: ['a.py'] }, '--args with nothing after it');
+  t.same(parseRunArgs(['--', '--', 'x']), { file: '--', args: ['x'], options: [], pythonArgv: ['--', '--', 'x'] }, 'a script named --, after --');
+  t.same(parseRunArgs(['-u', '-c', 'pass', '-u']), { code: 'pass', args: ['-u'], options: ['-u'], pythonArgv: ['-u', '-c', 'pass', '-u'] }, '-c ends the options');
+  t.match(parseRunArgs(['--unknown', 'a.py']), { direct: /an option python reads itself \(--unknown\)/ }, 'python reads what it does not know');
+  t.match(parseRunArgs(['-p', 'py', 'a.py']), { direct: /\(-p\)/ }, '-p is not python\'s (pynwheel\'s own options are long ones)');
+  t.match(parseRunArgs(['-u', '--python', 'py', 'a.py']), { direct: /\(--python\)/, pythonArgv: ['-u', '--python', 'py', 'a.py'] }, 'pynwheel\'s options stand first');
+  t.match(parseRunArgs([]), { direct: /no script/, pythonArgv: [] });
+  t.match(parseRunArgs(['-m']), { direct: /without its argument \(-m\)/ }, 'python prints its own words');
   t.match(usageError(['--python']), /--python needs an interpreter path/);
-  t.match(usageError(['-m']), /Argument expected for the -m option/, 'python\'s own words');
   t.match(usageError(['--file', 'a.py', 'b']), /only --args may follow, not "b"/);
 });
 

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseRunArgs, UsageError } from '../lib/cli/run-args';
+import { planPythonOptions } from '../lib/api/python-options';
 import { checkRunFds, checkRunRequest } from '../lib/daemon/request-check';
 import { native } from '../lib/shared/native';
 import * as constants from '../lib/shared/protocol-constants';
@@ -106,16 +107,32 @@ t.test('route-names.json: routeName gives each name', async (t) => {
   for (const r of routes.routes) t.equal(routeName(r.python, r.cwd, r.file, r.session), r.name, `${JSON.stringify([r.python, r.cwd, r.file, r.session])}`);
 });
 
-interface RunArgsCase { name: string; argv: string[]; result?: { file?: string; module?: string; args: string[]; python?: string }; usage?: boolean; runner?: string }
+interface RunArgsCase { name: string; argv: string[]; env?: Record<string, string>; result?: Record<string, unknown>; usage?: boolean; runner?: string }
 
 const runArgs = vectors<{ cases: RunArgsCase[] }>('run-args.json', {
   cases: [
-    { name: 'a.py -x -- b', argv: ['a.py', '-x', '--', 'b'], result: { file: 'a.py', args: ['-x', '--', 'b'] } },
-    { name: '-u a.py', argv: ['-u', 'a.py'], usage: true, runner: 'node' },
+    { name: 'a.py -x -- b', argv: ['a.py', '-x', '--', 'b'], result: { file: 'a.py', args: ['-x', '--', 'b'], options: [], pythonArgv: ['a.py', '-x', '--', 'b'] } },
+    { name: '-u a.py', argv: ['-u', 'a.py'], result: { file: 'a.py', args: [], options: ['-u'], pythonArgv: ['-u', 'a.py'], env: { PYTHONUNBUFFERED: '1' } } },
+    { name: '-i a.py', argv: ['-i', 'a.py'], result: { direct: true, pythonArgv: ['-i', 'a.py'] } },
+    { name: '--python', argv: ['--python'], usage: true, runner: 'node' },
   ],
 });
 
+/** What the vectors say of a command line: parseRunArgs, then planPythonOptions with the case's environment. */
+function readRunArgs(argv: string[], env: Record<string, string> = {}): Record<string, unknown> {
+  const parsed = parseRunArgs(argv);
+  const plan = parsed.direct === undefined ? planPythonOptions(parsed.options, env) : undefined;
+  if (plan === undefined || plan.unsupported.length) {
+    return { direct: true, ...(parsed.python !== undefined ? { python: parsed.python } : {}), pythonArgv: parsed.pythonArgv };
+  }
+  // An absent field is absent, not undefined-valued, in the vectors.
+  const got: Record<string, unknown> = Object.fromEntries(Object.entries(parsed).filter(([, v]) => v !== undefined));
+  if (Object.keys(plan.env).length) got.env = plan.env;
+  return got;
+}
+
 t.test('run-args.json: parseRunArgs gives each result or a usage error', async (t) => {
+  t.ok(runArgs.cases.some((c) => c.result?.direct) && runArgs.cases.some((c) => c.result?.env) && runArgs.cases.some((c) => c.result?.code !== undefined), 'the vectors have direct runs, variables and -c');
   for (const c of runArgs.cases) {
     if (c.usage) {
       let error: unknown = null;
@@ -127,10 +144,7 @@ t.test('run-args.json: parseRunArgs gives each result or a usage error', async (
       t.ok(error instanceof UsageError, `${c.name}: a usage error`);
       continue;
     }
-    const parsed = parseRunArgs(c.argv);
-    // An absent field is absent, not undefined-valued, in the vectors.
-    const got = Object.fromEntries(Object.entries(parsed).filter(([, v]) => v !== undefined));
-    t.same(got, c.result, `${c.name}`);
+    t.strictSame(readRunArgs(c.argv, c.env), c.result, `${c.name}`);
   }
 });
 

@@ -12,37 +12,42 @@ export interface PythonOptionPlan {
   unsupported: string[];
 }
 
-/** Single-letter flags and the variable each one sets. Counted ones (-OO) give the count. */
-const FLAG_ENV: Record<string, { name: string; counted?: boolean }> = {
-  u: { name: 'PYTHONUNBUFFERED' },
-  B: { name: 'PYTHONDONTWRITEBYTECODE' },
-  O: { name: 'PYTHONOPTIMIZE', counted: true },
-  d: { name: 'PYTHONDEBUG', counted: true },
-  s: { name: 'PYTHONNOUSERSITE' },
-  P: { name: 'PYTHONSAFEPATH' },
-};
-
-/** Flags that change nothing for a script (only the interactive banner). */
-const HARMLESS_FLAGS = new Set(['q']);
+import spec from '../shared/command-line.json';
 
 /**
- * `-X name[=value]` and its variable; `value` maps the option's value (undefined when absent) to
- * the variable's. -X importtime is missing on purpose: the zygote imported the modules before
- * the run, so the run would report nothing; such a run goes to the interpreter.
+ * Single-letter flags and the variable each one sets (counted ones, -OO, give the count), a
+ * `harmless` one would change nothing a script can see (none is: even -q shows in sys.flags),
+ * and `-X name[=value]`'s variables: lib/shared/command-line.json. -X importtime is missing there on purpose: the zygote
+ * imported the modules before the run, so the run would report nothing; it goes to the interpreter.
  */
-const XOPTION_ENV: Record<string, { name: string; value: (v: string | undefined) => string | null }> = {
-  utf8: { name: 'PYTHONUTF8', value: (v) => (v === undefined || v === '1' ? '1' : v === '0' ? '0' : null) },
-  dev: { name: 'PYTHONDEVMODE', value: (v) => (v === undefined ? '1' : null) },
-  faulthandler: { name: 'PYTHONFAULTHANDLER', value: (v) => (v === undefined ? '1' : null) },
-  tracemalloc: { name: 'PYTHONTRACEMALLOC', value: (v) => (v === undefined ? '1' : /^\d+$/.test(v) ? v : null) },
-  int_max_str_digits: { name: 'PYTHONINTMAXSTRDIGITS', value: (v) => (v !== undefined && /^\d+$/.test(v) ? v : null) },
-  pycache_prefix: { name: 'PYTHONPYCACHEPREFIX', value: (v) => v ?? null },
-  warn_default_encoding: { name: 'PYTHONWARNDEFAULTENCODING', value: (v) => (v === undefined ? '1' : null) },
-  no_debug_ranges: { name: 'PYTHONNODEBUGRANGES', value: (v) => (v === undefined ? '1' : null) },
-  frozen_modules: { name: 'PYTHON_FROZEN_MODULES', value: (v) => (v === 'on' || v === 'off' ? v : null) },
-  perf: { name: 'PYTHONPERFSUPPORT', value: (v) => (v === undefined ? '1' : null) },
-  cpu_count: { name: 'PYTHON_CPU_COUNT', value: (v) => (v !== undefined && /^(\d+|default)$/.test(v) ? v : null) },
-};
+const FLAGS: Record<string, { env?: string; counted?: boolean; harmless?: boolean }> = spec.flags;
+interface XOption { env: string; bare?: string; values?: Record<string, string>; range?: number[]; any?: boolean }
+const X_OPTIONS: Record<string, XOption> = spec.xOptions;
+const WARNING_ACTIONS: readonly string[] = spec.warningActions;
+const WARNING_CATEGORIES: readonly string[] = spec.warningCategories;
+
+/** The variable's value for `-X name[=value]`'s value (undefined when there is no "="), or null. */
+export function xOptionValue(option: XOption, value: string | undefined): string | null {
+  if (value === undefined) return option.bare ?? null;
+  if (option.values && Object.prototype.hasOwnProperty.call(option.values, value)) return option.values[value];
+  if (option.range && /^[1-9][0-9]*$/.test(value) && Number(value) >= option.range[0] && Number(value) <= option.range[1]) return value;
+  return option.any ? value : null;
+}
+
+/**
+ * Whether a -W value is one python takes without a word at start-up (action[:message[:category[:module[:lineno]]]],
+ * an action or its prefix, a built-in category, a line number), so that PYTHONWARNINGS gives
+ * the same filters; anything else makes python print its own warning, which the interpreter
+ * itself must do. A comma cannot travel in PYTHONWARNINGS, which is split at commas.
+ */
+export function warningTravels(value: string): boolean {
+  if (value.includes(',')) return false;
+  const [action, , category = '', , lineno = '', ...more] = value.split(':').map((part) => part.trim());
+  if (more.length) return false;
+  if (action !== '' && !WARNING_ACTIONS.some((a) => a.startsWith(action))) return false;
+  if (category !== '' && !WARNING_CATEGORIES.includes(category)) return false;
+  return lineno === '' || /^[0-9]+$/.test(lineno);
+}
 
 /**
  * Reads the flags as python's getopt does: bundles (`-uB`), values attached (`-Wignore`,
@@ -69,31 +74,30 @@ export function planPythonOptions(options: readonly string[], env: NodeJS.Proces
         else addXOption(value, plan);
         break;
       }
-      const flag = FLAG_ENV[letter];
-      if (flag) counts.set(letter, (counts.get(letter) ?? 0) + 1);
-      else if (!HARMLESS_FLAGS.has(letter)) plan.unsupported.push(`-${letter}`);
+      const flag = FLAGS[letter];
+      if (flag?.env) counts.set(letter, (counts.get(letter) ?? 0) + 1);
+      else if (!flag?.harmless) plan.unsupported.push(`-${letter}`);
     }
   }
   for (const [letter, count] of counts) {
-    const { name, counted } = FLAG_ENV[letter];
+    const { env: name, counted } = FLAGS[letter] as { env: string; counted?: boolean };
     const inherited = Number.parseInt(env[name] ?? '', 10);
     plan.env[name] = counted ? String(Math.max(count, Number.isNaN(inherited) ? 0 : inherited)) : '1';
   }
-  if (warnings.length) plan.env.PYTHONWARNINGS = [env.PYTHONWARNINGS, ...warnings].filter(Boolean).join(',');
+  if (warnings.length) plan.env[spec.warningVariable] = [env[spec.warningVariable], ...warnings].filter(Boolean).join(',');
   return plan;
 }
 
 function addWarning(value: string, warnings: string[], plan: PythonOptionPlan): void {
-  // PYTHONWARNINGS is split at commas; a -W value holding one cannot travel in it.
-  if (value.includes(',')) plan.unsupported.push(`-W${value}`);
+  if (!warningTravels(value)) plan.unsupported.push(`-W${value}`);
   else warnings.push(value);
 }
 
 function addXOption(value: string, plan: PythonOptionPlan): void {
   const equals = value.indexOf('=');
   const name = equals < 0 ? value : value.slice(0, equals);
-  const mapping = XOPTION_ENV[name];
-  const mapped = mapping?.value(equals < 0 ? undefined : value.slice(equals + 1)) ?? null;
-  if (mapping && mapped !== null) plan.env[mapping.name] = mapped;
+  const option = Object.prototype.hasOwnProperty.call(X_OPTIONS, name) ? X_OPTIONS[name] : undefined;
+  const mapped = option ? xOptionValue(option, equals < 0 ? undefined : value.slice(equals + 1)) : null;
+  if (option && mapped !== null) plan.env[option.env] = mapped;
   else plan.unsupported.push(`-X${value}`);
 }

@@ -1,7 +1,8 @@
 // Runs in the CLI: `pynwheel run`, through the daemon or its lane (lib/client/), or with the
 // interpreter itself for what a zygote does not take.
 import { clientDebug } from '../client/debug';
-import { pythonArgsFor, runDirectly } from '../client/direct';
+import { runDirectly } from '../client/direct';
+import { planPythonOptions } from '../api/python-options';
 import { environmentFor, resolveInterpreter } from '../client/interpreter';
 import { runThroughDaemon, type RunOutcome } from '../client/run-client';
 import { native } from '../shared/native';
@@ -22,7 +23,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     parsed = parseRunArgs(argv);
   } catch (err) {
     if (err instanceof UsageError) {
-      say(2, `pynwheel: ${err.message}\nusage: pynwheel run [--python PATH] FILE [ARGS...] | -m MODULE [ARGS...]`);
+      say(2, `pynwheel: ${err.message}\nusage: pynwheel run [--python PATH] [PYTHON OPTIONS] (FILE | -m MODULE | -c CODE | -) [ARGS...]`);
       return 2;
     }
     throw err;
@@ -37,20 +38,27 @@ export async function runCommand(argv: string[]): Promise<number> {
   const env = environmentFor(interpreter, process.env);
   const caller = takeCaller();
   let outcome: RunOutcome;
-  // PYTHONINSPECT asks for python's REPL after the script: the interpreter's own job. A request
-  // carries at most fdsPerFrame fds (stdio, the cwd's, the caller's others).
-  const direct = process.env.PYNWHEEL_DISABLE === '1' ? 'PYNWHEEL_DISABLE=1'
-    : interpreter.asIs ? `the interpreter is run as it is: ${interpreter.how}` : parsed.file === '-' ? 'a script on stdin'
+  // python's flags become the start-up variables a zygote of that key has (lib/shared/command-line.json);
+  // a flag without one, or a command line python must read itself (a bad one, a script on stdin,
+  // none), is the interpreter's own job, as is PYTHONINSPECT (python's REPL after the script).
+  // A request carries at most fdsPerFrame fds (stdio, the cwd's, the caller's others).
+  const plan = parsed.direct === undefined ? planPythonOptions(parsed.options, env) : undefined;
+  const direct = process.env.PYNWHEEL_DISABLE === '1' ? 'PYNWHEEL_DISABLE=1' : parsed.direct !== undefined ? parsed.direct
+    : interpreter.asIs ? `the interpreter is run as it is: ${interpreter.how}`
+    : plan?.unsupported.length ? `python's own flags ${plan.unsupported.join(' ')}`
     : process.env.PYTHONINSPECT ? 'PYTHONINSPECT'
     : 3 + 1 + caller.passFds.length > MAX_FDS_PER_FRAME ? 'more inheritable fds than a request frame carries' : null;
   if (direct !== null) {
     clientDebug(process.env)?.(`running python directly (${direct})`);
-    outcome = await runDirectly(interpreter, pythonArgsFor(parsed), cwd, env, [0, 1, 2], true, caller);
+    outcome = await runDirectly(interpreter, parsed.pythonArgv, cwd, env, [0, 1, 2], true, caller);
   } else {
     restoreBlockingStdio();
     outcome = await runThroughDaemon(
-      { file: parsed.file, module: parsed.module, args: parsed.args },
-      { cwd, env, interpreter, stdio: [0, 1, 2], forwardSignals: true, terminal: true, caller },
+      { file: parsed.file, module: parsed.module, code: parsed.code, args: parsed.args },
+      {
+        cwd, env: { ...env, ...plan?.env }, interpreter, stdio: [0, 1, 2], forwardSignals: true, terminal: true, caller,
+        direct: { argv: parsed.pythonArgv, env },
+      },
     );
   }
   if (outcome.signo !== null) native.dieBySignal(outcome.signo, outcome.core);

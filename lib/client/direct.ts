@@ -8,8 +8,9 @@ import { FORWARDED_SIGNALS, terminalJobSignals, signalNumber } from '../shared/s
 import type { Interpreter } from './interpreter';
 import type { RunOutcome, RunTarget } from './run-client';
 
-/** python's arguments for a run target: `FILE ARGS` or `-m MODULE ARGS`. */
+/** python's arguments for a run target: `FILE ARGS`, `-m MODULE ARGS` or `-c CODE ARGS`. */
 export function pythonArgsFor(target: RunTarget): string[] {
+  if (target.code !== undefined) return ['-c', target.code, ...target.args];
   return target.module !== undefined ? ['-m', target.module, ...target.args] : [target.file!, ...target.args];
 }
 

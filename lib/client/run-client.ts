@@ -24,6 +24,8 @@ import { isStopped, terminalSession } from '../shared/proc-stat';
 export interface RunTarget {
   file?: string;
   module?: string;
+  /** -c CODE */
+  code?: string;
   args: string[];
   /** A call's value channel: this fd goes to the run at its number (RunRequest.call). */
   call?: number;
@@ -43,6 +45,8 @@ export interface ClientOptions {
   onControl?: (sendSignal: (signal: NodeJS.Signals) => void) => void;
   /** Default true: when the zygotes cannot be trusted (ESTALE), run the interpreter here. The Node API does that itself, to keep its pid and kill(). */
   directFallback?: boolean;
+  /** When the interpreter runs it itself: its arguments (python's options included) and environment; default the target's and `env`. */
+  direct?: { argv: string[]; env: NodeJS.ProcessEnv };
   /**
    * The CLI: if this process has a controlling terminal, its run comes from a zygote of its
    * terminal session, in its process group (RunRequest.session). The Node API keeps
@@ -71,7 +75,7 @@ export async function runThroughDaemon(target: RunTarget, options: ClientOptions
     if (!('direct' in outcome)) return outcome;
     // The terminal session's zygote is not ready (its first run): python, as fast as python.
     debug?.(`running python directly (session-start: ${outcome.direct})`);
-    return runDirectly(options.interpreter, pythonArgsFor(target), options.cwd, options.env, options.stdio, options.forwardSignals);
+    return runDirectly(options.interpreter, options.direct?.argv ?? pythonArgsFor(target), options.cwd, options.direct?.env ?? options.env, options.stdio, options.forwardSignals);
   } catch (err) {
     if (!(err instanceof PynwheelError)) throw err;
     if ((err.code === 'ESTALE' || err.code === 'EDIRECT') && options.directFallback !== false) {
@@ -79,7 +83,7 @@ export async function runThroughDaemon(target: RunTarget, options: ClientOptions
       // trusted; or no zygote may run this caller's run (its priority, cgroup or namespaces).
       // The run had not started, so the interpreter runs it itself.
       debug?.(`running python directly (${err.code}: ${err.message})`);
-      return runDirectly(options.interpreter, pythonArgsFor(target), options.cwd, options.env, options.stdio, options.forwardSignals, options.caller);
+      return runDirectly(options.interpreter, options.direct?.argv ?? pythonArgsFor(target), options.cwd, options.direct?.env ?? options.env, options.stdio, options.forwardSignals, options.caller);
     }
     // A daemon of another version refuses before anything runs: replace it, once.
     if (err.code !== 'EVERSION') throw err;
@@ -87,7 +91,7 @@ export async function runThroughDaemon(target: RunTarget, options: ClientOptions
     await replaceDaemon(paths);
     const outcome = await runOnce(paths, target, options, debug);
     if (!('direct' in outcome)) return outcome;
-    return runDirectly(options.interpreter, pythonArgsFor(target), options.cwd, options.env, options.stdio, options.forwardSignals);
+    return runDirectly(options.interpreter, options.direct?.argv ?? pythonArgsFor(target), options.cwd, options.direct?.env ?? options.env, options.stdio, options.forwardSignals);
   }
 }
 
@@ -105,7 +109,7 @@ async function runOnce(paths: RuntimePaths, target: RunTarget, options: ClientOp
   const request: RunRequest = {
     type: 'run',
     client: VERSION,
-    ...(target.module !== undefined ? { module: target.module } : { file: target.file }),
+    ...(target.module !== undefined ? { module: target.module } : target.code !== undefined ? { code: target.code } : { file: target.file }),
     args: target.args,
     cwd: options.cwd,
     env,
@@ -131,7 +135,7 @@ async function runOnce(paths: RuntimePaths, target: RunTarget, options: ClientOp
     const lane = request.file !== undefined ? connectLane(paths, request.python, request.cwd, request.file, session?.[0]) : null;
     let held: NodeJS.Signals[] = [];
     if (lane === null) {
-      debug?.('module run (module-run); asking the daemon');
+      debug?.(`${request.code !== undefined ? '-c' : 'module'} run (module-run); asking the daemon`);
     } else if (lane.fd === null) {
       debug?.(`${lane.miss === 'no-route' ? 'no route' : `route ${lane.route} gone`} (${lane.miss}${lane.errno === 'ENOENT' || lane.errno === 'ECONNREFUSED' ? '' : `, ${lane.errno}`}); asking the daemon`);
     } else {

@@ -1,6 +1,7 @@
 // Runs in the daemon: it accepts clients on the runtime directory's socket, checks who they
 // are, and hands each run to the zygote of its interpreter. It never touches a run's stdio:
 // the caller's fds go straight through to the zygote.
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { FdChannel } from '../shared/channel';
 import { debugWanted } from '../shared/debug';
@@ -73,9 +74,10 @@ interface Run {
 /** Scripts whose family the daemon remembers, so that their runs go to its zygote at once. */
 const MAX_REMEMBERED_SCRIPTS = 4096;
 
-/** A script as its runs name it: the same words in the same directory are the same script. */
+/** A script as its runs name it: the same words in the same directory are the same script (-c's code by its hash: it may be megabytes). */
 function scriptKey(base: string, request: RunRequest): string {
-  return `${base}\0${request.cwd}\0${request.module !== undefined ? `-m ${request.module}` : request.file}`;
+  const code = request.code !== undefined ? `-c ${createHash('sha256').update(request.code).digest('hex')}` : undefined;
+  return `${base}\0${request.cwd}\0${request.module !== undefined ? `-m ${request.module}` : code ?? request.file}`;
 }
 
 export class Daemon {
@@ -300,7 +302,7 @@ export class Daemon {
         if (this.stopping) return refuse('ESTOPPED', 'the pynwheel daemon is stopping');
         const direct = directReason(request, peerPid, this.confinement);
         if (direct !== null) {
-          if (debugWanted(request.env)) debugLog(`a run of ${request.file ?? `-m ${request.module}`} from client ${peerPid}: ${direct[1]} (${direct[0]}): the client runs python directly (EDIRECT)`);
+          if (debugWanted(request.env)) debugLog(`a run of ${request.file ?? (request.module !== undefined ? `-m ${request.module}` : '-c CODE')} from client ${peerPid}: ${direct[1]} (${direct[0]}): the client runs python directly (EDIRECT)`);
           return refuse('EDIRECT', `${direct[1]}: python runs it directly`, direct[0]);
         }
         const run: Run = {
@@ -532,7 +534,7 @@ export class Daemon {
   private debug(run: Run, text: string): void {
     if (!run.debug) return;
     const { file, module } = run.request;
-    debugLog(`run ${run.id} of ${module !== undefined ? `-m ${module}` : file} ${text}`);
+    debugLog(`run ${run.id} of ${module !== undefined ? `-m ${module}` : file ?? '-c CODE'} ${text}`);
   }
 
   private fail(run: Run, code: string, message: string): void {

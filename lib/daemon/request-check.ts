@@ -41,7 +41,10 @@ function bad(reason: RequestCheck, what: string): never {
 /** Validates a decoded run request; throws PynwheelError('EBADREQUEST') saying what is wrong. */
 export function checkRunRequest(message: Message, fdCount: number): RunRequest {
   const m = message as Record<string, unknown>;
-  if ((typeof m.file === 'string') === (typeof m.module === 'string')) bad('file-or-module', 'exactly one of "file" and "module" must be a string');
+  if ([m.file, m.module, m.code].filter((t) => typeof t === 'string').length !== 1) {
+    bad('file-or-module', 'exactly one of "file", "module" and "code" must be a string');
+  }
+  if (typeof m.code === 'string' && m.code.includes('\0')) bad('bad-code', '"code" has a NUL');
   if (typeof m.file === 'string' && (m.file.length === 0 || m.file.includes('\0'))) bad('bad-file', '"file" is empty or has a NUL');
   if (typeof m.module === 'string' && !MODULE_NAME.test(m.module)) bad('bad-module', '"module" is not a module name');
   if (!Array.isArray(m.args) || m.args.length > MAX_ARGS || !m.args.every((a) => typeof a === 'string' && !a.includes('\0'))) bad('bad-args', '"args" must be an array of strings');

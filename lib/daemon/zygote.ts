@@ -198,8 +198,8 @@ export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, strin
     this.runs.set(id, listener);
     await this.ready;
     if (this.dead) return; // die() already told the listener
-    const { file, module, args, cwd, env, argv0, stdio, cwdFd, umask, limits, notify, session, sched, signals, passFds, call } = request;
-    this.channel.send({ type: 'run', id, file, module, args, cwd, env, argv0, stdio, cwdFd, callerPid, umask, limits, notify, session, sched, signals, passFds, call }, fds);
+    const { file, module, code, args, cwd, env, argv0, stdio, cwdFd, umask, limits, notify, session, sched, signals, passFds, call } = request;
+    this.channel.send({ type: 'run', id, file, module, code, args, cwd, env, argv0, stdio, cwdFd, callerPid, umask, limits, notify, session, sched, signals, passFds, call }, fds);
   }
 
   /** Queued behind the run's own frame (promise callbacks keep order), so it is never lost. */

@@ -8,6 +8,8 @@ export interface RunRequest {
   client: string;
   file?: string;
   module?: string;
+  /** -c CODE: the program's text (exactly one of file, module and code). */
+  code?: string;
   args: string[];
   cwd: string;
   env: Record<string, string>;

@@ -19,13 +19,7 @@ namespace runner {
   ActOnCaughtSignals();
   std::vector<char*> args;
   args.push_back(const_cast<char*>(where.argv0.c_str()));
-  if (run.has_module) {
-    args.push_back(const_cast<char*>("-m"));
-    args.push_back(const_cast<char*>(run.module.c_str()));
-  } else {
-    args.push_back(const_cast<char*>(run.file.c_str()));
-  }
-  for (const std::string& arg : run.args) args.push_back(const_cast<char*>(arg.c_str()));
+  for (const std::string& arg : run.python_argv) args.push_back(const_cast<char*>(arg.c_str()));  // options included
   args.push_back(nullptr);
   for (int fd = 0; fd < 3; fd++) {
     if (!present[fd]) close(fd);  // held on /dev/null until now (main.cc)

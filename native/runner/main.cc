@@ -69,13 +69,13 @@ const char* PythonRunsItself() {
 struct Lane {
   int sock = -1;
   std::string route;
-  const char* miss = pynwheel_protocol::kModuleRun;  // module runs do not take a lane
+  const char* miss = pynwheel_protocol::kModuleRun;  // module and -c runs do not take a lane
   int error = 0;
 };
 
 Lane ConnectLane(const RunArgs& run, const Location& where, const TerminalSession& session) {
   Lane lane;
-  if (run.has_module) return lane;
+  if (run.has_module || run.has_code) return lane;
   lane.route = RouteName(where.python, where.cwd, run.file, session.sid);
   lane.sock = ConnectRoute(where.runtime_dir, lane.route, &lane.miss);
   lane.error = errno;
@@ -116,10 +116,10 @@ void TryLane(const Lane& lane, const Outgoing& request, const Caller& caller, co
   close(lane.sock);
 }
 
-void SayWhyNoLane(const Lane& lane) {
+void SayWhyNoLane(const Lane& lane, const char* run_kind) {
   if (!Debugging()) return;
   if (std::strcmp(lane.miss, pynwheel_protocol::kModuleRun) == 0) {
-    Debug("module run (%s); asking the daemon", lane.miss);
+    Debug("%s run (%s); asking the daemon", run_kind, lane.miss);
   } else {
     const char* what = std::strcmp(lane.miss, pynwheel_protocol::kRouteGone) == 0 ? "route gone" : "no route";
     Debug("%s (%s: r/%s: %s); asking the daemon", what, lane.miss, lane.route.c_str(), std::strerror(lane.error));
@@ -194,6 +194,7 @@ int main(int argc, char** argv) {
     if (masquerade) SkipShimWhenFoundAgain(where.python);
     RunPythonItself(run, where, present, "the interpreter is a shim run as it is");
   }
+  if (run.direct != nullptr) RunPythonItself(run, where, present, run.direct);  // python reads this command line itself
   if (!FdsFit(present, caller)) RunPythonItself(run, where, present, "more inheritable fds than a request frame carries");
   if (!OpenSignalPipe()) HandToNode(argv, "no pipe for signals");  // nothing has run yet
 
@@ -204,6 +205,6 @@ int main(int argc, char** argv) {
   Lane lane = ConnectLane(run, where, session);
   Outgoing request = PrepareRequest(run, where, present, caller, session);
   if (lane.sock >= 0) TryLane(lane, request, caller, session);  // returns only if the lane did not take the run
-  else SayWhyNoLane(lane);
+  else SayWhyNoLane(lane, run.has_code ? "-c" : "module");
   AskDaemon(argv, run, where, request, caller, session, present);
 }

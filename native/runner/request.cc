@@ -26,9 +26,15 @@ namespace {
  * (getenv's answer), and a name that is empty or not valid UTF-8 is left out (Node cannot look
  * it up). Values with invalid UTF-8 get U+FFFD as Node's strings do.
  */
-void AppendEnvironment(std::string& json) {
+void AppendEnvironment(std::string& json, const std::vector<std::pair<std::string, std::string>>& overrides) {
   json += '{';
   std::set<std::string> seen;
+  auto override_of = [&](const std::string& name) -> const std::string* {
+    for (const auto& entry : overrides) {
+      if (entry.first == name) return &entry.second;
+    }
+    return nullptr;
+  };
   for (char** e = environ; *e; e++) {
     const char* eq = std::strchr(*e, '=');
     if (!eq || eq == *e) continue;
@@ -37,7 +43,16 @@ void AppendEnvironment(std::string& json) {
     if (seen.size() > 1) json += ',';
     AppendJsonString(json, name.c_str());
     json += ':';
-    AppendJsonString(json, eq + 1);
+    const std::string* value = override_of(name);
+    AppendJsonString(json, value ? value->c_str() : eq + 1);
+  }
+  // python's flags' variables the caller has not set (as `{ ...env, ...plan.env }`).
+  for (const auto& [name, value] : overrides) {
+    if (!seen.insert(name).second) continue;
+    if (seen.size() > 1) json += ',';
+    AppendJsonString(json, name.c_str());
+    json += ':';
+    AppendJsonString(json, value.c_str());
   }
   json += '}';
 }
@@ -66,8 +81,8 @@ std::string BuildRunRequest(const RunArgs& run, const Location& where, const Req
   auto flag = [](bool b) { return b ? "true" : "false"; };
   std::string json = "{\"type\":\"run\",\"client\":";
   AppendJsonString(json, kVersion);
-  json += run.has_module ? ",\"module\":" : ",\"file\":";
-  AppendJsonString(json, run.has_module ? run.module.c_str() : run.file.c_str());
+  json += run.has_module ? ",\"module\":" : run.has_code ? ",\"code\":" : ",\"file\":";
+  AppendJsonString(json, run.has_module ? run.module.c_str() : run.has_code ? run.code.c_str() : run.file.c_str());
   json += ",\"args\":[";
   for (size_t i = 0; i < run.args.size(); i++) {
     if (i) json += ',';
@@ -76,7 +91,7 @@ std::string BuildRunRequest(const RunArgs& run, const Location& where, const Req
   json += "],\"cwd\":";
   AppendJsonString(json, where.cwd.c_str());
   json += ",\"env\":";
-  AppendEnvironment(json);
+  AppendEnvironment(json, run.env);
   json += ",\"python\":";
   AppendJsonString(json, where.python.c_str());
   json += ",\"argv0\":";

@@ -18,8 +18,8 @@ struct RequestFds {
 };
 
 /**
- * {type:'run', client, file|module, args, cwd, env, python, argv0, stdio, cwdFd, umask, limits,
- * notify?, session?, sched, signals?, passFds?}: env is this process's environment as Node's
+ * {type:'run', client, file|module|code, args, cwd, env, python, argv0, stdio, cwdFd, umask, limits,
+ * notify?, session?, sched, signals?, passFds?}: env is this process's environment (with the variables python's flags stand for, run.env) as Node's
  * process.env enumerates it; umask, limits and sched (nice, cpus, ioprio, oomScoreAdj) are this
  * process's; notify is [notify_signal, token] unless token is 0; session is [sid, pgid] if
  * `session` has a terminal (session.sid > 0); signals and passFds are the caller's (caller.h), if

@@ -1,16 +1,26 @@
-// What the command line asks for, as lib/cli/main.ts and lib/cli/run-args.ts decide (test/vectors/
-// run-args.json pins the two together). The runner takes only the plain run of a script or a
-// module; for anything else it names the reason and the Node CLI takes over (handover.h).
+// What the command line asks for, as lib/cli/main.ts and lib/cli/run-args.ts decide, read as
+// python3 reads its own (lib/shared/command-line.json, copied in run_args.cc; test/vectors/
+// run-args.json pins the three together). The runner takes a run of a script, a module or -c
+// CODE, with python's flags that have a start-up variable; what python must read itself it
+// runs as python (direct.h); anything else it names the reason and the Node CLI takes over.
 #pragma once
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace runner {
 
 struct RunArgs {
-  std::string file, module, python;  // python: --python's value, "" if not given
-  bool has_module = false;           // -m MODULE; else file
-  std::vector<std::string> args;     // the script's own, verbatim
+  std::string file, module, code, python;  // python: --python's value, "" if not given
+  bool has_module = false;                 // -m MODULE
+  bool has_code = false;                   // -c CODE; else file
+  std::vector<std::string> args;           // the script's own, verbatim
+  std::vector<std::string> options;        // python's own options, as typed
+  std::vector<std::string> python_argv;    // what python itself is given (pynwheel's options left out)
+  /** The start-up variables python's options stand for, as planPythonOptions (lib/api/python-options.ts). */
+  std::vector<std::pair<std::string, std::string>> env;
+  /** Why python itself must run python_argv (a flag without a variable, a bad command line, stdin, no script), or nullptr. */
+  const char* direct = nullptr;
 };
 
 /**
@@ -22,10 +32,15 @@ const char* ParseCommandLine(int argc, char** argv, RunArgs* out);
 
 /**
  * The arguments after `run` (or the whole line in the shebang and spec forms), as
- * lib/cli/run-args.ts's parseRunArgs. nullptr with *out filled, else why Node takes it:
- * kUsage (Node prints the usage error) or kStdinScript (`-`: python reads the script from stdin).
+ * lib/cli/run-args.ts's parseRunArgs and planPythonOptions (the variables from this process's
+ * environment: -W adds to PYTHONWARNINGS, -O and -d only raise its level). nullptr with *out
+ * filled (out->direct says whether python runs it itself), else why Node takes it: kUsage (Node
+ * prints the usage error) or a module name this copy does not check (non-ASCII).
  */
 const char* ParseRunArgs(const std::vector<std::string>& argv, RunArgs* out);
-extern const char kUsage[], kStdinScript[];
+extern const char kUsage[];
+
+/** The spec as this copy has it, as JSON in command-line.json's shape (for the vectors' test program). */
+std::string CommandLineSpecJson();
 
 }  // namespace runner

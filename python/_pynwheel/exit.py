@@ -47,6 +47,17 @@ def system_exit_status(exc):
     return 1
 
 
+def flush_io():
+    """pythonrun.c's flush_io, which python calls right after a script file's code has run (not
+    after -c's or -m's), before it prints an uncaught exception: stderr, then stdout, errors
+    ignored. What a script wrote to both without a newline reaches a shared pipe in that order."""
+    for stream in (sys.stderr, sys.stdout):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+
+
 def flush_std_files():
     """flush_std_files: a failing stdout is reported as unraisable and makes the status 120."""
     ok = True

@@ -30,13 +30,16 @@ def request_fault(r, fd_count, lane=False):
     """What is wrong with a run request's shape, as (requestChecks code, detail or None), or
     None: checkRunRequest's checks, in its order. For a `lane`, "python" is not looked at here:
     anything but the lane's own interpreter is declined later (other-python)."""
-    file, module = r.get("file"), r.get("module")
-    if (type(file) is str) == (type(module) is str):
+    file, module, code = r.get("file"), r.get("module"), r.get("code")
+    targets = (file, module, code)
+    if sum(type(t) is str for t in targets) != 1:
         return "file-or-module", None
     if type(file) is str and (not file or "\0" in file):
         return "bad-file", None
     if type(module) is str and not _is_module_name(module):
         return "bad-module", None
+    if type(code) is str and "\0" in code:
+        return "bad-code", None
     args = r.get("args")
     if type(args) is not list or len(args) > ARGS_LIMIT or not all(type(a) is str for a in args) or "\0" in "".join(args):
         return "bad-args", None
@@ -306,7 +309,7 @@ class Lane:
             return "not-run", decline_message("not-run")
         if r.get("client") != self.client:
             return "client-version", decline_message("client-version")
-        if type(r.get("module")) is str and type(r.get("file")) is not str:
+        if (type(r.get("module")) is str or type(r.get("code")) is str) and type(r.get("file")) is not str:
             return "module-run", decline_message("module-run")  # (whatever else is in it)
         fault = request_fault(r, len(fds), lane=True) or fd_fault(r, fds)
         if fault is not None:

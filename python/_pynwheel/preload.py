@@ -218,6 +218,13 @@ class Preloader:
             self._import_cache[key] = names
         return names
 
+    def names_for_code(self, code):
+        """`-c CODE`'s top-level imports (none if it does not compile: the run reports that)."""
+        try:
+            return top_level_imports(ast.parse(code, "<string>"))
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return []
+
     def names_for_module(self, module, cwd):
         top = module.partition(".")[0]
         if top in self.listings.module_names(cwd) or not self._is_library_module(top):

@@ -36,6 +36,8 @@ def prepare_script(child):
             unshadow(os.getcwd(), request, child)
         import runpy
         return None, functools.partial(runpy._run_module_as_main, request["module"], alter_argv=True)
+    if type(request.get("code")) is str:
+        return prepare_code(request, child, main, argv0, args)
     script = request["file"]
     replay_native_output(request, child)
     sys.argv = [script] + args
@@ -75,6 +77,25 @@ def prepare_script(child):
     return code, main.__dict__
 
 
+def prepare_code(request, child, main, argv0, args):
+    """`-c CODE` as python runs it: sys.argv[0] '-c', '' (the cwd) first on sys.path, the code
+    compiled as "<string>", __main__ with no __file__ and BuiltinImporter as its loader."""
+    code = request["code"]
+    replay_native_output(request, child)
+    sys.argv = ["-c"] + args
+    sys.orig_argv = [argv0, "-c", code] + args
+    if not getattr(sys.flags, "safe_path", False):
+        sys.path.insert(0, "")
+        unshadow(os.getcwd(), request, child)
+    main.__loader__ = importlib.machinery.BuiltinImporter
+    main.__builtins__ = builtins
+    if "__annotations__" in child.startup.fresh_main_names:
+        main.__annotations__ = {}
+    compiled = compile(code, "<string>", "exec", dont_inherit=True)
+    hide_frames_from_recursion_limit(sys._getframe(2))
+    return compiled, main.__dict__
+
+
 def replay_native_output(request, child):
     """What C code wrote on fds 1 and 2 when the zygote imported a module this script imports:
     written again here, where python would have written it, on the run's own stdout/stderr."""
@@ -84,7 +105,8 @@ def replay_native_output(request, child):
         return
     names = request.get("importNames")
     if names is None:
-        names = preloader.names_for(os.path.join(request.get("cwd") or "/", request["file"]))
+        names = preloader.names_for_code(request["code"]) if type(request.get("code")) is str \
+            else preloader.names_for(os.path.join(request.get("cwd") or "/", request["file"]))
     done = set()
     for name, _ in names:
         top = name.partition(".")[0]

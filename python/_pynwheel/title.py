@@ -40,7 +40,7 @@ class ProcessTitle:
         self.map = c.prctl_mm_map(**values)
 
     def take(self, request, env_data):
-        """In the run: `argv0 FILE ARGS` (or `argv0 -m MODULE ARGS`) as its command line, the
+        """In the run: `argv0 FILE ARGS` (or `argv0 -m MODULE ARGS`, `argv0 -c CODE ARGS`) as its command line, the
         environment os.environ now holds (env_data: os.environ._data, bytes to bytes) as its
         environ, and the interpreter's name."""
         c = self.c
@@ -48,7 +48,9 @@ class ProcessTitle:
             encoding = sys.getfilesystemencoding()
             argv0 = request.get("argv0") or "python3"
             module = request.get("module")
-            words = [argv0, "-m", module] if type(module) is str else [argv0, request["file"]]
+            code = request.get("code")
+            words = [argv0, "-m", module] if type(module) is str else [argv0, "-c", code] if type(code) is str \
+                else [argv0, request["file"]]
             words += request.get("args") or ()
             args = "\0".join(words).encode(encoding, "surrogateescape") + b"\0"
             environ = b"".join([name + b"=" + value + b"\0" for name, value in env_data.items()])

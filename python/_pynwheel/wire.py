@@ -48,7 +48,8 @@ FRAME_ERRORS = {
 
 # What is wrong with a run request (the daemon's checks and the lane's say the same): code -> text.
 REQUEST_CHECKS = {
-    "file-or-module": "exactly one of \"file\" and \"module\" must be a string",
+    "file-or-module": "exactly one of \"file\", \"module\" and \"code\" must be a string",
+    "bad-code": "\"code\" has a NUL",
     "bad-file": "\"file\" is empty or has a NUL",
     "bad-module": "\"module\" is not a module name",
     "bad-args": "\"args\" must be an array of strings without NUL",
@@ -77,7 +78,7 @@ LANE_DECLINES = {
     "not-run": "not a run request",
     "other-user": "a client of another user",
     "client-version": "a client of another pynwheel version",
-    "module-run": "the lane takes file runs only",
+    "module-run": "the lane takes file runs only (not -m or -c)",
     "bad-frame": "the request's frame could not be read",
     "other-python": "another interpreter",
     "python-changed": "the interpreter changed",

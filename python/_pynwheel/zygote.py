@@ -361,6 +361,10 @@ class Zygote:
                 # `-m pkg.mod`: its package, and what the module imports at its top level.
                 script_dir = cwd
                 names = self.preloader.names_for_module(request["module"], cwd)
+            elif type(request.get("code")) is str:
+                # `-c CODE`: its top-level imports, as a file's (the cwd comes first on sys.path).
+                script_dir = cwd
+                names = self.preloader.names_for_code(request["code"])
             else:
                 path = os.path.join(cwd, request.get("file") or "")
                 script_dir = os.path.dirname(os.path.realpath(path))
@@ -400,7 +404,7 @@ class Zygote:
             imported = len(sys.modules) != modules_before
             if imported:
                 self.generation += 1
-            if not request.get("module") and self.lane.remember(path, names, script_dir, local):
+            if request.get("file") and self.lane.remember(path, names, script_dir, local):
                 self.generation += 1  # the next runs of this script may come by the lane
             if imported or not self.spares:
                 self._retire_outdated_spares()

@@ -7,13 +7,13 @@
 // follow, the fields. Output: one JSON line per record, written with the runner's own JSON
 // writer. Commands:
 //   constants                              shared/protocol.h's constants, the CLI entry, the version
-//   run-args ARG...                        ParseRunArgs (the arguments after `run`)
-//   command-line ARG0 ARG...               ParseCommandLine (a whole argv)
+//   run-args N ENV... ARG...               ParseRunArgs (the arguments after `run`; N "NAME=VALUE" entries are the environment)
+//   command-line N ENV... ARG0 ARG...      ParseCommandLine (a whole argv)
 //   route PYTHON CWD FILE [SESSION]        RouteName
 //   frames HEX FDS client|zygote           the bytes sent with FDS fds through a socketpair, read by ReplyReader
 //   runtime-dir CWD NAME=VALUE...          RuntimeDir and RuntimeDirIsSafe in that environment
 //   python EXPLICIT CWD NAME=VALUE...      ResolvePython in that environment
-//   request file|module TARGET CWD PYTHON ARGV0 STDIO CWDFD TOKEN NARGS ARG... NAME=VALUE...
+//   request file|module|code TARGET CWD PYTHON ARGV0 STDIO CWDFD TOKEN NARGS ARG... NAME=VALUE...
 //                                          BuildRunRequest (STDIO e.g. "101"; the environment raw)
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -76,9 +76,17 @@ class Environment {
 
 std::string ParsedRun(const char* why, const runner::RunArgs& run) {
   if (why != nullptr) return std::string("{\"node\":") + Quoted(why) + ",\"usage\":" + (why == runner::kUsage ? "true" : "false") + "}";
-  std::string out = run.has_module ? "{\"module\":" + Quoted(run.module) : "{\"file\":" + Quoted(run.file);
-  out += ",\"args\":" + QuotedList(run.args);
-  if (!run.python.empty()) out += ",\"python\":" + Quoted(run.python);
+  std::string python = run.python.empty() ? "" : ",\"python\":" + Quoted(run.python);
+  if (run.direct != nullptr) return "{\"direct\":true" + python + ",\"pythonArgv\":" + QuotedList(run.python_argv) + "}";
+  std::string out = run.has_module ? "{\"module\":" + Quoted(run.module)
+                    : run.has_code ? "{\"code\":" + Quoted(run.code) : "{\"file\":" + Quoted(run.file);
+  out += ",\"args\":" + QuotedList(run.args) + python + ",\"options\":" + QuotedList(run.options) +
+         ",\"pythonArgv\":" + QuotedList(run.python_argv);
+  if (!run.env.empty()) {
+    out += ",\"env\":{";
+    for (size_t i = 0; i < run.env.size(); i++) out += (i ? "," : "") + Quoted(run.env[i].first) + ":" + Quoted(run.env[i].second);
+    out += "}";
+  }
   return out + "}";
 }
 
@@ -151,7 +159,8 @@ std::string Frames(const std::string& hex, int fd_count, uint32_t limit) {
 std::string Request(const std::vector<std::string>& f) {
   runner::RunArgs run;
   run.has_module = f.at(0) == "module";
-  (run.has_module ? run.module : run.file) = f.at(1);
+  run.has_code = f.at(0) == "code";
+  (run.has_module ? run.module : run.has_code ? run.code : run.file) = f.at(1);
   runner::Location where{f.at(2), "", f.at(3), f.at(4)};
   runner::RequestFds fds{{f.at(5)[0] == '1', f.at(5)[1] == '1', f.at(5)[2] == '1'}, f.at(6) == "1"};
   uint64_t token = std::stoull(f.at(7));
@@ -163,13 +172,20 @@ std::string Request(const std::vector<std::string>& f) {
 
 std::string Handle(const std::string& command, const std::vector<std::string>& f) {
   if (command == "constants") return Constants();
+  if (command == "command-line-spec") return runner::CommandLineSpecJson();
+  // run-args and command-line: N, N environment entries ("NAME=VALUE"), then the arguments.
+  size_t env_count = (command == "run-args" || command == "command-line") ? std::stoul(f.at(0)) : 0;
+  std::vector<std::string> env_entries(f.begin() + (env_count ? 1 : 0), f.begin() + (env_count ? 1 + static_cast<long>(env_count) : 0));
+  std::vector<std::string> rest = (command == "run-args" || command == "command-line") ? std::vector<std::string>(f.begin() + 1 + static_cast<long>(env_count), f.end()) : f;
   if (command == "run-args") {
+    Environment env(env_entries);
     runner::RunArgs run;
-    const char* why = runner::ParseRunArgs(f, &run);
+    const char* why = runner::ParseRunArgs(rest, &run);
     return ParsedRun(why, run);
   }
   if (command == "command-line") {
-    std::vector<std::string> copy = f;
+    Environment env(env_entries);
+    std::vector<std::string> copy = rest;
     std::vector<char*> argv;
     for (std::string& arg : copy) argv.push_back(&arg[0]);
     argv.push_back(nullptr);
