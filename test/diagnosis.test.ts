@@ -9,7 +9,7 @@ let sb: Sandbox;
 let site: string;
 const planted: string[] = [];
 t.before(() => {
-  sb = makeSandbox('diagnosis');
+  sb = makeSandbox('diagnosis', { privateVenv: true });
   site = sitePackages(sb.venv);
 });
 t.teardown(async () => {

@@ -9,7 +9,7 @@ import { both, daemonStatus, isAlive, makeSandbox, pynwheel, python, sitePackage
 
 let sb: Sandbox;
 const extraVenvs: string[] = [];
-t.before(() => { sb = makeSandbox('fresh'); });
+t.before(() => { sb = makeSandbox('fresh', { privateVenv: true }); });
 t.teardown(async () => {
   await sb.cleanup();
   for (const venv of extraVenvs) fs.rmSync(venv, { recursive: true, force: true });

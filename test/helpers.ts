@@ -47,8 +47,17 @@ export interface Sandbox {
   cleanup(): Promise<void>;
 }
 
-export function makeSandbox(name: string): Sandbox {
-  const venv = testVenv();
+export interface SandboxOptions {
+  /**
+   * A venv of the sandbox's own, for tests that write into site-packages: the test files run in
+   * parallel, and a module written into the shared venv would change every other file's zygotes.
+   * It has no pip (fast to make) and the shared venv's packages as hard links.
+   */
+  privateVenv?: boolean;
+}
+
+export function makeSandbox(name: string, options: SandboxOptions = {}): Sandbox {
+  const venv = options.privateVenv ? privateVenv(name) : testVenv();
   const runtimeDir = fs.mkdtempSync(path.join(os.tmpdir(), `pnw-${name}-`));
   fs.chmodSync(runtimeDir, 0o700);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `pnw-${name}-scripts-`));
@@ -69,8 +78,23 @@ export function makeSandbox(name: string): Sandbox {
       await stopDaemon(env);
       fs.rmSync(runtimeDir, { recursive: true, force: true });
       fs.rmSync(dir, { recursive: true, force: true });
+      if (options.privateVenv) fs.rmSync(venv, { recursive: true, force: true });
     },
   };
+}
+
+function privateVenv(name: string): string {
+  const shared = testVenv();
+  // Beside the shared venv, so that its packages can be hard links (the same file system); hard
+  // links, not a .pth: a package found through a .pth is not site-packages to a zygote.
+  const venv = fs.mkdtempSync(`${shared}-${name}-`);
+  const made = spawnSync(path.join(shared, 'bin', 'python3'), ['-m', 'venv', '--without-pip', venv], { encoding: 'utf8' });
+  if (made.status !== 0) throw new Error(`could not create a venv at ${venv}: ${made.stderr}`);
+  const site = sitePackages(venv);
+  fs.rmSync(site, { recursive: true, force: true });
+  const linked = spawnSync('cp', ['-al', sitePackages(shared), site], { encoding: 'utf8' });
+  if (linked.status !== 0) throw new Error(`could not link ${sitePackages(shared)} into ${site}: ${linked.stderr}`);
+  return venv;
 }
 
 /** `pynwheel stop`, then wait until the daemon's pid is gone. */

@@ -22,7 +22,8 @@ t.test('npm install of the packed package: bin/pynwheel is the native runner, an
     if (r.status !== 0) throw new Error(`npm ${args.join(' ')} failed:\n${r.stdout}\n${r.stderr}`);
     return r.stdout;
   };
-  const tarball = path.join(work, npm(['pack', '--silent', '--pack-destination', work], ROOT).trim().split('\n').pop()!);
+  // --ignore-scripts: `prepare` would rebuild dist/ under the test files running beside this one.
+  const tarball = path.join(work, npm(['pack', '--silent', '--ignore-scripts', '--pack-destination', work], ROOT).trim().split('\n').pop()!);
   const app = path.join(work, 'app');
   fs.mkdirSync(app);
   fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', private: true }));

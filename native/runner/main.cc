@@ -106,9 +106,11 @@ Outgoing PrepareRequest(const RunArgs& run, const Location& where, const bool pr
 
 /** The run through the lane; returns only if the lane did not take it (nothing ran). */
 void TryLane(const Lane& lane, const Outgoing& request, const Caller& caller, const TerminalSession& session) {
+  // The handlers first: the run may print and be signalled before this process is scheduled
+  // again, and a signal caught meanwhile is passed on after the request, as any later one.
+  InstallSignalForwarding(caller);
   bool sent = SendFrame(lane.sock, request.frame, request.fds);
   int send_errno = errno;
-  InstallSignalForwarding(caller);
   std::string why = sent ? AwaitOutcome(lane.sock, lane.route.c_str(), session.sid > 0)
                          : std::string("lane closed (") + pynwheel_protocol::kLaneClosed + ": sendmsg: " +
                                std::strerror(send_errno) + ") before the run started";

@@ -107,9 +107,9 @@ int StatusSignal() { return kStatusSignal; }
 int SignalPipe() { return g_signals.pipe[0]; }
 
 /**
- * On the lane the handlers are installed just after the request is out, while the spare starts
- * on it: a signal that comes before them acts on this process as on a python that has not
- * started, and the run, whose client is gone, ends.
+ * Installed before the request goes out (lane or daemon): a signal caught before the run has
+ * started is passed on after the request, and acts on the run at its start, as on a python
+ * that has just started.
  */
 void InstallSignalForwarding(const Caller& caller) {
   if (g_signals.installed) return;
