@@ -363,9 +363,26 @@ t.test('examples/call.js, the README\'s example, prints what it says', async (t)
 });
 
 t.test('8 calls at once run each in its own fork, and none outlives its promise', async (t) => {
-  // The pids of the calls that run at once differ: each is a fork of its own.
-  write(sb, 'pid.py', 'import os, time\ndef pid():\n    time.sleep(0.2)\n    return os.getpid()\n');
-  const pids = await Promise.all(Array.from({ length: 8 }, () => call('./pid.py:pid', [], opts({ concurrency: 8 }))));
+  // The pids of the calls that run at once differ: each is a fork of its own. A call settles once
+  // its exit steps are done (threads joined, atexit run, stdio flushed): no code of its runs after,
+  // and its process, which only has its _exit left, is gone a moment later.
+  write(sb, 'pid.py', [
+    'import atexit, os, threading, time',
+    'def pid(mark):',
+    '    def late():',
+    '        time.sleep(0.3)',
+    '        open(mark + ".thread", "w").close()',
+    '    threading.Thread(target=late).start()',
+    '    atexit.register(lambda: open(mark + ".atexit", "w").close())',
+    '    time.sleep(0.2)',
+    '    return os.getpid()',
+  ].join('\n') + '\n');
+  const marks = Array.from({ length: 8 }, (_, i) => path.join(sb.dir, `mark${i}`));
+  const pids = await Promise.all(marks.map((mark) => call('./pid.py:pid', [mark], opts({ concurrency: 8 }))));
   t.equal(new Set(pids).size, 8);
-  for (const p of pids) t.notOk(isAlive(p as number), 'the call\'s process is gone');
+  t.ok(marks.every((m) => fs.existsSync(m + '.thread') && fs.existsSync(m + '.atexit')), 'its threads were joined and its atexit ran before the promise settled');
+  for (const p of pids) {
+    for (let i = 0; i < 200 && isAlive(p as number); i++) await sleep(10);
+    t.notOk(isAlive(p as number), 'the call\'s process is gone');
+  }
 });
