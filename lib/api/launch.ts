@@ -57,6 +57,7 @@ export async function launch(request: LaunchRequest, events: LaunchEvents): Prom
       onControl: events.control,
       directFallback: false,
       caller: { passFds },
+      carriesSocket: request.target.call !== undefined,
     });
   } catch (err) {
     // Modules keep changing on disk (an install in progress): no zygote can be trusted, and the
