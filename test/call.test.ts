@@ -82,6 +82,9 @@ t.before(() => {
     '    @staticmethod',
     '    def make(n):',
     '        return ["thing"] * n',
+    'def package():',
+    '    import pynwheel',
+    '    return [pynwheel.__name__, callable(pynwheel.futures.Executor), sys.path[1:]]',
     'not_callable = 5',
   ].join('\n') + '\n');
   write(sb, 'broken.py', 'import json\nraise ImportError("broken on purpose")\ndef f():\n    pass\n');
@@ -283,6 +286,9 @@ t.test('where a run would be python\'s own (PYNWHEEL_DISABLE=1, python\'s own fl
   t.ok(err.traceback?.frames.every((f) => !f.file.includes('_pynwheel') && f.file !== '<string>'), 'no frame of pynwheel\'s');
   t.type(await call('./funcs.py:kill_self', [], opts({ env })).catch((e: unknown) => e), CallDiedError);
   t.equal((await call('./funcs.py:parent', [], opts({ pythonOptions: ['-I'] })) as unknown[])[0], process.pid, '-I has no variable: python itself');
+  const warm = await call('./funcs.py:package', [], opts());
+  t.same((warm as unknown[]).slice(0, 2), ['pynwheel', true], 'import pynwheel in a warm call');
+  t.same(await call('./funcs.py:package', [], opts({ env })), warm, 'and in a call python runs itself, with the same sys.path');
   const items: unknown[] = [];
   for await (const v of iterate('./funcs.py:squares', [3], opts({ env }))) items.push(v);
   t.same(items, [0, 1, 4]);

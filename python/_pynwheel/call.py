@@ -18,6 +18,7 @@ import sys
 import types
 
 from . import codec
+from .importable import make_pynwheel_importable
 from .script import unshadow, replay_native_output
 from .wire import HEADER, MAGIC, PROTOCOL_VERSION, ZYGOTE_FRAME_LIMIT, read_frame, send_frame, encode_frame
 
@@ -55,6 +56,7 @@ def run_call(child):
     except Exception as exc:
         send_error(sock, {"kind": "protocol", "message": "the call's arguments could not be read: %s" % exc})
         return 1
+    make_pynwheel_importable(child.startup.entry_file)
     try:
         function = resolve(request, child)
     except TargetError as exc:
@@ -95,7 +97,9 @@ class DirectCall:
         for name, module in list(sys.modules.items()):
             if name == "_pynwheel" or name.startswith("_pynwheel."):
                 own.add(getattr(module, "__file__", None))
-        self.startup = types.SimpleNamespace(own_files=frozenset(own), startup_modules=frozenset(sys.modules))
+        # (entry_file: where the package's finder looks, python/ beside _pynwheel.)
+        entry_file = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pynwheel_zygote.py")
+        self.startup = types.SimpleNamespace(own_files=frozenset(own), startup_modules=frozenset(sys.modules), entry_file=entry_file)
         compiled = types.SimpleNamespace(compiled=lambda source, path: compile(source, path, "exec", dont_inherit=True))
         self.preloader = types.SimpleNamespace(replay={}, scripts=compiled)
         self.listings = types.SimpleNamespace(module_names=lambda directory: ())
