@@ -7,24 +7,26 @@
 //   - python-bridge (a devDependency, for this bench only): one long-lived interpreter, JSON over pipes.
 // Rows: a trivial function, a numpy function, a 10 MB float64 array returned; then 8 CPU-bound
 // calls at once against one alone (on N cores, about 8/N times one call's time when parallel).
-// Prints medians (p10-p90), saves bench/results/api-calls.json.
+// Each timed call waits 10 ms after the last one (GAP_MS): its spare is ready, as it is for a call
+// that does not follow another back to back. Prints medians (p10-p90), saves bench/results/api-calls.json.
 //
-// Usage: node bench/api-calls.js [--runs N]   (default 300; the 10 MB row and the CPU rows run fewer)
+// Usage: node bench/api-calls.js [--runs N] [--against DIR]   (default 300; the 10 MB row and the
+// CPU rows run fewer). --against DIR: another built checkout (an older commit), whose call() is
+// one more contender of the trivial and numpy rows, with a daemon of its own; results then go to
+// api-calls-against.json.
 // The Python environment: as bench/api.js's ($PYNWHEEL_BENCH_PYTHON, else .venv-bench-api).
 'use strict';
-const { spawn, spawnSync } = require('node:child_process');
+const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { ROOT, benchArgs, benchSandbox, elapsedMs, stats, machine, saveResult } = require('./api-common');
 const { benchPython } = require('./python-env');
 const { printTable } = require('./table');
 const { call, run, NDArray } = require('../dist/index.js');
 
-const ROOT = path.resolve(__dirname, '..');
-const NODE_CLI = path.join(ROOT, 'bin', 'pynwheel.js');
-const argv = process.argv.slice(2);
-const runsFlag = argv.indexOf('--runs');
-const RUNS = runsFlag >= 0 ? Number(argv[runsFlag + 1]) : 300;
+const { runs: RUNS, against: AGAINST, againstApi } = benchArgs(300);
+const GAP_MS = 10;
 const TARGET_TRIVIAL_MS = 3;
 const TARGET_OVER_RUN_MS = 0.3;
 const ARRAY_ITEMS = 10 * 1024 * 1024 / 8;
@@ -56,17 +58,6 @@ const FILES = {
   'bench_print.py': 'print("hello")\n',
 };
 
-function elapsedMs(started) {
-  return Number(process.hrtime.bigint() - started) / 1e6;
-}
-
-function stats(times) {
-  const sorted = [...times].sort((a, b) => a - b);
-  const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-  const round = (v) => +v.toFixed(3);
-  return { median: round(at(0.5)), p10: round(at(0.1)), p90: round(at(0.9)), n: times.length };
-}
-
 /** python -c: import the module, call the function with JSON args, print its JSON value. */
 function viaChildProcess(python, env, cwd, module, fn, args) {
   return new Promise((resolve, reject) => {
@@ -85,6 +76,10 @@ async function measure(contenders, runs, warmup, label) {
   process.stderr.write(`${label}: ${runs} rounds`);
   for (let i = 0; i < runs; i++) {
     for (const [name, f] of Object.entries(contenders)) {
+      // A moment between calls: each finds its zygote's spare ready, as a call that does not
+      // follow another back to back does (back to back, the second would meet the first's
+      // teardown and the next spare's warm-up on the same cores).
+      await new Promise((resolve) => setTimeout(resolve, GAP_MS));
       const started = process.hrtime.bigint();
       await f();
       times[name].push(elapsedMs(started));
@@ -101,23 +96,18 @@ function check(value, expected, what) {
 
 async function main() {
   const python = benchPython('api', { numpy: 'numpy' });
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pnw-bench-calls-'));
-  const runtimeDir = path.join(dir, 'rt');
-  fs.mkdirSync(runtimeDir, { mode: 0o700 });
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'C.UTF-8', PYNWHEEL_RUNTIME_DIR: runtimeDir, PYNWHEEL_IDLE: '600' };
+  const { dir, env, againstEnv, cleanup, onCleanup } = benchSandbox('pnw-bench-calls-', AGAINST);
   for (const [name, text] of Object.entries(FILES)) fs.writeFileSync(path.join(dir, name), text);
   const bridge = pythonBridge ? pythonBridge({ python, env: { ...env, PYTHONPATH: dir }, cwd: dir }) : null;
-  const cleanup = () => {
-    bridge?.kill?.('SIGKILL');
-    spawnSync(process.execPath, [NODE_CLI, 'stop'], { env, stdio: 'ignore' });
-    fs.rmSync(dir, { recursive: true, force: true });
-  };
-  process.once('SIGINT', () => { cleanup(); process.exit(130); });
+  onCleanup(() => bridge?.kill?.('SIGKILL'));
+  const devNull = fs.openSync('/dev/null', 'r+');
+  onCleanup(() => fs.closeSync(devNull));
   const o = { pythonPath: python, env, cwd: dir };
+  const ao = { pythonPath: python, env: againstEnv, cwd: dir };
   const cp = (module, fn, args) => viaChildProcess(python, env, dir, module, fn, args);
   const result = {
     name: 'api-calls', date: new Date().toISOString(), runs: RUNS, unit: 'ms', python,
-    machine: { cpus: os.cpus().length, node: process.version, platform: `${os.platform()} ${os.release()}` },
+    machine: machine(), against: AGAINST,
     pythonBridge: bridge ? 'python-bridge ' + require('python-bridge/package.json').version : 'not installed: column left out',
     rows: {},
   };
@@ -127,11 +117,14 @@ async function main() {
     result.rows.trivial = await measure({
       'pynwheel call()': async () => check(await call('./bench_trivial.py:trivial', [], o), 1, 'call()'),
       'pynwheel run() (trivial script)': async () => { await run('bench_print.py', o); },
+      'pynwheel run(), /dev/null stdio': async () => { await run('bench_print.py', { ...o, stdio: ['ignore', devNull, devNull] }); },
+      ...(AGAINST ? { '--against call()': async () => check(await againstApi.call('./bench_trivial.py:trivial', [], ao), 1, '--against call()') } : {}),
       'child_process + JSON': async () => check(await cp('bench_trivial', 'trivial', []), 1, 'child_process'),
       ...(bridge ? { 'python-bridge': async () => check(await bridge`bench_trivial.trivial()`, 1, 'python-bridge') } : {}),
     }, RUNS, 20, 'trivial');
     result.rows.numpy = await measure({
       'pynwheel call()': async () => check(await call('./bench_np.py:numpy_sum', [1000], o), expectedSum, 'call()'),
+      ...(AGAINST ? { '--against call()': async () => check(await againstApi.call('./bench_np.py:numpy_sum', [1000], ao), expectedSum, '--against call()') } : {}),
       'child_process + JSON': async () => check(await cp('bench_np', 'numpy_sum', [1000]), expectedSum, 'child_process'),
       ...(bridge ? { 'python-bridge': async () => check(await bridge`bench_np.numpy_sum(1000)`, expectedSum, 'python-bridge') } : {}),
     }, RUNS, 20, 'numpy');
@@ -167,20 +160,26 @@ async function main() {
   }
   const trivial = result.rows.trivial['pynwheel call()'].median;
   const overRun = trivial - result.rows.trivial['pynwheel run() (trivial script)'].median;
+  const overQuietRun = trivial - result.rows.trivial['pynwheel run(), /dev/null stdio'].median;
   const cpu = result.rows['CPU-bound: 1 call, 8 at once'];
   const ratio = cpu['pynwheel call(), 8 at once'].median / cpu['pynwheel call(), 1'].median;
   result.targets = {
     trivialMedianMs: trivial, trivialTargetMs: TARGET_TRIVIAL_MS, trivialMet: trivial <= TARGET_TRIVIAL_MS,
     overRunMs: +overRun.toFixed(3), overRunTargetMs: TARGET_OVER_RUN_MS, overRunMet: overRun <= TARGET_OVER_RUN_MS,
+    overDevNullRunMs: +overQuietRun.toFixed(3),
     eightAtOnceOverOne: +ratio.toFixed(2), parallelIdeal: +(8 / os.cpus().length).toFixed(2),
   };
   console.log(`\ntrivial call(): median ${trivial.toFixed(2)} ms (target <= ${TARGET_TRIVIAL_MS}: ${trivial <= TARGET_TRIVIAL_MS ? 'met' : 'NOT met'}), ` +
-    `${overRun.toFixed(3)} ms over run() of a trivial script (target <= ${TARGET_OVER_RUN_MS}: ${overRun <= TARGET_OVER_RUN_MS ? 'met' : 'NOT met'})`);
+    `${overRun.toFixed(3)} ms over run() of a trivial script (target <= ${TARGET_OVER_RUN_MS}: ${overRun <= TARGET_OVER_RUN_MS ? 'met' : 'NOT met'}), ` +
+    `${overQuietRun.toFixed(3)} ms over that run() with /dev/null as stdio`);
   console.log(`8 CPU-bound calls at once: ${ratio.toFixed(2)} x one call (parallel on ${os.cpus().length} cores: ${(8 / os.cpus().length).toFixed(1)} x; serialized: 8 x)`);
-  const out = path.join(__dirname, 'results', 'api-calls.json');
-  fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
-  console.log(`saved ${path.relative(ROOT, out)}`);
+  if (AGAINST) {
+    for (const row of ['trivial', 'numpy']) {
+      const [mine, theirs] = [result.rows[row]['pynwheel call()'].median, result.rows[row]['--against call()'].median];
+      console.log(`${row}: call() ${mine.toFixed(3)} ms, --against call() ${theirs.toFixed(3)} ms: difference ${(mine - theirs).toFixed(3)} ms`);
+    }
+  }
+  saveResult(AGAINST ? 'api-calls-against.json' : 'api-calls.json', result);
 }
 
 main().catch((err) => {

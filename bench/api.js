@@ -16,36 +16,26 @@
 // The Python environment: $PYNWHEEL_BENCH_PYTHON, else .venv-bench-api at the repo root, made
 // and given numpy by pip on first use.
 'use strict';
-const { spawn, spawnSync } = require('node:child_process');
+const { spawn } = require('node:child_process');
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
 const { PythonShell } = require('python-shell');
+const { benchArgs, benchSandbox, elapsedMs, stats, machine, saveResult } = require('./api-common');
 const { benchPython } = require('./python-env');
 const { printTable } = require('./table');
 const { run } = require('../dist/index.js');
 const { runThroughDaemon } = require('../dist/client/run-client.js');
 const { resolveInterpreter } = require('../dist/client/interpreter.js');
 
-const ROOT = path.resolve(__dirname, '..');
-const NODE_CLI = path.join(ROOT, 'bin', 'pynwheel.js');
-const argv = process.argv.slice(2);
-const runsFlag = argv.indexOf('--runs');
-const RUNS = runsFlag >= 0 ? Number(argv[runsFlag + 1]) : 1000;
+const { runs: RUNS, against: AGAINST, againstApi } = benchArgs(1000);
 const WARMUP = Math.min(20, RUNS);
-const againstFlag = argv.indexOf('--against');
-const AGAINST = againstFlag >= 0 ? path.resolve(argv[againstFlag + 1]) : null;
-const againstRun = AGAINST ? require(path.join(AGAINST, 'dist', 'index.js')).run : null;
+const againstRun = againstApi ? againstApi.run : null;
 const TARGET_TRIVIAL_MS = 3;
 
 const SCRIPTS = {
   trivial: 'print("hello")\n',
   numpy: 'import numpy as np\na = np.arange(1000, dtype=np.float64)\nprint(float(a.sum()), float(a.std()))\n',
 };
-
-function elapsedMs(started) {
-  return Number(process.hrtime.bigint() - started) / 1e6;
-}
 
 /** child_process.spawn of python, output collected, to 'close'. */
 function viaSpawn(python, script, env, cwd) {
@@ -59,39 +49,14 @@ function viaSpawn(python, script, env, cwd) {
   });
 }
 
-function stats(times) {
-  const sorted = [...times].sort((a, b) => a - b);
-  const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-  const round = (v) => +v.toFixed(3);
-  return { median: round(at(0.5)), p10: round(at(0.1)), p90: round(at(0.9)), min: round(sorted[0]), max: round(sorted[sorted.length - 1]), n: times.length };
-}
-
 async function main() {
   const python = benchPython('api', { numpy: 'numpy' });
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pnw-bench-api-'));
-  const runtimeDir = path.join(dir, 'rt');
-  fs.mkdirSync(runtimeDir, { mode: 0o700 });
-  const env = {
-    PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'C.UTF-8',
-    PYNWHEEL_RUNTIME_DIR: runtimeDir,
-    PYNWHEEL_IDLE: '600', // should this bench be killed, its daemon still leaves
-  };
-  const againstEnv = { ...env, PYNWHEEL_RUNTIME_DIR: path.join(dir, 'rt-against') };
-  if (AGAINST) fs.mkdirSync(againstEnv.PYNWHEEL_RUNTIME_DIR, { mode: 0o700 });
-  const cleanup = () => {
-    spawnSync(process.execPath, [NODE_CLI, 'stop'], { env, stdio: 'ignore' });
-    if (AGAINST) spawnSync(process.execPath, [path.join(AGAINST, 'bin', 'pynwheel.js'), 'stop'], { env: againstEnv, stdio: 'ignore' });
-    fs.rmSync(dir, { recursive: true, force: true });
-  };
-  process.once('SIGINT', () => {
-    cleanup();
-    process.exit(130);
-  });
+  const { dir, env, againstEnv, cleanup } = benchSandbox('pnw-bench-api-', AGAINST);
   const devNull = fs.openSync('/dev/null', 'r+');
   const interpreter = resolveInterpreter(python, env, dir);
   const result = {
     name: 'api', date: new Date().toISOString(), runs: RUNS, unit: 'ms', python, against: AGAINST,
-    machine: { cpus: os.cpus().length, node: process.version, platform: `${os.platform()} ${os.release()}` },
+    machine: machine(),
     targetTrivialMedianMs: TARGET_TRIVIAL_MS,
     rows: {},
   };
@@ -164,10 +129,7 @@ async function main() {
       console.log(`${name}: run() ${mine.toFixed(3)} ms, --against run() ${theirs.toFixed(3)} ms: this/that ${(mine / theirs).toFixed(3)}, difference ${(mine - theirs).toFixed(3)} ms`);
     }
   }
-  const out = path.join(__dirname, 'results', AGAINST ? 'api-against.json' : 'api.json');
-  fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
-  console.log(`saved ${path.relative(ROOT, out)}`);
+  saveResult(AGAINST ? 'api-against.json' : 'api.json', result);
 }
 
 main().catch((err) => {

@@ -82,6 +82,9 @@ t.before(() => {
     '    @staticmethod',
     '    def make(n):',
     '        return ["thing"] * n',
+    'def package():',
+    '    import pynwheel',
+    '    return [pynwheel.__name__, callable(pynwheel.futures.Executor), sys.path[1:]]',
     'not_callable = 5',
   ].join('\n') + '\n');
   write(sb, 'broken.py', 'import json\nraise ImportError("broken on purpose")\ndef f():\n    pass\n');
@@ -283,6 +286,9 @@ t.test('where a run would be python\'s own (PYNWHEEL_DISABLE=1, python\'s own fl
   t.ok(err.traceback?.frames.every((f) => !f.file.includes('_pynwheel') && f.file !== '<string>'), 'no frame of pynwheel\'s');
   t.type(await call('./funcs.py:kill_self', [], opts({ env })).catch((e: unknown) => e), CallDiedError);
   t.equal((await call('./funcs.py:parent', [], opts({ pythonOptions: ['-I'] })) as unknown[])[0], process.pid, '-I has no variable: python itself');
+  const warm = await call('./funcs.py:package', [], opts());
+  t.same((warm as unknown[]).slice(0, 2), ['pynwheel', true], 'import pynwheel in a warm call');
+  t.same(await call('./funcs.py:package', [], opts({ env })), warm, 'and in a call python runs itself, with the same sys.path');
   const items: unknown[] = [];
   for await (const v of iterate('./funcs.py:squares', [3], opts({ env }))) items.push(v);
   t.same(items, [0, 1, 4]);
@@ -363,9 +369,26 @@ t.test('examples/call.js, the README\'s example, prints what it says', async (t)
 });
 
 t.test('8 calls at once run each in its own fork, and none outlives its promise', async (t) => {
-  // The pids of the calls that run at once differ: each is a fork of its own.
-  write(sb, 'pid.py', 'import os, time\ndef pid():\n    time.sleep(0.2)\n    return os.getpid()\n');
-  const pids = await Promise.all(Array.from({ length: 8 }, () => call('./pid.py:pid', [], opts({ concurrency: 8 }))));
+  // The pids of the calls that run at once differ: each is a fork of its own. A call settles once
+  // its exit steps are done (threads joined, atexit run, stdio flushed): no code of its runs after,
+  // and its process, which only has its _exit left, is gone a moment later.
+  write(sb, 'pid.py', [
+    'import atexit, os, threading, time',
+    'def pid(mark):',
+    '    def late():',
+    '        time.sleep(0.3)',
+    '        open(mark + ".thread", "w").close()',
+    '    threading.Thread(target=late).start()',
+    '    atexit.register(lambda: open(mark + ".atexit", "w").close())',
+    '    time.sleep(0.2)',
+    '    return os.getpid()',
+  ].join('\n') + '\n');
+  const marks = Array.from({ length: 8 }, (_, i) => path.join(sb.dir, `mark${i}`));
+  const pids = await Promise.all(marks.map((mark) => call('./pid.py:pid', [mark], opts({ concurrency: 8 }))));
   t.equal(new Set(pids).size, 8);
-  for (const p of pids) t.notOk(isAlive(p as number), 'the call\'s process is gone');
+  t.ok(marks.every((m) => fs.existsSync(m + '.thread') && fs.existsSync(m + '.atexit')), 'its threads were joined and its atexit ran before the promise settled');
+  for (const p of pids) {
+    for (let i = 0; i < 200 && isAlive(p as number); i++) await sleep(10);
+    t.notOk(isAlive(p as number), 'the call\'s process is gone');
+  }
 });

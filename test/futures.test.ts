@@ -4,7 +4,7 @@
 // under `pynwheel run` (where the caller is itself a warm fork), byte for byte.
 import t from 'tap';
 import * as path from 'node:path';
-import { both, makeSandbox, pynwheel, python, ROOT, view, write, type Sandbox } from './helpers';
+import { both, collect, makeSandbox, pynwheel, python, ROOT, view, write, type Sandbox } from './helpers';
 
 let sb: Sandbox;
 let pythonPath: string;
@@ -171,6 +171,29 @@ t.test('import pynwheel in a run; a script\'s own pynwheel module comes first, a
   const { py, pnw } = await both(sb, ['own/main.py']);
   t.same(view(pnw), view(py));
   t.equal(py.stdout.toString(), 'the script\'s own pynwheel\n');
+});
+
+t.test('import pynwheel where python runs the script itself, as in a warm run: the same sys.path, PYTHONPATH and environment', async (t) => {
+  write(sb, 'direct.py', [
+    'import os, sys',
+    'import pynwheel',
+    'print(pynwheel.__name__, callable(pynwheel.futures.Executor), type(sys.meta_path[-1]).__name__)',
+    'print(sys.path)',
+    'print(os.environ.get("PYTHONPATH"), sorted(k for k in os.environ if k.startswith("PYNWHEEL_DIRECT")))',
+  ].join('\n') + '\n');
+  const runner = path.join(ROOT, 'build', 'Release', 'pynwheel-runner');
+  for (const extra of [{}, { PYTHONPATH: path.join(sb.dir, 'lib-of-mine') }, { PYTHONPATH: '' }]) {
+    const env = { ...sb.env, ...extra };
+    await pynwheel(sb, ['run', 'direct.py'], { env }); // the first: the daemon's
+    const warm = await pynwheel(sb, ['run', 'direct.py'], { env });
+    t.equal(warm.status, 0, `a warm run imports it (${JSON.stringify(extra)})`);
+    const ways = {
+      'PYNWHEEL_DISABLE=1 (Node CLI)': await pynwheel(sb, ['run', 'direct.py'], { env: { ...env, PYNWHEEL_DISABLE: '1' } }),
+      'a flag with no start-up variable (Node CLI)': await pynwheel(sb, ['run', '-b', 'direct.py'], { env }),
+      'a flag with no start-up variable (runner)': await collect(runner, ['run', '-b', 'direct.py'], { cwd: sb.dir, env }),
+    };
+    for (const [way, r] of Object.entries(ways)) t.same(view(r), view(warm), `${way} == a warm run (${JSON.stringify(extra)})`);
+  }
 });
 
 t.test('examples/futures.py, the README\'s example: python3 and pynwheel alike', async (t) => {

@@ -1,8 +1,10 @@
 // Pure functions on their own, beyond the shared vectors (test/vectors.test.ts): run-argument
 // parsing (lib/cli/run-args.ts, python's command line), route names (lib/shared/route-name.ts) against a plain BigInt
 // FNV-1a, the daemon's request checks at their limits (lib/daemon/request-check.ts), and the
-// status text of path counts (lib/cli/status.ts).
+// status text of path counts (lib/cli/status.ts), socket closes held while a socket of ours is
+// in flight (lib/shared/socket-closes.ts).
 import t from 'tap';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { parseRunArgs, UsageError } from '../lib/cli/run-args';
 import { formatStatus } from '../lib/cli/status';
@@ -10,6 +12,7 @@ import { checkRunFds, checkRunRequest } from '../lib/daemon/request-check';
 import { fdCountOf } from '../lib/shared/messages';
 import { MAX_ARGS, MAX_LIMITS } from '../lib/shared/protocol-constants';
 import { routeName, routesDir } from '../lib/shared/route-name';
+import { closeSocket, socketInFlight } from '../lib/shared/socket-closes';
 import type { Message } from '../lib/shared/wire';
 
 function usageError(argv: string[]): string | null {
@@ -131,4 +134,20 @@ t.test('status text: each zygote\'s paths and its last declines, from a zygote t
   const uncounted = formatStatus({ pid: 1, version: '0.1.0', startedAt: now, runs: 5, active: 0, zygotes: [{ ...zygote, paths: { routed: 0, stale: 2 }, declines: {}, recentDeclines: [] }] });
   t.match(uncounted, /\n {2}paths: 0 routed here for their family, 2 after a stale zygote\n/, 'a zygote that does not count its own: the daemon\'s counts alone');
   t.notMatch(uncounted, /declines/, 'no decline lines without declines');
+});
+
+t.test('socket closes wait while a socket of ours is in flight, and happen once none is', async (t) => {
+  const isOpen = (fd: number): boolean => { try { fs.fstatSync(fd); return true; } catch { return false; } };
+  const [a, b] = [fs.openSync('/dev/null', 'r'), fs.openSync('/dev/null', 'r')];
+  closeSocket(a);
+  t.notOk(isOpen(a), 'nothing in flight: closed at once');
+  const first = socketInFlight();
+  const second = socketInFlight();
+  closeSocket(b);
+  t.ok(isOpen(b), 'held while two are in flight');
+  first();
+  first(); // a second word of the same one counts once
+  t.ok(isOpen(b), 'held while one still is');
+  second();
+  t.notOk(isOpen(b), 'closed once none is');
 });

@@ -12,7 +12,7 @@ import { CallValueError, encodeValue, type Tree } from './codec';
 import { CallDiedError, CallTargetError, PythonError, type PythonException, type RunFailure, type RunResult } from './errors';
 import { normalizeOptions, type RunOptions } from './options';
 import { PythonProcess } from './python-process';
-import { receiveValue, sendValue } from './value-channel';
+import { prepareValue, receiveValue, sendValue } from './value-channel';
 
 export interface CallOptions extends Omit<RunOptions, 'module' | 'args' | 'scriptPath' | 'reject' | 'mode' | 'input'> {
   /** Keyword arguments of the function. */
@@ -132,16 +132,18 @@ class CallSession {
 
   private constructor(private readonly target: string, parsed: ParsedTarget, options: CallOptions,
     mode: 'call' | 'iterate', encoded: { tree: Tree; blobs: Uint8Array[] }) {
-    const [mine, theirs] = native.socketpair();
-    this.channel = new FdChannel(mine, MAX_ZYGOTE_FRAME);
-    this.channel.on('frame', (frame) => this.onFrame(frame));
-    this.channel.on('close', () => {
-      this.closed = true;
-      this.deliver(null);
-    });
-    let memfd: number | null = null;
+    // Only what can fail comes before the run starts; the channel is set up and the arguments
+    // sent while the run's spare accepts and checks the request.
+    const outgoing = prepareValue({ type: 'call', mode }, encoded);
+    let mine: number;
+    let theirs: number;
     try {
-      memfd = sendValue(this.channel, { type: 'call', mode }, encoded);
+      [mine, theirs] = native.socketpair();
+    } catch (err) {
+      if (outgoing.memfd !== null) closeQuietly(outgoing.memfd);
+      throw err;
+    }
+    try {
       const { kwargs: _kwargs, concurrency: _concurrency, ...runOptions } = options;
       const normalized = normalizeOptions(parsed.module ?? parsed.file!, [parsed.attribute], {
         ...runOptions,
@@ -153,10 +155,18 @@ class CallSession {
     } catch (err) {
       // Bad options: nothing started; nothing of the call's is left open.
       closeQuietly(theirs);
-      if (memfd !== null) closeQuietly(memfd);
-      this.channel.destroy();
+      closeQuietly(mine);
+      if (outgoing.memfd !== null) closeQuietly(outgoing.memfd);
       throw err;
     }
+    this.channel = new FdChannel(mine, MAX_ZYGOTE_FRAME);
+    this.channel.on('frame', (frame) => this.onFrame(frame));
+    this.channel.on('close', () => {
+      this.closed = true;
+      this.deliver(null);
+    });
+    sendValue(this.channel, outgoing);
+    const memfd = outgoing.memfd;
     this.memfd = memfd;
     let theirsOpen = true;
     const closeTheirs = (): void => { if (theirsOpen) { theirsOpen = false; closeQuietly(theirs); } };
@@ -191,6 +201,22 @@ class CallSession {
       this.nextFrame(),
       this.ended.then(() => new Promise<Frame | null>((resolve) => setTimeout(() => resolve(this.frames.shift() ?? null), AFTER_EXIT_MS))),
     ]);
+    if (last !== null && (last.message.type === 'result' || last.message.type === 'done')) {
+      // The value is in; once the exit steps are done (threads joined, atexit run, stdio
+      // flushed) the channel says so, and the call is over: the zygote's word that the process
+      // has gone, which comes after it is scheduled, need not be waited for.
+      const value = last.message.type === 'result' ? receiveValue(last) : undefined;
+      const end = await Promise.race([this.nextFrame(), this.ended]);
+      if (end !== null && !(end instanceof Error) && 'message' in end && end.message.type === 'status') {
+        this.finish();
+        this.release();
+        return value;
+      }
+      const ended = await this.ended;
+      this.finish();
+      if (ended instanceof Error) throw ended;
+      return value;
+    }
     const ended = await this.ended;
     this.finish();
     if (ended instanceof Error) throw ended; // timeout, abort, a daemon's or protocol's error

@@ -8,6 +8,7 @@ import { clientDebug } from '../client/debug';
 import { pythonArgsFor } from '../client/direct';
 import type { Interpreter } from '../client/interpreter';
 import { runThroughDaemon, type RunOutcome, type RunTarget } from '../client/run-client';
+import { directSiteEnv } from '../shared/direct-site';
 import { native } from '../shared/native';
 import { MAX_FDS_PER_FRAME } from '../shared/protocol-constants';
 import { PynwheelError } from '../shared/errors';
@@ -57,6 +58,7 @@ export async function launch(request: LaunchRequest, events: LaunchEvents): Prom
       onControl: events.control,
       directFallback: false,
       caller: { passFds },
+      carriesSocket: request.target.call !== undefined,
     });
   } catch (err) {
     // Modules keep changing on disk (an install in progress): no zygote can be trusted, and the
@@ -92,7 +94,7 @@ function launchDirectly(request: LaunchRequest, events: LaunchEvents): Promise<R
     if (request.target.call !== undefined) stdio.push(request.target.call);
     const child = spawnChild(request.interpreter.path, [...request.pythonOptions, ...directArgs(request.target)], {
       cwd: request.cwd,
-      env: request.env,
+      env: directSiteEnv(request.env),
       argv0: request.interpreter.argv0,
       // A closed fd cannot be handed to a child by child_process: /dev/null is the nearest.
       stdio,

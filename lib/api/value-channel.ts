@@ -13,17 +13,17 @@ const BLOB_ALIGN = 64;
 /** A value's JSON longer than this travels in the memfd too (a frame is at most 64 MiB). */
 const INLINE_JSON_BYTES = 1 << 20;
 
-/** Sends `message` with the value; returns the memfd sent (to be closed once the call is over), or null. */
-export function sendValue(channel: FdChannel, message: Record<string, unknown>, encoded: Encoded): number | null {
+/** A value's message, ready to send: its memfd (or null) goes with it, and is the sender's to close once the call is over. */
+export interface OutgoingValue { message: Record<string, unknown>; memfd: number | null }
+
+/** `message` with the value: the tree inline, or (blobs, a long tree) a memfd written now. */
+export function prepareValue(message: Record<string, unknown>, encoded: Encoded): OutgoingValue {
   const text = JSON.stringify(encoded.tree);
   const parts = [...encoded.blobs];
   const long = text.length > INLINE_JSON_BYTES / 4 && Buffer.byteLength(text) > INLINE_JSON_BYTES;
   if (long) parts.push(Buffer.from(text));
   else message.value = encoded.tree;
-  if (parts.length === 0) {
-    channel.send(message);
-    return null;
-  }
+  if (parts.length === 0) return { message, memfd: null };
   const places: Array<[number, number]> = [];
   let size = 0;
   for (const part of parts) {
@@ -40,8 +40,11 @@ export function sendValue(channel: FdChannel, message: Record<string, unknown>, 
   }
   if (long) message.body = places.pop();
   message.blobs = places;
-  channel.send(message, [fd]);
-  return fd;
+  return { message, memfd: fd };
+}
+
+export function sendValue(channel: FdChannel, value: OutgoingValue): void {
+  channel.send(value.message, value.memfd === null ? [] : [value.memfd]);
 }
 
 /** The whole file as one buffer at offset 0 of its ArrayBuffer: every blob's offset is aligned for its typed array. */

@@ -3,6 +3,7 @@
 // changing on disk): behaviour is then python's own.
 import { spawn, type StdioOptions } from 'node:child_process';
 import type { Caller } from '../cli/caller';
+import { directSiteEnv } from '../shared/direct-site';
 import { isStopped, terminalSession } from '../shared/proc-stat';
 import { FORWARDED_SIGNALS, terminalJobSignals, signalNumber } from '../shared/signals';
 import type { Interpreter } from './interpreter';
@@ -31,7 +32,7 @@ export function runDirectly(
   caller?: Caller,
 ): Promise<RunOutcome> {
   return new Promise((resolve, reject) => {
-    const child = spawn(interpreter.path, pythonArgs, { stdio: stdioOf(stdio, caller?.passFds ?? []), cwd, env, argv0: interpreter.argv0 });
+    const child = spawn(interpreter.path, pythonArgs, { stdio: stdioOf(stdio, caller?.passFds ?? []), cwd, env: directSiteEnv(env), argv0: interpreter.argv0 });
     const forward = new Map<NodeJS.Signals, () => void>();
     // python is in our process group: with a terminal, what it sends the job reaches python
     // itself, and is not passed on a second time. Ctrl-Z: we stop only if python did (a

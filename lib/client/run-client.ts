@@ -18,6 +18,7 @@ import { pythonArgsFor, runDirectly } from './direct';
 import type { Interpreter } from './interpreter';
 import type { Caller } from '../cli/caller';
 import { connectLane } from './lane';
+import { socketInFlight } from '../shared/socket-closes';
 import { startSessionZygote } from './start-zygote';
 import { isStopped, terminalSession } from '../shared/proc-stat';
 
@@ -55,6 +56,8 @@ export interface ClientOptions {
   terminal?: boolean;
   /** The CLI: its caller's signals and other fds (lib/cli/caller.ts), which the run has too. The Node API has none: its runs start as spawn's children do. */
   caller?: Caller;
+  /** The request carries a socket (a call's value channel). */
+  carriesSocket?: boolean;
 }
 
 export interface RunOutcome {
@@ -176,7 +179,11 @@ function exchange(channel: FdChannel, frame: Buffer, fds: number[], options: Cli
       else channel.send({ type: 'signal', signal });
     };
     const forwarders = new Map<NodeJS.Signals, () => void>();
+    // A call's request carries its value channel, a socket: until a process has received it
+    // (`started`, or the exchange is over) this process's socket closes wait (socket-closes.ts).
+    const landed = options.carriesSocket ? socketInFlight() : () => undefined;
     const settle = (fn: () => void): void => {
+      landed();
       if (settled) return;
       settled = true;
       for (const [signal, handler] of forwarders) process.removeListener(signal, handler);
@@ -204,6 +211,7 @@ function exchange(channel: FdChannel, frame: Buffer, fds: number[], options: Cli
       stray.forEach(closeQuietly);
       if (lane && pid === null && reply.type !== 'started') return decline(declineReason(reply));
       if (reply.type === 'started') {
+        landed();
         pid = reply.pid;
         if (lane) debug?.(`lane taken (route ${route})`);
         options.onStarted?.(reply.pid);
@@ -231,6 +239,7 @@ function exchange(channel: FdChannel, frame: Buffer, fds: number[], options: Cli
       }
     });
     channel.on('close', (err) => {
+      landed();
       if (lane && pid === null) return decline('lane closed (lane-closed)');
       if (err instanceof PynwheelError && err.code === 'EVERSION' && pid === null) return settle(() => reject(err));
       // On a lane the zygote says so when the daemon's end ends the run: a bare close there is

@@ -3,6 +3,7 @@
 // addon's Poller. net.Socket never reads this fd: it would swallow SCM_RIGHTS messages.
 import { EventEmitter } from 'node:events';
 import { closeQuietly } from './fds';
+import { closeSocket } from './socket-closes';
 import { native, type Poller } from './native';
 import { MAX_FDS_PER_FRAME } from './protocol-constants';
 import { encodeFrame, FrameDecoder, protocolError, type Frame } from './wire';
@@ -71,7 +72,7 @@ export class FdChannel extends EventEmitter<FdChannelEvents> {
     this.poller.close();
     for (const fd of this.decoder.drainFds()) closeQuietly(fd);
     this.queue.length = 0;
-    closeQuietly(this.fd);
+    closeSocket(this.fd);
     this.emit('close', err);
   }
 

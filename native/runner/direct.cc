@@ -4,15 +4,40 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "debug.h"
+#include "handover.h"
 #include "signals.h"
 
 namespace runner {
+
+namespace {
+
+/**
+ * `import pynwheel` as in a warm run: python/direct-site/ first on PYTHONPATH, whose
+ * sitecustomize.py installs the package's finder and puts PYTHONPATH and sys.path back as they
+ * were (as lib/shared/direct-site.ts does for the Node clients).
+ */
+void MakePynwheelImportable() {
+  std::string root = PackageRoot();
+  if (root.empty()) return;
+  std::string site = root + "/python/direct-site";
+  const char* was = std::getenv("PYTHONPATH");
+  if (was != nullptr) {
+    setenv("PYNWHEEL_DIRECT_PYTHONPATH", was, 1);
+  } else {
+    unsetenv("PYNWHEEL_DIRECT_PYTHONPATH");
+  }
+  setenv("PYTHONPATH", was != nullptr && *was != '\0' ? (site + ":" + was).c_str() : site.c_str(), 1);
+  setenv("PYNWHEEL_DIRECT_SITE", "1", 1);
+}
+
+}  // namespace
 
 [[noreturn]] void RunPythonItself(const RunArgs& run, const Location& where, const bool present[3], const char* why) {
   Debug("running python directly (%s)", why);
@@ -21,6 +46,7 @@ namespace runner {
   args.push_back(const_cast<char*>(where.argv0.c_str()));
   for (const std::string& arg : run.python_argv) args.push_back(const_cast<char*>(arg.c_str()));  // options included
   args.push_back(nullptr);
+  MakePynwheelImportable();
   for (int fd = 0; fd < 3; fd++) {
     if (!present[fd]) close(fd);  // held on /dev/null until now (main.cc)
   }

@@ -29,6 +29,8 @@ struct ForNode {
 };
 ForNode g_for_node[2];  // the caller's signals and fds; a masquerade's argv0
 
+}  // namespace
+
 /**
  * The package's root: this program is <package>/build/Release/pynwheel-runner, or its copy
  * <package>/bin/pynwheel in an installed package (scripts/install-runner.js). "" if unknown.
@@ -43,8 +45,6 @@ std::string PackageRoot() {
   for (int up = 0; up < levels; up++) self = self.substr(0, self.rfind('/'));
   return self;
 }
-
-}  // namespace
 
 void SetForNode(const char* name, const std::string& value) {
   for (ForNode& slot : g_for_node) {

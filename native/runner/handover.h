@@ -17,6 +17,9 @@ extern const char kCliEntry[];
  */
 [[noreturn]] void HandToNode(char** argv, const char* reason);
 
+/** The package's root (this program's <package>/build/Release/pynwheel-runner, or its copy <package>/bin/pynwheel); "" if unknown. */
+std::string PackageRoot();
+
 /** A variable set for the Node CLI just before the exec (not in this process's request): the caller's signals and fds (caller.h), a masquerade's argv0 (masquerade.h); two at most. */
 void SetForNode(const char* name, const std::string& value);
 

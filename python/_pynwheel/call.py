@@ -18,13 +18,16 @@ import sys
 import types
 
 from . import codec
+from .importable import make_pynwheel_importable
 from .script import unshadow, replay_native_output
-from .wire import ZYGOTE_FRAME_LIMIT, read_frame, send_frame, encode_frame
+from .wire import HEADER, MAGIC, PROTOCOL_VERSION, ZYGOTE_FRAME_LIMIT, read_frame, send_frame, encode_frame
 
 # Blobs start at offsets aligned so that any typed array can view them where they lie.
 BLOB_ALIGN = 64
 # A value's JSON longer than this travels in the memfd too (a frame is at most 64 MiB).
 INLINE_JSON_BYTES = 1 << 20
+# The frames that tell the exit status (0-255), made once in the zygote.
+STATUS_FRAMES = tuple(encode_frame({"type": "status", "code": code}) for code in range(256))
 
 
 class TargetError(Exception):
@@ -42,6 +45,8 @@ def run_call(child):
     sock = socket.socket(fileno=os.dup(request["call"]))
     os.close(request["call"])
     sock.setblocking(True)
+    # Whatever the outcome, the channel hears the exit status once the exit steps are done.
+    child.tell_status = lambda status: send_status(sock, status)
     try:
         message, fds = read_frame(sock, ZYGOTE_FRAME_LIMIT)
         tree, blobs = receive_value(message, fds)
@@ -51,6 +56,7 @@ def run_call(child):
     except Exception as exc:
         send_error(sock, {"kind": "protocol", "message": "the call's arguments could not be read: %s" % exc})
         return 1
+    make_pynwheel_importable(child.startup.entry_file)
     try:
         function = resolve(request, child)
     except TargetError as exc:
@@ -65,14 +71,8 @@ def run_call(child):
             return stream(sock, result, child)
         if _is_awaitable(result):
             result = _await(result)
-    except SystemExit as exc:
-        from .exit import system_exit_status
-        status = system_exit_status(exc)
-        send_error(sock, {"kind": "exit", "code": status, "exception": describe(exc, child.startup.own_files)})
-        return status
     except BaseException as exc:
-        send_error(sock, {"kind": "exception", "exception": describe(exc, child.startup.own_files)})
-        return 0
+        return send_raised(sock, exc, child)
     send_result(sock, "result", result, "result")
     return 0
 
@@ -97,7 +97,9 @@ class DirectCall:
         for name, module in list(sys.modules.items()):
             if name == "_pynwheel" or name.startswith("_pynwheel."):
                 own.add(getattr(module, "__file__", None))
-        self.startup = types.SimpleNamespace(own_files=frozenset(own), startup_modules=frozenset(sys.modules))
+        # (entry_file: where the package's finder looks, python/ beside _pynwheel.)
+        entry_file = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pynwheel_zygote.py")
+        self.startup = types.SimpleNamespace(own_files=frozenset(own), startup_modules=frozenset(sys.modules), entry_file=entry_file)
         compiled = types.SimpleNamespace(compiled=lambda source, path: compile(source, path, "exec", dont_inherit=True))
         self.preloader = types.SimpleNamespace(replay={}, scripts=compiled)
         self.listings = types.SimpleNamespace(module_names=lambda directory: ())
@@ -182,14 +184,8 @@ def stream(sock, result, child):
         except StopIteration:
             send_frame(sock, encode_frame({"type": "done"}))
             return 0
-        except SystemExit as exc:
-            from .exit import system_exit_status
-            status = system_exit_status(exc)
-            send_error(sock, {"kind": "exit", "code": status, "exception": describe(exc, child.startup.own_files)})
-            return status
         except BaseException as exc:
-            send_error(sock, {"kind": "exception", "exception": describe(exc, child.startup.own_files)})
-            return 0
+            return send_raised(sock, exc, child)
         if not send_result(sock, "item", item, "item"):
             _close_quietly(result)
             return 0
@@ -213,14 +209,8 @@ def _stream_async(sock, agen, child):
                 return 0
     try:
         return asyncio.run(drive())
-    except SystemExit as exc:
-        from .exit import system_exit_status
-        status = system_exit_status(exc)
-        send_error(sock, {"kind": "exit", "code": status, "exception": describe(exc, child.startup.own_files)})
-        return status
     except BaseException as exc:
-        send_error(sock, {"kind": "exception", "exception": describe(exc, child.startup.own_files)})
-        return 0
+        return send_raised(sock, exc, child)
 
 
 def _wait_next(sock):
@@ -270,6 +260,28 @@ def send_result(sock, kind, value, where):
     return True
 
 
+def send_raised(sock, exc, child):
+    """What the function (or its generator) raised, sent as the call's error; returns the run's
+    exit status: SystemExit's as python gives it, 0 for any other exception (the client rejects
+    with it, and the run itself did not fail)."""
+    if isinstance(exc, SystemExit):
+        from .exit import system_exit_status
+        status = system_exit_status(exc)
+        send_error(sock, {"kind": "exit", "code": status, "exception": describe(exc, child.startup.own_files)})
+        return status
+    send_error(sock, {"kind": "exception", "exception": describe(exc, child.startup.own_files)})
+    return 0
+
+
+def send_status(sock, status):
+    """The run's exit status, once its exit steps are done (exit.report_status_early): the client
+    may settle the call then, without waiting for the zygote's word that the process ended."""
+    try:
+        sock.sendmsg([STATUS_FRAMES[status]], [], socket.MSG_NOSIGNAL)
+    except OSError:
+        pass  # the client is gone
+
+
 def send_error(sock, failure):
     try:
         send_frame(sock, encode_frame({"type": "error", "error": failure}))
@@ -283,11 +295,11 @@ def send_value(sock, message, tree, blobs):
     parts = list(blobs)
     if len(text) > INLINE_JSON_BYTES:
         parts.append(text)
+    elif not parts:
+        send_frame(sock, frame_with_value(message, text))
+        return
     else:
         message["value"] = tree
-    if not parts:
-        send_frame(sock, encode_frame(message))
-        return
     places, size = [], 0
     for part in parts:
         length = memoryview(part).nbytes
@@ -307,6 +319,14 @@ def send_value(sock, message, tree, blobs):
         send_frame(sock, encode_frame(message, 1), [fd])
     finally:
         os.close(fd)
+
+
+def frame_with_value(message, text):
+    """The frame of `message` with its `value` member the JSON `text` already made (the tree is
+    not encoded twice)."""
+    head = encode_frame(message)[HEADER.size:-1]
+    payload = b"%s,\"value\":%s}" % (head, text) if len(head) > 1 else b"{\"value\":%s}" % text
+    return HEADER.pack(MAGIC, PROTOCOL_VERSION, 0, len(payload)) + payload
 
 
 def receive_value(message, fds):

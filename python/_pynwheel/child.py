@@ -63,3 +63,4 @@ class Child:
         # The run's own (become.py, script.py), for its end (exit.py):
         self.status_notice = None  # (client pid, signo, token) if its client asked for one
         self.stdout_at_exit = []  # bytes C code left in its stdout buffer at import (script.py)
+        self.tell_status = None  # a call's: its value channel hears the exit status too (call.py)

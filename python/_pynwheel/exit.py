@@ -161,6 +161,8 @@ def report_status_early(child, status):
         # be scheduled; the zygote's word follows as always. The token tells it from others.
         pid, signo, token = notice
         sigqueue(pid, signo, (token << 8) | status)
+    if child.tell_status is not None:
+        child.tell_status(status)  # a call's value channel (call.py): its client settles the call now
     for stdio in (0, 1, 2):
         try:
             os.close(stdio)

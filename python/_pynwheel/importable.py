@@ -28,4 +28,6 @@ class PynwheelPackageFinder:
 
 
 def make_pynwheel_importable(entry_file):
-    sys.meta_path.append(PynwheelPackageFinder(os.path.dirname(entry_file)))
+    """Once: a call without a zygote has it from python/direct-site/sitecustomize.py already."""
+    if not any(isinstance(finder, PynwheelPackageFinder) for finder in sys.meta_path):
+        sys.meta_path.append(PynwheelPackageFinder(os.path.dirname(entry_file)))
