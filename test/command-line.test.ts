@@ -175,3 +175,29 @@ t.test('no script on a terminal: python\'s interactive prompt, PYTHONSTARTUP rea
     t.same(session([...command]), py, `${who}: the same prompt, output and status`);
   }
 });
+
+t.test('a shebang with flags: as `#!/usr/bin/env -S python3 FLAGS`, served by a zygote', async (t) => {
+  const RUNNER = path.join(ROOT, 'build', 'Release', 'pynwheel-runner');
+  const body = 'import sys\nprint(sys.stdout.write_through, sys.dont_write_bytecode, sys.argv)\nfor i in range(3):\n' +
+    '    sys.stdout.write("out%d " % i)\n    sys.stderr.write("err%d " % i)\n';
+  const env = { ...sb.env, PATH: `${path.join(ROOT, 'bin')}:${sb.env.PATH}` };
+  // 2>&1 on one pipe: -u's interleaving shows, as python's does.
+  const run = (file: string, extra: Record<string, string> = {}) =>
+    spawnSync('sh', ['-c', `./${file} a -u -- b 2>&1; echo " status $?"`], { cwd: sb.dir, env: { ...env, ...extra }, encoding: 'utf8' });
+  for (const [flags, pythonFlags] of [['-u', '-u'], ['-u -B', '-u -B'], ['-uB', '-uB'], ['-W error -u', '-W error -u']]) {
+    write(sb, 'sb-python.py', `#!/usr/bin/env -S python3 ${pythonFlags}\n${body}`, 0o755);
+    const py = run('sb-python.py');
+    t.match(py.stdout, /^True/, `python3 ${pythonFlags}: unbuffered`);
+    const forms = [
+      `#!/usr/bin/env -S pynwheel ${flags}`, `#!/usr/bin/env -S pynwheel run ${flags}`,
+      `#!${RUNNER} ${flags}`, // the kernel passes "${flags}" as one argument
+      `#!/usr/bin/env -S ${process.execPath} ${path.join(ROOT, 'bin', 'pynwheel.js')} ${flags}`,
+    ];
+    for (const line of forms) {
+      write(sb, 'sb-pynwheel.py', `${line}\n${body}`, 0o755);
+      t.equal(run('sb-pynwheel.py').stdout, py.stdout.replace(/sb-python/g, 'sb-pynwheel'), `${line} == #!/usr/bin/env -S python3 ${pythonFlags}`);
+    }
+    write(sb, 'sb-pynwheel.py', `#!${RUNNER} ${flags}\n${body}`, 0o755);
+    t.match(run('sb-pynwheel.py', { PYNWHEEL_DEBUG: '1' }).stdout, /lane taken|the daemon started the run/, `#!runner ${flags}: a zygote served it`);
+  }
+});

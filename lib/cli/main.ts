@@ -4,7 +4,7 @@
 import { PynwheelError } from '../shared/errors';
 import { takeCaller } from './caller';
 import { managementCommand } from './manage';
-import { UsageError } from './run-args';
+import { splitShebangOptions, UsageError } from './run-args';
 import { EXIT_PYNWHEEL_FAILED, runCommand } from './run-command';
 import { say } from './say';
 
@@ -14,9 +14,10 @@ export async function main(argv: string[]): Promise<number> {
   takeCaller(); // first: it takes a variable out of the environment
   const [first] = argv;
   if (first === 'run') return runCommand(argv.slice(1));
-  if (first === '--file' || (first !== undefined && !COMMANDS.has(first) && !first.startsWith('-'))) {
-    // `pynwheel FILE ARGS` (a `#!/usr/bin/env pynwheel` script) and the spec's `--file` form.
-    return runCommand(argv);
+  if (first !== undefined && !COMMANDS.has(first)) {
+    // `pynwheel [PYTHON OPTIONS] FILE ARGS` (a `#!/usr/bin/env -S pynwheel -u` script), the
+    // spec's `--file` form, and `#!/path/to/pynwheel -u -B`, whose options the kernel passes as one.
+    return runCommand(splitShebangOptions(argv));
   }
   return managementCommand(argv);
 }

@@ -3,6 +3,7 @@
 // python's, then the target (FILE, -m MODULE, -c CODE, - or nothing), then the script's
 // arguments verbatim. What a zygote cannot serve is marked `direct`: the interpreter then runs
 // `pythonArgv` itself, and so prints python's own messages for a command line it refuses.
+import * as fs from 'node:fs';
 import spec from '../shared/command-line.json';
 
 export interface RunArgs {
@@ -31,6 +32,22 @@ const TARGETS: Record<string, 'code' | 'module'> = spec.targets as Record<string
 function takesArgument(letter: string): boolean {
   const at = SHORT_OPTIONS.indexOf(letter);
   return at >= 0 && SHORT_OPTIONS[at + 1] === ':';
+}
+
+/**
+ * `#!/path/to/pynwheel -u -B` runs `pynwheel "-u -B" SCRIPT ARGS` (the kernel passes the rest of
+ * the line as one argument): split as `#!/usr/bin/env -S` would, when a script follows.
+ * native/runner/run_args.cc's SplitShebangOptions does the same.
+ */
+export function splitShebangOptions(argv: string[]): string[] {
+  const [first, script] = argv;
+  if (first === undefined || script === undefined || !first.startsWith('-') || !/[ \t]/.test(first)) return argv;
+  try {
+    if (!fs.statSync(script).isFile()) return argv;
+  } catch {
+    return argv;
+  }
+  return [...first.split(/[ \t]+/).filter(Boolean), ...argv.slice(1)];
 }
 
 /** `argv` starts after `run` (or is the whole command line in the shebang and spec forms). */

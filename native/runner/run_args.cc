@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <sys/stat.h>
+
 #include "json.h"
 
 namespace runner {
@@ -209,12 +211,32 @@ bool PlanOptions(RunArgs* out) {
 const char* ParseCommandLine(int argc, char** argv, RunArgs* out) {
   if (argc < 2) return "no arguments";
   std::string first = argv[1];
-  // `pynwheel FILE ARGS` (a shebang) and the spec's `--file` form, as lib/cli/main.ts decides.
-  bool shebang_form = first == "--file" || (first[0] != '-' && first != "run" && first != "start" && first != "stop" &&
-                                            first != "status" && first != "doctor" && first != "shims" && first != "help" &&
-                                            first != "python-path");
-  if (first != "run" && !shebang_form) return "another command than run";
-  return ParseRunArgs(std::vector<std::string>(argv + (first == "run" ? 2 : 1), argv + argc), out);
+  // As lib/cli/main.ts: `pynwheel [PYTHON OPTIONS] FILE ARGS` (a shebang) and the spec's `--file`
+  // form are runs; the management commands and pynwheel's own --help and --version are Node's.
+  const char* const commands[] = {"run", "start", "stop", "status", "doctor", "shims", "python-path", "help",
+                                  "--help", "-h", "--version", "-V"};
+  if (std::any_of(std::begin(commands), std::end(commands), [&](const char* c) { return first == c; }) && first != "run") {
+    return "another command than run";
+  }
+  if (first == "run") return ParseRunArgs(std::vector<std::string>(argv + 2, argv + argc), out);
+  return ParseRunArgs(SplitShebangOptions(std::vector<std::string>(argv + 1, argv + argc)), out);
+}
+
+std::vector<std::string> SplitShebangOptions(const std::vector<std::string>& argv) {
+  // `#!/path/to/pynwheel -u -B`: the kernel passes "-u -B" as one argument (run-args.ts's splitShebangOptions).
+  if (argv.size() < 2 || argv[0].empty() || argv[0][0] != '-' || argv[0].find_first_of(" \t") == std::string::npos) return argv;
+  struct stat st;
+  if (stat(argv[1].c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return argv;
+  std::vector<std::string> out;
+  const std::string& first = argv[0];
+  size_t at = 0;
+  while ((at = first.find_first_not_of(" \t", at)) != std::string::npos) {
+    size_t end = first.find_first_of(" \t", at);
+    out.push_back(first.substr(at, end == std::string::npos ? std::string::npos : end - at));
+    at = end;
+  }
+  out.insert(out.end(), argv.begin() + 1, argv.end());
+  return out;
 }
 
 const char* ParseRunArgs(const std::vector<std::string>& argv, RunArgs* out) {

@@ -30,6 +30,9 @@ struct RunArgs {
  */
 const char* ParseCommandLine(int argc, char** argv, RunArgs* out);
 
+/** `pynwheel "-u -B" SCRIPT ARGS` (a `#!/path/to/pynwheel -u -B` line) as `pynwheel -u -B SCRIPT ARGS`. */
+std::vector<std::string> SplitShebangOptions(const std::vector<std::string>& argv);
+
 /**
  * The arguments after `run` (or the whole line in the shebang and spec forms), as
  * lib/cli/run-args.ts's parseRunArgs and planPythonOptions (the variables from this process's
