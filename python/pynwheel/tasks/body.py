@@ -21,6 +21,7 @@ import types
 from pynwheel.tasks import results, tasklog
 
 _current = None  # this process's TaskInfo, once it is a task
+TASK_SIGNALS = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL, signal.SIGHUP: signal.SIG_DFL}
 
 
 class TaskInfo:
@@ -47,7 +48,8 @@ def run_task(spec):
     """The Executor's function in the task's process. Returns {result, reason, value, exit_code, signal, left}."""
     global _current
     os.setpgid(0, 0)  # its own group: what it leaves running is ended with it, and Ctrl-C of a job is the job's
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # (python's own, whatever the job set)
+    for signo, handler in TASK_SIGNALS.items():  # python's own, whatever the job set
+        signal.signal(signo, handler)
     _current = info = TaskInfo(spec)
     tasklog.set_title(info)
     tasklog.take_stdio(info, spec)
@@ -68,6 +70,8 @@ def run_target(info, spec):
     try:
         if callable(target):
             value = target(*info.args, **info.kwargs)
+        elif target.startswith("-m "):
+            value = run_module(target[3:], info)
         elif ":" in target and not target.endswith(".py"):
             value = call_function(target, info)
         else:
@@ -112,6 +116,14 @@ def run_script(path, info):
     sys.path[0:0] = [os.path.dirname(path)]
     exec(code, main.__dict__)
     return None
+
+
+def run_module(name, info):
+    """As `python3 -m NAME ARGS` runs it (runpy: __main__, sys.argv[0] the module's file)."""
+    import runpy
+    sys.argv = [name] + [str(a) for a in info.args]
+    sys.path[0:0] = [os.getcwd()]
+    runpy.run_module(name, run_name="__main__", alter_sys=True)
 
 
 def call_function(target, info):

@@ -110,7 +110,7 @@ class Task:
             raise RuntimeError("task %s has started already" % self.taskid)
         os.makedirs(self.log_dir, exist_ok=True)
         target = self.target
-        if isinstance(target, str) and (target.endswith(".py") or ":" not in target):
+        if isinstance(target, str) and not target.startswith("-m ") and (target.endswith(".py") or ":" not in target):
             target = os.path.abspath(target)
         spec = {"taskid": self.taskid, "target": target, "args": self.args, "kwargs": self.kwargs,
                 "log_path": self.log_path, "max_runtime": self.max_runtime}
