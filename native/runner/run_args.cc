@@ -212,7 +212,7 @@ const char* ParseCommandLine(int argc, char** argv, RunArgs* out) {
   // `pynwheel FILE ARGS` (a shebang) and the spec's `--file` form, as lib/cli/main.ts decides.
   bool shebang_form = first == "--file" || (first[0] != '-' && first != "run" && first != "start" && first != "stop" &&
                                             first != "status" && first != "doctor" && first != "shims" && first != "help" &&
-                                            first != "python-path");
+                                            first != "python-path" && first != "tasks");
   if (first != "run" && !shebang_form) return "another command than run";
   return ParseRunArgs(std::vector<std::string>(argv + (first == "run" ? 2 : 1), argv + argc), out);
 }
