@@ -86,7 +86,7 @@ export function parseTasksArgs(argv: readonly string[]): TasksArgs {
         if (line.trim() && !line.trim().startsWith('#')) out.tasks.push(taskFromLine(line));
       }
     } else if (flag === '--help' || flag === '-h') throw new UsageError(USAGE);
-    else if (word.startsWith('-') && word !== '-m') throw new UsageError(`unknown option ${word}\n${USAGE}`);
+    else if (word.startsWith('-') && !/^-m(\s|$)/.test(word)) throw new UsageError(`unknown option ${word}\n${USAGE}`);
     else break;
   }
   for (; i < argv.length; i++) out.tasks.push(taskFromLine(argv[i]!));

@@ -153,6 +153,10 @@ def print_exception(exc):
         tb = tb.tb_next
     exc = exc.with_traceback(tb)  # (the default hook prints the exception's own)
     try:
+        sys.stdout.flush()  # as python does before it prints the traceback
+    except Exception:
+        pass
+    try:
         sys.excepthook(type(exc), exc, tb)
     except BaseException:
         traceback.print_exception(type(exc), exc, tb)

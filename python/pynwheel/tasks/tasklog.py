@@ -62,7 +62,21 @@ def _redirect(path, data, truncate):
 
 def take_stdio(info, spec):
     _redirect(info.log_path, header(info, os.getpid(), time.time()), truncate=True)
+    sys.stdout = sys.__stdout__ = _file_stream(1, sys.stdout, line_buffered=False)
+    sys.stderr = sys.__stderr__ = _file_stream(2, sys.stderr, line_buffered=True)
     os.register_at_fork(before=_flush, after_in_child=lambda: _forked(info))
+
+
+def _file_stream(fd, old, line_buffered):
+    """sys.stdout or sys.stderr as python makes it for a file: stdout block-buffered, stderr
+    line-buffered (3.9+), both write-through under -u (PYTHONUNBUFFERED); the job's own were made
+    for what its fds were (a pipe, a terminal)."""
+    import io
+    unbuffered = bool(os.environ.get("PYTHONUNBUFFERED"))
+    encoding = getattr(old, "encoding", None) or "utf-8"
+    errors = getattr(old, "errors", None) or ("backslashreplace" if fd == 2 else "strict")
+    raw = io.open(fd, "wb", buffering=0 if unbuffered else -1, closefd=False)
+    return io.TextIOWrapper(raw, encoding=encoding, errors=errors, line_buffering=line_buffered, write_through=unbuffered)
 
 
 def _flush():
