@@ -200,3 +200,47 @@ t.test('Ctrl-C of a job: running tasks Aborted (their logs say so), the rest not
   t.match(fs.readFileSync(log, 'utf8'), 'the job was interrupted (SIGINT): SIGTERM to its processes');
   t.notOk(fs.existsSync(path.join(dir, 'TaskLog.Task-2')));
 });
+
+t.test('pdb in parallel tasks on a real terminal: one task holds it at a time, the others go on', async (t) => {
+  const harness = path.join(__dirname, 'fixtures', 'pty_session.py');
+  const dir = path.join(sb.dir, 'pdb');
+  write(sb, 'debugged.py', [
+    'import os, sys, time',
+    'who = sys.argv[1]',
+    'def quiet_done():',
+    `    log = os.path.join(${JSON.stringify(dir)}, "TaskLog.Task-3")`,
+    `    open(os.path.join(${JSON.stringify(sb.dir)}, "go"), "w").close()  # the quiet task ends while this one holds the terminal`,
+    '    while "pynwheel: result: Passed" not in (open(log).read() if os.path.exists(log) else ""):',
+    '        time.sleep(0.05)',
+    '    return "quiet finished"',
+    'breakpoint()',
+    'print("after pdb", who)',
+    '',
+  ].join('\n'));
+  write(sb, 'quiet.py', 'import os, time\nwhile not os.path.exists("go"): time.sleep(0.05)\nfor i in range(100):\n    print("quiet", i)\n');
+  const steps = [
+    { expect: '(Pdb) ' }, { send: 'p who, quiet_done()\n' }, { expect: 'quiet finished' }, { send: 'c\n' },
+    { expect: '(Pdb) ' }, { send: 'p who\n' }, { expect: "'\r\n" }, { send: 'c\n' },
+    { expect: 'result: ' }, { sleep: 0.3 },
+  ];
+  const command = [process.execPath, CLI, 'tasks', '--jobs', '3', '--log-dir', dir, 'debugged.py one', 'debugged.py two', 'quiet.py'];
+  const r = spawnSync(path.join(sb.venv, 'bin', 'python3'), [harness, JSON.stringify(steps), '--', ...command], {
+    cwd: sb.dir, env: { ...sb.env, TERM: 'xterm' }, encoding: 'utf8', timeout: 90_000,
+  });
+  const session = JSON.parse(r.stdout);
+  const output = Buffer.from(session.output, 'base64').toString('utf8');
+  t.equal(session.timedOut, null, output);
+  t.equal(session.code, 0);
+  const first = output.indexOf('quiet finished');
+  const [held] = /\('(one|two)', 'quiet finished'\)/.exec(output) ?? [''];
+  const firstName = held.includes('one') ? 'one' : 'two';
+  const other = firstName === 'one' ? 'two' : 'one';
+  t.equal(output.slice(0, first).split('(Pdb) ').length - 1, 1, 'one prompt while the first task holds the terminal');
+  t.ok(output.indexOf(`'${other}'`, first) > first, 'then the other task\'s debugger');
+  t.notOk(/Passed +Task-3/.test(output.slice(0, first)), 'the quiet task ended while the terminal was held: its line waits');
+  t.ok(/Passed +Task-3/.test(output.slice(first)), 'until the terminal is given back');
+  t.match(output, /result: Passed \(3 tasks, 3 Passed\)/);
+  t.match(fs.readFileSync(path.join(dir, 'TaskLog.Task-1'), 'utf8'), '\nafter pdb one\n');
+  t.match(fs.readFileSync(path.join(dir, 'TaskLog.Task-2'), 'utf8'), '\nafter pdb two\n');
+  t.match(fs.readFileSync(path.join(dir, 'TaskLog.Task-3'), 'utf8'), '\nquiet 99\n');
+});

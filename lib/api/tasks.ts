@@ -58,6 +58,7 @@ export interface TaskOutcome {
 export type TaskEvent =
   | { event: 'job'; logDir: string; tasks: string[]; concurrency: number }
   | { event: 'started'; id: string; pid: number | null; log: string }
+  | { event: 'terminal'; id: string; pid: number; held: boolean }
   | ({ event: 'finished' } & TaskOutcome)
   | { event: 'summary'; result: TaskResultName; interrupted: boolean; resultsFile: string; reportFile: string;
       counts: Partial<Record<TaskResultName, number>>; notStarted: string[] };
@@ -73,6 +74,11 @@ export interface TasksOptions extends Pick<RunOptions, 'cwd' | 'env' | 'pythonPa
   onProgress?: (event: TaskEvent) => void;
   /** Aborting ends the running tasks (Aborted), starts no more, and resolves the report (interrupted). */
   signal?: AbortSignal;
+  /**
+   * The job gets this process's stdin (and, if stderr is 'inherit', its stderr): with a terminal
+   * there, breakpoint() / pdb in a task use it, one task at a time ('terminal' events say which).
+   */
+  terminal?: boolean;
   /** The job's own stderr (the driver's errors): 'pipe' (default; in the error) or 'inherit'. */
   stderr?: 'pipe' | 'inherit';
 }
@@ -89,6 +95,7 @@ export interface TasksReport {
   reportFile: string;
 }
 
+let specs = 0;
 const IMPORT_LINE = /^import[ \t]+([^#\n;]+)/gm;
 const FROM_LINE = /^from[ \t]+([A-Za-z_][\w.]*)[ \t]+import\b/gm;
 const MODULE_NAME = /^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$/;
@@ -165,10 +172,14 @@ export async function runTasks(tasks: readonly TaskSpec[], options: TasksOptions
     logDir: path.resolve(cwd, options.logDir ?? 'tasklogs'),
     maxRuntime: options.maxRuntime,
   };
-  const child = spawn(driver, ['-'], {
+  // The spec goes on stdin, or in a file when stdin is the caller's (a terminal, for pdb).
+  const specFile = options.terminal ? `${driver}.${process.pid}-${++specs}.json` : undefined;
+  if (specFile) fs.writeFileSync(specFile, JSON.stringify(spec), { mode: 0o600 });
+  const child = spawn(driver, [specFile ?? '-'], {
     cwd, env, pythonPath: options.pythonPath ?? options.python, pythonOptions: options.pythonOptions,
-    input: JSON.stringify(spec), encoding: 'utf8', reject: false, buffer: options.stderr !== 'inherit',
-    stdio: ['pipe', 'pipe', options.stderr ?? 'pipe'],
+    encoding: 'utf8', reject: false, buffer: options.stderr !== 'inherit',
+    ...(specFile ? {} : { input: JSON.stringify(spec) }),
+    stdio: [specFile ? 'inherit' : 'pipe', 'pipe', options.stderr ?? 'pipe'],
   });
   const finished: TaskOutcome[] = [];
   let summary: Extract<TaskEvent, { event: 'summary' }> | undefined;
@@ -213,5 +224,6 @@ export async function runTasks(tasks: readonly TaskSpec[], options: TasksOptions
     };
   } finally {
     options.signal?.removeEventListener('abort', abort);
+    if (specFile) fs.rmSync(specFile, { force: true });
   }
 }

@@ -109,7 +109,29 @@ class Progress {
   private concurrency = 1;
   constructor(private readonly live: boolean) {}
 
+  /** The task whose debugger holds the terminal: the progress line steps aside, lines wait. */
+  holder: { id: string; pid: number } | undefined;
+  private readonly waiting: string[] = [];
+
   onEvent(event: TaskEvent): void {
+    if (event.event === 'terminal') {
+      if (event.held) {
+        this.holder = { id: event.id, pid: event.pid };
+        return;
+      }
+      this.holder = undefined;
+      for (const line of this.waiting.splice(0)) say(this.live ? 2 : 1, line);
+      if (this.live) this.draw();
+      return;
+    }
+    if (this.holder !== undefined && event.event === 'finished' && event.id !== this.holder.id) {
+      this.counts.set(event.result, (this.counts.get(event.result) ?? 0) + 1);
+      this.durations += event.duration;
+      this.waiting.push(outcomeLine(event));
+      return;
+    }
+    if (event.event === 'finished' && event.id === this.holder?.id) this.holder = undefined;
+    if (event.event === 'summary') for (const line of this.waiting.splice(0)) say(this.live ? 2 : 1, line);
     if (event.event === 'job') {
       this.total = event.tasks.length;
       this.concurrency = event.concurrency;
@@ -120,7 +142,7 @@ class Progress {
       if (this.live) this.clear();
       say(this.live ? 2 : 1, outcomeLine(event));
     }
-    if (this.live && event.event !== 'summary') this.draw();
+    if (this.live && event.event !== 'summary' && this.holder === undefined) this.draw();
     if (event.event === 'summary' && this.live) this.clear();
   }
 
@@ -152,14 +174,25 @@ export async function tasksCommand(argv: readonly string[]): Promise<number> {
   }
   const progress = new Progress(isatty(2) && !args.json);
   const controller = new AbortController();
-  const onInterrupt = (): void => controller.abort();
+  // Ctrl-C goes to the task whose debugger holds the terminal (pdb's own Ctrl-C), else ends the job.
+  const onInterrupt = (): void => {
+    if (progress.holder !== undefined) {
+      try {
+        process.kill(progress.holder.pid, 'SIGINT');
+        return;
+      } catch {
+        progress.holder = undefined;
+      }
+    }
+    controller.abort();
+  };
   process.on('SIGINT', onInterrupt);
   process.on('SIGTERM', onInterrupt);
   let report: TasksReport;
   try {
     report = await runTasks(args.tasks, {
       concurrency: args.jobs, logDir: args.logDir, maxRuntime: args.maxRuntime, signal: controller.signal,
-      stderr: 'inherit', onProgress: (event) => { if (!args.json) progress.onEvent(event); },
+      stderr: 'inherit', terminal: isatty(0), onProgress: (event) => { if (!args.json) progress.onEvent(event); },
     });
   } finally {
     process.off('SIGINT', onInterrupt);

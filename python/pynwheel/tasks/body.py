@@ -18,7 +18,7 @@ import time
 import traceback
 import types
 
-from pynwheel.tasks import results, tasklog
+from pynwheel.tasks import results, tasklog, terminal
 
 _current = None  # this process's TaskInfo, once it is a task
 TASK_SIGNALS = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL, signal.SIGHUP: signal.SIG_DFL}
@@ -52,6 +52,7 @@ def run_task(spec):
         signal.signal(signo, handler)
     _current = info = TaskInfo(spec)
     tasklog.set_title(info)
+    terminal.prepare(info, spec.get("events_fd"))
     tasklog.take_stdio(info, spec)
     atexit._clear()  # the job's exit functions are the job's; the task's own run at its end
     try:
@@ -60,6 +61,7 @@ def run_task(spec):
         join_threads()
         run_exit_functions()
         flush_stdio()
+        terminal.release()
     outcome["left"] = tasklog.end_leftovers(info)
     flush_stdio()
     return outcome

@@ -7,6 +7,8 @@ calls main(), or `python -m pynwheel.tasks SPEC`): runs in the job's process. It
   events: {"event": "job", "logDir", "tasks": [ids]}
           {"event": "started", "id", "pid", "log"}
           {"event": "finished", ...a TaskResult's to_json()}
+          {"event": "terminal", "id", "pid", "held"}  (written by a task whose pdb takes or gives
+              back the job's terminal: terminal.py)
           {"event": "summary", "result", "interrupted", "resultsFile", "reportFile", "counts"}
 
 `file` is a script (run as __main__ with args), `module` a module run as `python -m MODULE ARGS`,
@@ -100,6 +102,11 @@ def main(argv=None, out=None):
         else:
             emit(dict(task.task_result.to_json(), event="finished"))
 
+    out.flush()
+    try:
+        tasks_module.EVENTS_FD = out.fileno()
+    except (AttributeError, OSError, ValueError):
+        pass  # (not a file: no terminal events)
     emit({"event": "job", "logDir": log_dir, "tasks": [t.taskid for t in made], "concurrency": concurrency})
     interrupted = False
     signal.signal(signal.SIGTERM, _interrupt)  # (a job ended by SIGTERM ends its tasks as Ctrl-C does)

@@ -20,6 +20,7 @@ from pynwheel.tasks import body, results, tasklog
 
 KILL_AFTER = 5.0  # seconds between SIGTERM and SIGKILL, as the issue says (and run()'s forceKillAfterDelay)
 DEFAULT_LOG_DIR = "tasklogs"
+EVENTS_FD = None  # the job driver's event stream: tasks write 'terminal' events on it (terminal.py)
 
 _executor = None
 _executor_lock = threading.Lock()
@@ -113,7 +114,7 @@ class Task:
         if isinstance(target, str) and not target.startswith("-m ") and (target.endswith(".py") or ":" not in target):
             target = os.path.abspath(target)
         spec = {"taskid": self.taskid, "target": target, "args": self.args, "kwargs": self.kwargs,
-                "log_path": self.log_path, "max_runtime": self.max_runtime}
+                "log_path": self.log_path, "max_runtime": self.max_runtime, "events_fd": EVENTS_FD}
         executor = _job_executor()
         self._started_at = time.monotonic()
         self._future = executor.submit(body.run_task, spec)
