@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runTasks, scriptImports, SUCCESSFUL_RESULTS, TASK_RESULTS, type TaskEvent } from '../dist/api/tasks';
 import { parseTasksArgs, splitWords } from '../dist/cli/tasks';
-import { CLI, makeSandbox, pynwheel, sleep, write, type Sandbox } from './helpers';
+import { CLI, makeSandbox, pynwheel, python, sleep, write, type Sandbox } from './helpers';
 
 const VECTORS = JSON.parse(fs.readFileSync(path.join(__dirname, 'vectors', 'task-results.json'), 'utf8'));
 const rollup = (names: string[]): string => names.reduce((a, b) => VECTORS.rollup[a][b], VECTORS.empty);
@@ -243,4 +243,38 @@ t.test('pdb in parallel tasks on a real terminal: one task holds it at a time, t
   t.match(fs.readFileSync(path.join(dir, 'TaskLog.Task-1'), 'utf8'), '\nafter pdb one\n');
   t.match(fs.readFileSync(path.join(dir, 'TaskLog.Task-2'), 'utf8'), '\nafter pdb two\n');
   t.match(fs.readFileSync(path.join(dir, 'TaskLog.Task-3'), 'utf8'), '\nquiet 99\n');
+});
+
+t.test('a job file: Task, run(), pcall() and at_fork under pynwheel run, as under python3', async (t) => {
+  write(sb, 'job_ok.py', 'import sys, pynwheel.tasks\nprint("ok", sys.argv[1:], pynwheel.tasks.current().kwargs)\n');
+  write(sb, 'job_fail.py', 'import sys\nsys.exit(3)\n');
+  const job = write(sb, 'job.py', [
+    'import os, sys',
+    'import pynwheel',
+    'from pynwheel.tasks import Task, pcall, rollup, run',
+    '',
+    '@pynwheel.at_fork',
+    'def mark():',
+    '    os.environ["IN_TASK"] = "yes"',
+    '',
+    'def square(x):',
+    '    return x * x',
+    '',
+    'log_dir = sys.argv[1]',
+    'first = run("job_ok.py", taskid="first", args=["a"], log_dir=log_dir, device="r1")',
+    'print(first.taskid, first.result, first.exit_code)',
+    'tasks = [Task(name, taskid=name[:-3], log_dir=log_dir).start() for name in ("job_ok.py", "job_fail.py")]',
+    'print([task.wait(60) for task in tasks], [task.task_result.exit_code for task in tasks])',
+    'print(rollup([first.result] + [task.result for task in tasks]))',
+    'print(pcall(square, iargs=[(2,), (3,)], log_dir=log_dir), pcall("os:getenv", iargs=[("IN_TASK",)], log_dir=log_dir))',
+    'print(open(first.log_path).read().split("-" * 60 + "\\n")[1], end="")',
+    '',
+  ].join('\n'));
+  const pythonPath = (await pynwheel(sb, ['python-path'])).stdout.toString().trim();
+  const py = await python(sb, [job, 'logs-python'], { env: { PYTHONPATH: pythonPath } });
+  const pnw = await pynwheel(sb, ['run', job, 'logs-pynwheel']);
+  const expected = "first Passed 0\n[Passed, Failed] [0, 3]\nFailed\n(4, 9) ('yes',)\nok ['a'] {'device': 'r1'}\n";
+  t.equal(py.stdout.toString(), expected, py.stderr.toString());
+  t.equal(pnw.stdout.toString(), expected, pnw.stderr.toString());
+  t.equal(pnw.status, 0);
 });
