@@ -9,5 +9,6 @@ export { AbortError, CallDiedError, CallTargetError, JsonLineError, MaxBufferErr
 export { parseTraceback, type Traceback, type TracebackFrame } from './api/traceback';
 export type { RunOptions, StdioEntry, StdioOption } from './api/options';
 export type { ResultOf, StderrOf, StdoutOf } from './api/result-types';
+export { runTasks, SUCCESSFUL_RESULTS, TASK_RESULTS, type TaskEvent, type TaskOutcome, type TaskResultName, type TaskSpec, type TasksOptions, type TasksReport } from './api/tasks';
 export { PynwheelError } from './shared/errors';
 export { VERSION } from './shared/version';

@@ -167,6 +167,7 @@ t.test('run-args.json through ParseRunArgs, and the whole command line through P
     [['stop'], { node: true, usage: false }],
     [['doctor'], { node: true, usage: false }],
     [['python-path'], { node: true, usage: false }],
+    [['tasks', 'a.py'], { node: true, usage: false }],
     [['help'], { node: true, usage: false }],
     [['--help'], { node: true, usage: false }],
     [['--version'], { node: true, usage: false }],

@@ -256,6 +256,7 @@ class Executor(concurrent.futures.Executor):
             future, payload = self._queue.popleft()
             if not future.set_running_or_notify_cancel():
                 continue
+            future.task_pid, future.task_started = None, threading.Event()  # set when a process takes it
             ours, theirs = socket.socketpair()
             task_id = next(self._ids)
             try:
@@ -337,6 +338,10 @@ class Executor(concurrent.futures.Executor):
         self._control_buffer.feed(chunk)
         for kind, task_id, status, _ in self._control_buffer.frames(lambda kind: False):
             task = self._tasks.get(task_id)
+            if kind == messages.START and task is not None:
+                task.future.task_pid = status  # (the number is the pid; pynwheel.tasks reads it)
+                task.future.task_started.set()
+                continue
             if kind != messages.EXIT or task is None:
                 continue
             if not task.result_read:

@@ -4,7 +4,8 @@ frames: a fixed header (kind, task id, a number) and, for some kinds, that many 
 
 caller -> template (control socket): TASK id len + the pickled (function, args, kwargs), with the
     task's result socket as one SCM_RIGHTS fd; STOP (exit once every task has ended).
-template -> caller (control socket): EXIT id wait-status, once the task's process is reaped.
+template -> caller (control socket): START id pid, once a process has taken the task (pynwheel.tasks
+    signals a task's process group by it); EXIT id wait-status, once the task's process is reaped.
 caller <-> template (names socket): CHECK len + pickled [(module, qualname, id, line)] ->
     NAMES len + pickled None (all found) or a message saying what is missing.
 task -> caller (its own result socket): RESULT len + pickled ("ok", value) or ("error", exc, tb).
@@ -14,7 +15,7 @@ import socket
 import struct
 
 HEADER = struct.Struct(">4sQq")
-TASK, STOP, EXIT, CHECK, NAMES, RESULT = b"TASK", b"STOP", b"EXIT", b"CHCK", b"NAME", b"RSLT"
+TASK, STOP, START, EXIT, CHECK, NAMES, RESULT = b"TASK", b"STOP", b"STRT", b"EXIT", b"CHCK", b"NAME", b"RSLT"
 
 
 def send(sock, kind, ident=0, number=0, body=b"", fd=None):

@@ -68,6 +68,7 @@ def serve(control, names):
                         try:
                             messages.send(sock, messages.TASK, task_id, len(body), body, fd=result_fd)
                             children[pid] = task_id
+                            messages.send(control, messages.START, task_id, pid)
                             break
                         except OSError:  # (it is reaped as it goes)
                             idle.add(pid)
