@@ -179,6 +179,11 @@ export class PythonShell extends EventEmitter {
     } else {
       this.stdoutHasEnded = true;
     }
+    // A run's output can come before its 'spawn' (they travel on different sockets): held
+    // until then, so that a 'message' handler sees childProcess.pid, as with a spawned python.
+    const held = [this.stdout, this.stderr].filter((stream): stream is Readable => !!stream && stream.readableFlowing === true);
+    held.forEach((stream) => stream.pause());
+    this.childProcess.once('spawn', () => held.forEach((stream) => stream.resume()));
     this.childProcess.on('error', (err) => this.emit('error', asSpawnError(err, pythonPath, this.command)));
     this.childProcess.on('exit', (code, signal) => {
       this.exitCode = code as number;
