@@ -160,6 +160,13 @@ export class PythonProcess<Result extends RunResult<any, any> = RunResult> exten
     this.clearLimits();
     this.emit('exit', this.exitCode, this.signalCode);
     this.stdin?.destroy(); // as ChildProcess: nobody reads it any more
+    // As ChildProcess's flushStdio: output nobody ever listened to is drained (on the next tick,
+    // a last chance to start reading), so that its 'end' and our 'close' still come.
+    process.nextTick(() => {
+      for (const reader of [this.stdout, this.stderr]) {
+        if (reader && reader.readable && !(reader as Readable & { _readableState: { readableListening: boolean } })._readableState.readableListening) reader.resume();
+      }
+    });
     // 'close' once the output is all read: the run's own children may still hold its pipes.
     const open = this.stdioSetup!.readers.filter((reader) => !reader.closed);
     let remaining = open.length + 1;
