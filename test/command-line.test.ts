@@ -201,3 +201,25 @@ t.test('a shebang with flags: as `#!/usr/bin/env -S python3 FLAGS`, served by a 
     t.match(run('sb-pynwheel.py', { PYNWHEEL_DEBUG: '1' }).stdout, /lane taken|the daemon started the run/, `#!runner ${flags}: a zygote served it`);
   }
 });
+
+t.test('a flag newer than the interpreter (-P on 3.10): its own "Unknown option" and status 2, as python says', async (t) => {
+  const old = ['3.10.13', '3.9.18', '3.8.18'].map((v) => path.join(process.env.HOME ?? '/root', '.pyenv', 'versions', v, 'bin', 'python3'))
+    .find((p) => spawnSync(p, ['-c', 'pass']).status === 0);
+  if (old === undefined) return t.fail('this test needs a python older than 3.11 under ~/.pyenv/versions (3.10, 3.9 or 3.8)');
+  write(sb, 'safe.py', 'import sys\nprint(getattr(sys.flags, "safe_path", None))\n');
+  const py = await collect(old, ['-P', 'safe.py'], { cwd: sb.dir, env: sb.env });
+  t.equal(py.status, 2, `${old} -P: status 2`);
+  t.match(py.stderr.toString(), /Unknown option: -P/);
+  for (const [who, run] of CLIENTS) {
+    for (const args of [['-P', 'safe.py'], ['-uP', 'safe.py']]) {
+      const expected = args[0] === '-P' ? py : await collect(old, args, { cwd: sb.dir, env: sb.env });
+      t.same(view(await run(['run', '--python', old, ...args])), view(expected), `${who}: pynwheel run --python ${path.basename(path.dirname(path.dirname(old)))} ${args.join(' ')}`);
+    }
+  }
+  // The Node API's pythonOptions: the same interpreter's own error.
+  const { run } = await import('../dist/index.js');
+  const r = await run('safe.py', { cwd: sb.dir, env: sb.env, python: old, pythonOptions: ['-P'], stdio: 'pipe' }).catch((e: { exitCode?: number; stderr?: string }) => e);
+  t.equal((r as { exitCode?: number }).exitCode, 2, 'run() with pythonOptions [-P]: python\'s status 2');
+  // And a python that has it still serves -P warm.
+  t.equal(await pathOf(['-P', 'safe.py']), 'zygote', '-P on this venv\'s python (3.11+) is served by a zygote');
+});

@@ -1,7 +1,8 @@
 // mise's shims (lib/client/version-managers.ts resolveMise): `python3` through a mise shim against
-// `pynwheel run` from the Node CLI and the runner. mise comes from its npm package, installed into
-// a scratch directory for this test only (not a dependency of pynwheel); it cannot download
-// pythons here, so `mise sync python --pyenv` points it at pyenv's installed versions.
+// `pynwheel run` from the Node CLI and the runner. mise comes from its npm package, which .ci/run
+// installs into .test-tools/ (not a dependency of pynwheel; $PYNWHEEL_TEST_MISE may name another
+// copy); it cannot download pythons here, so `mise sync python --pyenv` points it at pyenv's
+// installed versions. Missing there, the test installs it there itself (`npm test` from a fresh clone).
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -21,10 +22,17 @@ let project: string;
 t.before(() => {
   sb = makeSandbox('mise');
   scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'pnw-mise-'));
-  const npm = spawnSync('npm', ['install', '--prefer-offline', '--no-save', '--no-audit', '--no-fund', '@jdxcode/mise@2026.9.15'],
-    { cwd: scratch, encoding: 'utf8', env: process.env });
-  if (npm.status !== 0) throw new Error(`npm install @jdxcode/mise failed:\n${npm.stdout}\n${npm.stderr}`);
-  const mise = path.join(scratch, 'node_modules', '@jdxcode', 'mise', 'bin', 'mise');
+  const mise = process.env.PYNWHEEL_TEST_MISE ?? path.join(ROOT, '.test-tools', 'node_modules', '@jdxcode', 'mise', 'bin', 'mise');
+  if (!fs.existsSync(mise) && process.env.PYNWHEEL_TEST_MISE === undefined) {
+    // `npm test` from a fresh clone (not .ci/run): install it where .ci/run would have.
+    const npm = spawnSync('npm', ['install', '--prefix', path.join(ROOT, '.test-tools'), '--prefer-offline', '--no-save', '--no-audit', '--no-fund',
+      '@jdxcode/mise@2026.9.15'], { encoding: 'utf8', env: process.env });
+    if (npm.status !== 0) throw new Error(`npm install @jdxcode/mise failed:\n${npm.stdout}\n${npm.stderr}`);
+  }
+  if (!fs.existsSync(mise)) {
+    throw new Error(`mise is not installed at ${mise}: .ci/run installs it with ` +
+      '`npm install --prefix .test-tools --no-save @jdxcode/mise@2026.9.15` (or set PYNWHEEL_TEST_MISE to a mise binary)');
+  }
   const dirs = Object.fromEntries(['DATA', 'CONFIG', 'CACHE', 'STATE'].map((d) => [`MISE_${d}_DIR`, path.join(scratch, d.toLowerCase())]));
   env = { ...sb.env, ...dirs, PATH: `${dirs.MISE_DATA_DIR}/shims:/usr/local/bin:/usr/bin:/bin` };
   const run = (args: string[], cwd = scratch) => {

@@ -14,6 +14,7 @@ import { MAX_FDS_PER_FRAME } from '../shared/protocol-constants';
 import { PynwheelError } from '../shared/errors';
 import { signalNumber } from '../shared/signals';
 import type { PythonOptionPlan } from './python-options';
+import { newerThanInterpreter } from './python-options';
 
 export interface LaunchRequest {
   interpreter: Interpreter;
@@ -42,7 +43,8 @@ export async function launch(request: LaunchRequest, events: LaunchEvents): Prom
   const direct = request.plan.unsupported.length ? `python's own flags ${request.plan.unsupported.join(' ')}`
     : env.PYNWHEEL_DISABLE === '1' ? 'PYNWHEEL_DISABLE=1'
     : request.interpreter.asIs ? `the interpreter is run as it is: ${request.interpreter.how}` : env.PYTHONINSPECT ? 'PYTHONINSPECT'
-    : 3 + 1 + passFds.length + 1 > MAX_FDS_PER_FRAME ? 'more inheritable fds than a request frame carries' : null;
+    : 3 + 1 + passFds.length + 1 > MAX_FDS_PER_FRAME ? 'more inheritable fds than a request frame carries'
+    : newerThanInterpreter(request.pythonOptions ?? [], request.interpreter.path) ?? null;
   if (direct !== null) {
     debug?.(`running python directly (${direct})`);
     return launchDirectly(request, events);

@@ -12,6 +12,8 @@ export interface PythonOptionPlan {
   unsupported: string[];
 }
 
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import spec from '../shared/command-line.json';
 
 /**
@@ -20,7 +22,7 @@ import spec from '../shared/command-line.json';
  * and `-X name[=value]`'s variables: lib/shared/command-line.json. -X importtime is missing there on purpose: the zygote
  * imported the modules before the run, so the run would report nothing; it goes to the interpreter.
  */
-const FLAGS: Record<string, { env?: string; counted?: boolean; harmless?: boolean }> = spec.flags;
+const FLAGS: Record<string, { env?: string; counted?: boolean; harmless?: boolean; since?: number[] }> = spec.flags;
 interface XOption { env: string; bare?: string; values?: Record<string, string>; range?: number[]; any?: boolean }
 const X_OPTIONS: Record<string, XOption> = spec.xOptions;
 const WARNING_ACTIONS: readonly string[] = spec.warningActions;
@@ -100,4 +102,38 @@ function addXOption(value: string, plan: PythonOptionPlan): void {
   const mapped = option ? xOptionValue(option, equals < 0 ? undefined : value.slice(equals + 1)) : null;
   if (option && mapped !== null) plan.env[option.env] = mapped;
   else plan.unsupported.push(`-X${value}`);
+}
+
+/**
+ * A flag newer than the interpreter (`since` in the spec: -P came in 3.11): python itself must
+ * read it (an older one says `Unknown option`). The version is the interpreter's real file name's
+ * (python3.N); a name that does not tell counts as too old. As native/runner/run_args.cc.
+ */
+export function newerThanInterpreter(options: readonly string[], python: string): string | undefined {
+  let minor: number | undefined;
+  for (let i = 0; i < options.length; i++) {
+    const option = options[i];
+    if (!/^-[^-]/.test(option)) continue;
+    for (let j = 1; j < option.length; j++) {
+      const letter = option[j];
+      if (letter === 'W' || letter === 'X') {
+        if (j + 1 === option.length) i++;
+        break;
+      }
+      const since = FLAGS[letter]?.since;
+      if (!since) continue;
+      minor ??= interpreterMinor(python);
+      if (since[1] > minor) return `a flag this interpreter's version may not have (-${letter}; python says)`;
+    }
+  }
+  return undefined;
+}
+
+function interpreterMinor(python: string): number {
+  try {
+    const m = /^python3\.(\d+)$/.exec(path.basename(fs.realpathSync(python)));
+    return m ? Number(m[1]) : -1;
+  } catch {
+    return -1;
+  }
 }

@@ -2,7 +2,7 @@
 // interpreter itself for what a zygote does not take.
 import { clientDebug } from '../client/debug';
 import { runDirectly } from '../client/direct';
-import { planPythonOptions } from '../api/python-options';
+import { newerThanInterpreter, planPythonOptions } from '../api/python-options';
 import { environmentFor, resolveInterpreter } from '../client/interpreter';
 import { runThroughDaemon, type RunOutcome } from '../client/run-client';
 import { native } from '../shared/native';
@@ -46,8 +46,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   const direct = process.env.PYNWHEEL_DISABLE === '1' ? 'PYNWHEEL_DISABLE=1' : parsed.direct !== undefined ? parsed.direct
     : interpreter.asIs ? `the interpreter is run as it is: ${interpreter.how}`
     : plan?.unsupported.length ? `python's own flags ${plan.unsupported.join(' ')}`
-    : process.env.PYTHONINSPECT ? 'PYTHONINSPECT'
-    : 3 + 1 + caller.passFds.length > MAX_FDS_PER_FRAME ? 'more inheritable fds than a request frame carries' : null;
+    : newerThanInterpreter(parsed.options, interpreter.path) ?? (process.env.PYTHONINSPECT ? 'PYTHONINSPECT'
+    : 3 + 1 + caller.passFds.length > MAX_FDS_PER_FRAME ? 'more inheritable fds than a request frame carries' : null);
   if (direct !== null) {
     clientDebug(process.env)?.(`running python directly (${direct})`);
     outcome = await runDirectly(interpreter, parsed.pythonArgv, cwd, env, [0, 1, 2], true, caller);

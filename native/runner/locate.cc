@@ -29,22 +29,6 @@ bool IsExecutableFile(const std::string& path) {
   return access(path.c_str(), X_OK) == 0 && stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/** lib/client/interpreter.ts's findOnPath. */
-std::string FindOnPath(const std::string& name, const std::string& cwd) {
-  const char* env = getenv("PATH");
-  std::string path = env ? env : "/usr/local/bin:/usr/bin:/bin";
-  size_t start = 0;
-  while (start <= path.size()) {
-    size_t end = path.find(':', start);
-    if (end == std::string::npos) end = path.size();
-    std::string entry = path.substr(start, end - start);
-    std::string candidate = ResolvePath(ResolvePath(cwd, entry.empty() ? "." : entry), name);
-    if (IsExecutableFile(candidate)) return candidate;
-    start = end + 1;
-  }
-  return "";
-}
-
 }  // namespace
 
 const char* Locate(const std::string& explicit_python, const std::string& module, Location* out) {
@@ -73,6 +57,24 @@ const char* Locate(const std::string& explicit_python, const std::string& module
       return nullptr;
   }
   return nullptr;
+}
+
+std::string FindOnPath(const std::string& name, const std::string& cwd, const PathSkip& skip) {
+  const char* env = getenv("PATH");
+  std::string path = env ? env : "/usr/local/bin:/usr/bin:/bin";
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find(':', start);
+    if (end == std::string::npos) end = path.size();
+    std::string entry = path.substr(start, end - start);
+    start = end + 1;
+    std::string candidate = ResolvePath(ResolvePath(cwd, entry.empty() ? "." : entry), name);
+    struct stat st;
+    if (access(candidate.c_str(), X_OK) != 0 || stat(candidate.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (skip && skip(candidate, st)) continue;
+    return candidate;
+  }
+  return "";
 }
 
 std::string ResolvePath(const std::string& base, const std::string& path) {

@@ -2,6 +2,9 @@
 // (lib/shared/runtime-dir.ts) and the interpreter (lib/client/interpreter.ts), found as the Node CLI finds
 // them, from this process's environment. On any doubt the Node CLI decides and explains.
 #pragma once
+#include <sys/stat.h>
+
+#include <functional>
 #include <string>
 
 namespace runner {
@@ -20,6 +23,15 @@ struct Location {
  * interpreter is what its cache entry says (interp_cache.h), its environment changes made here.
  */
 const char* Locate(const std::string& explicit_python, const std::string& module, Location* out);
+
+/** Whether a PATH entry found is to be passed over (masquerade.cc: this program itself, a skipped shim). */
+using PathSkip = std::function<bool(const std::string& candidate, const struct stat& st)>;
+
+/**
+ * lib/client/interpreter.ts's findOnPath: the first executable regular file `name` on PATH (its
+ * entries resolved against `cwd`, "" as "."), not passed over by `skip`; "" if none.
+ */
+std::string FindOnPath(const std::string& name, const std::string& cwd, const PathSkip& skip = nullptr);
 
 /** `path` made absolute against `base` and normalised lexically, as Node's path.resolve(base, path). */
 std::string ResolvePath(const std::string& base, const std::string& path);

@@ -196,6 +196,7 @@ int main(int argc, char** argv) {
     if (masquerade) SkipShimWhenFoundAgain(where.python);
     RunPythonItself(run, where, present, "the interpreter is a shim run as it is");
   }
+  if (run.direct == nullptr) run.direct = NewerThanInterpreter(run.options, where.python);
   if (run.direct != nullptr) RunPythonItself(run, where, present, run.direct);  // python reads this command line itself
   if (!FdsFit(present, caller)) RunPythonItself(run, where, present, "more inheritable fds than a request frame carries");
   if (!OpenSignalPipe()) HandToNode(argv, "no pipe for signals");  // nothing has run yet

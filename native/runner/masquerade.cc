@@ -15,10 +15,6 @@
 
 namespace runner {
 
-namespace {
-
-}  // namespace
-
 const char kMasqueradeArgv0Variable[] = "PYNWHEEL_MASQUERADE_ARGV0";
 
 namespace {
@@ -44,21 +40,9 @@ std::string NextOnPath(const std::string& name, const std::string& cwd) {
   bool known = stat("/proc/self/exe", &self) == 0;
   const char* skip_env = getenv(kSkipVariable);
   std::string skip = skip_env ? skip_env : "";
-  const char* env = getenv("PATH");
-  std::string path = env ? env : "/usr/local/bin:/usr/bin:/bin";
-  size_t start = 0;
-  while (start <= path.size()) {
-    size_t end = path.find(':', start);
-    if (end == std::string::npos) end = path.size();
-    std::string entry = path.substr(start, end - start);
-    start = end + 1;
-    std::string candidate = ResolvePath(ResolvePath(cwd, entry.empty() ? "." : entry), name);
-    struct stat st;
-    if (access(candidate.c_str(), X_OK) != 0 || stat(candidate.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    if ((known && SameFile(st, self)) || Listed(skip, candidate)) continue;
-    return candidate;
-  }
-  return "";
+  return FindOnPath(name, cwd, [&](const std::string& candidate, const struct stat& st) {
+    return (known && SameFile(st, self)) || Listed(skip, candidate);
+  });
 }
 
 /** Whether pynwheel could take `args` as python's: not pynwheel's own options, which python does not have. */

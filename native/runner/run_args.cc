@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <climits>
 #include <cstdlib>
 #include <cstring>
 
@@ -21,10 +22,10 @@ const char kShortOptions[] = "bBc:dEhiIJm:OPqsSuvVW:xX:?";
 struct LongOption { const char* name; bool argument; };
 const LongOption kLongOptions[] = {{"--check-hash-based-pycs", true}, {"--help", false}, {"--version", false},
                                    {"--help-env", false}, {"--help-xoptions", false}, {"--help-all", false}};
-struct Flag { char letter; const char* env; bool counted; bool harmless; };
+struct Flag { char letter; const char* env; bool counted; bool harmless; int since_minor; };  // since 3.since_minor (0: always)
 const Flag kFlags[] = {{'u', "PYTHONUNBUFFERED", false, false}, {'B', "PYTHONDONTWRITEBYTECODE", false, false},
                        {'O', "PYTHONOPTIMIZE", true, false},    {'d', "PYTHONDEBUG", true, false},
-                       {'s', "PYTHONNOUSERSITE", false, false},  {'P', "PYTHONSAFEPATH", false, false}};
+                       {'s', "PYTHONNOUSERSITE", false, false},  {'P', "PYTHONSAFEPATH", false, false, 11}};
 const char kWarningVariable[] = "PYTHONWARNINGS";
 const char* const kWarningActions[] = {"default", "always", "ignore", "module", "once", "error", "all"};
 const char* const kWarningCategories[] = {
@@ -329,6 +330,44 @@ const char* ParseRunArgs(const std::vector<std::string>& argv, RunArgs* out) {
   return nullptr;
 }
 
+int InterpreterMinor(const std::string& python) {
+  char real[PATH_MAX];
+  if (realpath(python.c_str(), real) == nullptr) return -1;
+  const char* base = std::strrchr(real, '/');
+  base = base ? base + 1 : real;
+  if (std::strncmp(base, "python3.", 8) != 0 || base[8] == '\0') return -1;
+  int minor = 0;
+  for (const char* c = base + 8; *c; c++) {
+    if (*c < '0' || *c > '9' || minor > 1000) return -1;
+    minor = minor * 10 + (*c - '0');
+  }
+  return minor;
+}
+
+const char* NewerThanInterpreter(const std::vector<std::string>& options, const std::string& python) {
+  int minor = -2;  // not read yet: only a flag with a version of its own needs it (realpath costs syscalls)
+  for (size_t i = 0; i < options.size(); i++) {
+    const std::string& option = options[i];
+    if (option.size() < 2 || option[0] != '-') continue;
+    if (option[1] == '-') {
+      auto long_option = std::find_if(std::begin(kLongOptions), std::end(kLongOptions), [&](const LongOption& o) { return option == o.name; });
+      if (long_option != std::end(kLongOptions) && long_option->argument) i++;
+      continue;
+    }
+    for (size_t j = 1; j < option.size(); j++) {
+      if (TakesArgument(option[j])) {
+        if (j + 1 == option.size()) i++;  // its value is the next element
+        break;
+      }
+      const Flag* flag = FlagOf(option[j]);
+      if (flag == nullptr || flag->since_minor == 0) continue;
+      if (minor == -2) minor = InterpreterMinor(python);
+      if (flag->since_minor > minor) return "a flag this interpreter's version may not have (python says)";
+    }
+  }
+  return nullptr;
+}
+
 std::string CommandLineSpecJson() {
   std::string json = "{\"shortOptions\":";
   AppendJsonString(json, kShortOptions);
@@ -345,6 +384,7 @@ std::string CommandLineSpecJson() {
     json += std::string("\"") + f.letter + "\":{";
     if (f.harmless) json += "\"harmless\":true";
     if (f.env) json += std::string("\"env\":\"") + f.env + "\"" + (f.counted ? ",\"counted\":true" : "");
+    if (f.since_minor) json += ",\"since\":[3," + std::to_string(f.since_minor) + "]";
     json += '}';
   }
   json += "},\"warningVariable\":\"" + std::string(kWarningVariable) + "\",\"warningActions\":[";

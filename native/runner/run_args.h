@@ -43,6 +43,12 @@ std::vector<std::string> SplitShebangOptions(const std::vector<std::string>& arg
 const char* ParseRunArgs(const std::vector<std::string>& argv, RunArgs* out);
 extern const char kUsage[];
 
+/** 3.N's N from the interpreter's real file name (python3.N), or -1 when it does not say. */
+int InterpreterMinor(const std::string& python);
+
+/** Why `python` itself must run `options` (RunArgs::options): a flag newer than its version (or a version its name does not tell); or nullptr. */
+const char* NewerThanInterpreter(const std::vector<std::string>& options, const std::string& python);
+
 /** The spec as this copy has it, as JSON in command-line.json's shape (for the vectors' test program). */
 std::string CommandLineSpecJson();
 
