@@ -194,6 +194,14 @@ t.test('import pynwheel where python runs the script itself, as in a warm run: t
     };
     for (const [way, r] of Object.entries(ways)) t.same(view(r), view(warm), `${way} == a warm run (${JSON.stringify(extra)})`);
   }
+  // Under -I, -E and -S python reads no PYTHONPATH or no sitecustomize: the environment is left as it is.
+  write(sb, 'environment.py', 'import os, sys\nprint(os.environ.get("PYTHONPATH"), sorted(k for k in os.environ if k.startswith("PYNWHEEL_DIRECT")), "sitecustomize" in sys.modules)\n');
+  for (const flag of ['-I', '-E', '-S', '-bE']) {
+    const env = { ...sb.env, PYTHONPATH: path.join(sb.dir, 'lib-of-mine') };
+    const py = await python(sb, [flag, 'environment.py'], { env });
+    t.same(view(await pynwheel(sb, ['run', flag, 'environment.py'], { env })), view(py), `${flag}: the Node CLI == python`);
+    t.same(view(await collect(runner, ['run', flag, 'environment.py'], { cwd: sb.dir, env })), view(py), `${flag}: the runner == python`);
+  }
 });
 
 t.test('examples/futures.py, the README\'s example: python3 and pynwheel alike', async (t) => {

@@ -96,7 +96,7 @@ function launchDirectly(request: LaunchRequest, events: LaunchEvents): Promise<R
     if (request.target.call !== undefined) stdio.push(request.target.call);
     const child = spawnChild(request.interpreter.path, [...request.pythonOptions, ...directArgs(request.target)], {
       cwd: request.cwd,
-      env: directSiteEnv(request.env),
+      env: directSiteEnv(request.env, request.pythonOptions),
       argv0: request.interpreter.argv0,
       // A closed fd cannot be handed to a child by child_process: /dev/null is the nearest.
       stdio,

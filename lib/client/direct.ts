@@ -32,7 +32,7 @@ export function runDirectly(
   caller?: Caller,
 ): Promise<RunOutcome> {
   return new Promise((resolve, reject) => {
-    const child = spawn(interpreter.path, pythonArgs, { stdio: stdioOf(stdio, caller?.passFds ?? []), cwd, env: directSiteEnv(env), argv0: interpreter.argv0 });
+    const child = spawn(interpreter.path, pythonArgs, { stdio: stdioOf(stdio, caller?.passFds ?? []), cwd, env: directSiteEnv(env, pythonArgs), argv0: interpreter.argv0 });
     const forward = new Map<NodeJS.Signals, () => void>();
     // python is in our process group: with a terminal, what it sends the job reaches python
     // itself, and is not passed on a second time. Ctrl-Z: we stop only if python did (a

@@ -18,12 +18,27 @@ namespace runner {
 
 namespace {
 
+/** Whether python imports a sitecustomize from PYTHONPATH with these options: not under -I, -E or -S (as lib/shared/direct-site.ts reads them). */
+bool ReadsSiteCustomize(const std::vector<std::string>& options) {
+  for (const std::string& arg : options) {
+    if (arg.size() < 2 || arg[0] != '-' || arg[1] == '-') continue;
+    for (size_t i = 1; i < arg.size(); i++) {
+      char letter = arg[i];
+      if (letter == 'I' || letter == 'E' || letter == 'S') return false;
+      if (letter == 'c' || letter == 'm') return true;
+      if (letter == 'W' || letter == 'X') break;
+    }
+  }
+  return true;
+}
+
 /**
  * `import pynwheel` as in a warm run: python/direct-site/ first on PYTHONPATH, whose
  * sitecustomize.py installs the package's finder and puts PYTHONPATH and sys.path back as they
  * were (as lib/shared/direct-site.ts does for the Node clients).
  */
-void MakePynwheelImportable() {
+void MakePynwheelImportable(const RunArgs& run) {
+  if (!ReadsSiteCustomize(run.options)) return;
   std::string root = PackageRoot();
   if (root.empty()) return;
   std::string site = root + "/python/direct-site";
@@ -46,7 +61,7 @@ void MakePynwheelImportable() {
   args.push_back(const_cast<char*>(where.argv0.c_str()));
   for (const std::string& arg : run.python_argv) args.push_back(const_cast<char*>(arg.c_str()));  // options included
   args.push_back(nullptr);
-  MakePynwheelImportable();
+  MakePynwheelImportable(run);
   for (int fd = 0; fd < 3; fd++) {
     if (!present[fd]) close(fd);  // held on /dev/null until now (main.cc)
   }
