@@ -9,15 +9,16 @@ import { runTasks, SUCCESSFUL_RESULTS, type TaskEvent, type TaskSpec, type Tasks
 import { UsageError } from './run-args';
 import { say } from './say';
 
-const USAGE = `usage: pynwheel tasks [--jobs N] [--log-dir DIR] [--max-runtime S] [--json] [--from FILE] TASK...
+const USAGE = `usage: pynwheel tasks [--jobs N] [--log-dir DIR] [--max-runtime S] [--json] [--follow] [--from FILE] TASK...
   TASK: a script with its arguments ('test_a.py --fast'), a module:function, or -m MODULE ARGS
   --jobs N          at most N tasks at once (default: the number of cores)
   --log-dir DIR     TaskLog.<id>, results.json and report.txt go there (default: ./tasklogs)
   --max-runtime S   seconds per task; then SIGTERM, SIGKILL 5 s later: Aborted
   --json            print the report as JSON instead of the table
+  --follow          show the tasks' output as they write it, each line prefixed with [taskid]
   --from FILE       tasks one per line (blank lines and # comments skipped; - for stdin)`;
 
-interface TasksArgs { jobs?: number; logDir?: string; maxRuntime?: number; json: boolean; tasks: TaskSpec[] }
+interface TasksArgs { jobs?: number; logDir?: string; maxRuntime?: number; json: boolean; follow?: boolean; tasks: TaskSpec[] }
 
 /** Words of a task line: whitespace apart, '...' and "..." quoted (no escapes but \\ and \\" in "..."). */
 export function splitWords(line: string): string[] {
@@ -73,6 +74,7 @@ export function parseTasksArgs(argv: readonly string[]): TasksArgs {
       out.logDir = dir;
     } else if (flag === '--max-runtime') out.maxRuntime = number(flag, value(), false);
     else if (flag === '--json') out.json = true;
+    else if (flag === '--follow') out.follow = true;
     else if (flag === '--from') {
       const file = value();
       if (!file) throw new UsageError('--from takes a file (- for stdin)');
@@ -99,6 +101,57 @@ function outcomeLine(event: Extract<TaskEvent, { event: 'finished' }>): string {
   return `${event.result.padEnd(7)} ${event.id}  ${event.duration.toFixed(3)} s${why}  ${event.log}`;
 }
 
+/** --follow: what each running task writes to its log, as it writes it, a line at a time, prefixed. */
+class Follower {
+  private readonly files = new Map<string, { fd: number; rest: string }>();
+  private timer: NodeJS.Timeout | undefined;
+  constructor(private readonly show: (line: string) => void) {}
+
+  onEvent(event: TaskEvent): void {
+    if (event.event === 'started') {
+      try {
+        this.files.set(event.id, { fd: fs.openSync(event.log, 'r'), rest: '' }); // (the job made it, empty, before)
+      } catch {
+        return;
+      }
+      this.timer ??= setInterval(() => this.poll(), 100);
+    } else if (event.event === 'finished') {
+      if (!this.files.has(event.id)) {
+        try {
+          this.files.set(event.id, { fd: fs.openSync(event.log, 'r'), rest: '' });
+        } catch {
+          return;
+        }
+      }
+      this.read(event.id, true);
+    }
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    for (const id of [...this.files.keys()]) this.read(id, true);
+  }
+
+  private poll(): void {
+    for (const id of [...this.files.keys()]) this.read(id, false);
+  }
+
+  private read(id: string, last: boolean): void {
+    const file = this.files.get(id)!;
+    const buffer = Buffer.alloc(65536);
+    let n: number;
+    while ((n = fs.readSync(file.fd, buffer, 0, buffer.length, null)) > 0) file.rest += buffer.toString('utf8', 0, n);
+    const lines = file.rest.split('\n');
+    file.rest = lines.pop()!;
+    if (last && file.rest) lines.push(file.rest);
+    for (const line of lines) this.show(`[${id}] ${line}`);
+    if (last) {
+      fs.closeSync(file.fd);
+      this.files.delete(id);
+    }
+  }
+}
+
 /** The live line on a terminal: counts, elapsed, and an estimate of the rest. */
 class Progress {
   private total = 0;
@@ -107,7 +160,7 @@ class Progress {
   private readonly begun = Date.now();
   private durations = 0;
   private concurrency = 1;
-  constructor(private readonly live: boolean) {}
+  constructor(readonly live: boolean) {}
 
   /** The task whose debugger holds the terminal: the progress line steps aside, lines wait. */
   holder: { id: string; pid: number } | undefined;
@@ -173,6 +226,10 @@ export async function tasksCommand(argv: readonly string[]): Promise<number> {
     throw err;
   }
   const progress = new Progress(isatty(2) && !args.json);
+  const follower = args.follow ? new Follower((line) => {
+    if (progress.live) fs.writeSync(2, '\r\x1b[K');
+    say(1, line);
+  }) : undefined;
   const controller = new AbortController();
   // Ctrl-C goes to the task whose debugger holds the terminal (pdb's own Ctrl-C), else ends the job.
   const onInterrupt = (): void => {
@@ -192,9 +249,13 @@ export async function tasksCommand(argv: readonly string[]): Promise<number> {
   try {
     report = await runTasks(args.tasks, {
       concurrency: args.jobs, logDir: args.logDir, maxRuntime: args.maxRuntime, signal: controller.signal,
-      stderr: 'inherit', terminal: isatty(0), onProgress: (event) => { if (!args.json) progress.onEvent(event); },
+      stderr: 'inherit', terminal: isatty(0), onProgress: (event) => {
+        follower?.onEvent(event);
+        if (!args.json) progress.onEvent(event);
+      },
     });
   } finally {
+    follower?.stop();
     process.off('SIGINT', onInterrupt);
     process.off('SIGTERM', onInterrupt);
   }

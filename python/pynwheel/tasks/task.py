@@ -110,6 +110,8 @@ class Task:
         if self._future is not None:
             raise RuntimeError("task %s has started already" % self.taskid)
         os.makedirs(self.log_dir, exist_ok=True)
+        with open(self.log_path, "wb"):  # new and empty from the start on (a reader may follow it then)
+            pass
         target = self.target
         if isinstance(target, str) and not target.startswith("-m ") and (target.endswith(".py") or ":" not in target):
             target = os.path.abspath(target)

@@ -61,7 +61,7 @@ def _redirect(path, data, truncate):
 
 
 def take_stdio(info, spec):
-    _redirect(info.log_path, header(info, os.getpid(), time.time()), truncate=True)
+    _redirect(info.log_path, header(info, os.getpid(), time.time()), truncate=False)  # (the job made it empty)
     sys.stdout = sys.__stdout__ = _file_stream(1, sys.stdout, line_buffered=False)
     sys.stderr = sys.__stderr__ = _file_stream(2, sys.stderr, line_buffered=True)
     os.register_at_fork(before=_flush, after_in_child=lambda: _forked(info))
