@@ -3,7 +3,7 @@
 // each result kind through runTasks(), kwargs and values, max_runtime, the summary files, the CLI's
 // lines, table and exit status, a task's log against `python3 script.py` writing to a file, 100
 // tasks with concurrency 2 (every log whole, nothing interleaved), an edit between two jobs,
-// Ctrl-C of a job, and the driver file's imports (preloaded: the task finds them imported).
+// Ctrl-C of a job, --follow's live lines, and the driver file's imports (preloaded: the task finds them imported).
 import t from 'tap';
 import { spawn as spawnChild, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -199,6 +199,38 @@ t.test('Ctrl-C of a job: running tasks Aborted (their logs say so), the rest not
   t.match(out, /interrupted: 1 task\(s\) not started/);
   t.match(fs.readFileSync(log, 'utf8'), 'the job was interrupted (SIGINT): SIGTERM to its processes');
   t.notOk(fs.existsSync(path.join(dir, 'TaskLog.Task-2')));
+});
+
+t.test('--follow: each task\'s lines as it writes them, prefixed, whole and in order, then the table', async (t) => {
+  write(sb, 'follow_wait.py', [
+    'import os, sys, time',
+    'print("before the gate", flush=True)',
+    'while not os.path.exists(sys.argv[1]):',
+    '    time.sleep(0.02)',
+    'print("after the gate", flush=True)',
+    'sys.stdout.write("no newline at the end")',
+  ].join('\n') + '\n');
+  write(sb, 'follow_many.py', 'for i in range(200):\n    print("line", i)\n');
+  const gate = path.join(sb.dir, 'follow-gate');
+  const child = spawnChild(process.execPath, [CLI, 'tasks', '--follow', '--jobs', '2', '--log-dir', 'follow-logs',
+    `follow_wait.py ${gate}`, 'follow_many.py'], { cwd: sb.dir, env: sb.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  for (let i = 0; i < 600 && !out.includes('[Task-1] before the gate\n'); i++) await sleep(50);
+  t.match(out, '[Task-1] before the gate\n', 'a line is shown while its task still runs');
+  t.notMatch(out, 'after the gate', 'and nothing it has not written yet');
+  fs.writeFileSync(gate, '');
+  const status = await new Promise((resolve) => child.on('close', resolve));
+  t.equal(status, 0);
+  const lines = out.split('\n');
+  const shown = (id: string) => lines.filter((l) => l.startsWith(`[${id}] `)).map((l) => l.slice(id.length + 3));
+  const log = (id: string) => fs.readFileSync(path.join(sb.dir, 'follow-logs', `TaskLog.${id}`), 'utf8');
+  t.same(shown('Task-1'), log('Task-1').replace(/\n$/, '').split('\n'), 'Task-1: its whole log, line by line, in order');
+  t.same(shown('Task-2'), log('Task-2').replace(/\n$/, '').split('\n'), 'Task-2: its whole log, in order');
+  t.same(shown('Task-2').filter((l) => l.startsWith('line ')), Array.from({ length: 200 }, (_, i) => `line ${i}`));
+  t.ok(shown('Task-1').includes('no newline at the end'), "a last line without its newline: shown whole, the log's footer on a line of its own");
+  t.match(out, /^Passed  Task-1 /m, 'the table follows');
+  t.match(out, /\nresult: Passed \(2 tasks, 2 Passed\)\n/);
 });
 
 t.test('pdb in parallel tasks on a real terminal: one task holds it at a time, the others go on', async (t) => {

@@ -401,13 +401,14 @@ class OnlyPynwheel(unittest.TestCase):
 
     def test_the_waiting_spare_ignores_ctrl_c_and_one_killed_is_replaced(self):
         with Executor(1) as executor:
-            self.assertEqual(executor.submit(square, 1).result(30), 1)
-            spare = waiting_spare(executor._template_pid)
+            first_task = executor.submit(my_pid).result(30)
+            # (a task that has answered may not have exited yet: it is not the spare)
+            spare = waiting_spare(executor._template_pid, besides=[first_task])
             os.kill(spare, signal.SIGINT)  # as Ctrl-C reaches the whole process group
             time.sleep(0.1)
             self.assertTrue(alive(spare), "a spare ignores SIGINT while it waits")
             self.assertEqual(executor.submit(my_pid).result(30), spare, "and takes the next task")
-            spare = waiting_spare(executor._template_pid)
+            spare = waiting_spare(executor._template_pid, besides=[spare])
             os.kill(spare, signal.SIGKILL)
             for _ in range(500):
                 if waiting_spare(executor._template_pid) not in (None, spare):
@@ -537,12 +538,13 @@ class FunctionsOfMain(unittest.TestCase):
             self.assertFalse(alive(task), "and so did its task")
 
 
-def waiting_spare(template_pid):
-    """The template's one child when no task runs: the spare that waits for the next task."""
+def waiting_spare(template_pid, besides=()):
+    """The template's one child when no task runs: the spare that waits for the next task
+    (besides the given tasks, which may still be on their way out)."""
     for _ in range(500):
         with open("/proc/%d/task/%d/children" % (template_pid, template_pid)) as f:
             children = [int(pid) for pid in f.read().split()]
-        live = [pid for pid in children if alive(pid)]
+        live = [pid for pid in children if alive(pid) and pid not in besides]
         if len(live) == 1:
             return live[0]
         time.sleep(0.01)

@@ -262,6 +262,14 @@ class Tasks(unittest.TestCase):
         self.assertEqual(body, expected)
         self.assertEqual(ended.result, Errored)
 
+    def test_a_last_line_without_newline_keeps_the_footer_on_its_own_line(self):
+        ended = self.run_script("""
+            import sys
+            sys.stdout.write('no newline')
+            """)
+        text = self.log(ended)
+        self.assertIn("\nno newline\n" + "-" * 60 + "\npynwheel: result: Passed", text)
+
     def test_pcall(self):
         self.assertEqual(tasks.pcall(add, iargs=[(1,), (2,), (3,)], ckwargs={"y": 10}, log_dir=self.logs), (11, 12, 13))
         with self.assertRaises(tasks.TasksFailed) as caught:
