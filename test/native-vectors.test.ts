@@ -2,7 +2,7 @@
 // lib/'s twins: build/Release/runner-vectors (test/native/runner-vectors.cc, built by binding.gyp
 // from the runner's sources) runs ParseRunArgs, ParseCommandLine, RouteName, the ReplyReader
 // (frames sent with real fds through a socketpair), RuntimeDir, ResolvePython and
-// BuildRunRequest; its copy of the protocol's constants (native/shared/protocol.h) is checked
+// BuildRunRequest, and LookUpShim on the interpreter cache's vectors beside lib/client/interpreter-cache.ts; its copy of the protocol's constants (native/shared/protocol.h) is checked
 // against lib/shared/protocol.json.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { resolveInterpreter } from '../lib/client/interpreter';
+import { cacheName, fileSignature, readEntry, writeEntry, type CacheEntry } from '../lib/client/interpreter-cache';
 import { checkRunRequest } from '../lib/daemon/request-check';
 import { fdCountOf } from '../lib/shared/messages';
 import { native } from '../lib/shared/native';
@@ -297,4 +298,68 @@ t.test('BuildRunRequest: what lib/client/run-client.ts sends, and what checkRunR
     else t.same({ request, checked }, { request: expected[i], checked: null }, `request ${i}`);
   });
   t.equal(passed, runs.length, `${passed} of ${runs.length} requests built for the run-args vectors are lib/client/run-client.ts's and pass checkRunRequest`);
+});
+
+t.test('the interpreter cache: what interpreter-cache.ts writes, both readers take or refuse alike', async (t) => {
+  const spec = vectors('interp-cache');
+  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'pnw-interp-vectors-')));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const runtime = path.join(dir, 'rt');
+  const cacheDir = path.join(runtime, 'interp');
+  fs.mkdirSync(runtime, { mode: 0o700 });
+  const fill = (text: string): string => text.replace(/\{sig:([^}]*\}[^}]*)\}/g, (_, file) => fileSignature(fill(file))).split('{dir}').join(dir);
+  const fillEnv = (env: Record<string, string>) => Object.fromEntries(Object.entries(env).map(([k, v]) => [k, fill(v)]));
+  const steps = (what: { create?: string[]; touch?: string[]; remove?: string[] } = {}) => {
+    for (const f of [...(what.create ?? []), ...(what.touch ?? [])]) {
+      fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
+      fs.writeFileSync(path.join(dir, f), `${f} ${Date.now()} ${Math.random()}\n`);
+    }
+    for (const f of what.remove ?? []) fs.rmSync(path.join(dir, f));
+  };
+  /** Both readers' answers for one lookup: TS's readEntry (its edits made on a copy), and the runner's. */
+  const lookUp = (entry: CacheEntry, env: Record<string, string>, report: string[]) => {
+    const ts = readEntry(cacheDir, entry.candidate, entry.cwd, env);
+    const after: Record<string, string | undefined> = { ...env };
+    if (ts?.verdict === 'run') for (const [k, v] of ts.edits) after[k] = v ?? undefined;
+    const mine = { verdict: ts?.verdict ?? 'unknown', python: ts ? ts.python : '', env: Object.fromEntries(report.map((k) => [k, after[k] ?? null])) };
+    const [runner] = run([['interp', runtime, entry.candidate, entry.cwd, String(report.length), ...report,
+      ...Object.entries(env).map(([k, v]) => `${k}=${v}`)]]);
+    return { mine, runner };
+  };
+  let lookups = 0;
+  for (const vector of spec.entries) {
+    steps(vector.before);
+    const e = vector.entry;
+    const entry: CacheEntry = {
+      candidate: fill(e.candidate), cwd: fill(e.cwd), variables: e.variables.map(([k, v]: string[]) => [k, fill(v)]),
+      files: e.files.map(fill), verdict: e.verdict, python: fill(e.python), how: e.how,
+      edits: e.edits.map(([k, v]: [string, string | null]) => [k, v === null ? null : fill(v)]),
+    };
+    writeEntry(cacheDir, entry);
+    const file = path.join(cacheDir, cacheName(entry.candidate, entry.cwd, entry.variables));
+    t.equal(fs.readFileSync(file, 'utf8'), vector.text.map(fill).join('\0'), `${vector.name}: the writer writes the vectors' text`);
+    for (const lookup of vector.lookups) {
+      steps(lookup.steps);
+      const expect = { python: '', ...lookup.expect, env: lookup.expect.env };
+      expect.python = fill(expect.python);
+      const { mine, runner } = lookUp(entry, fillEnv(lookup.env), vector.report);
+      t.same(mine, expect, `${vector.name}, ${lookup.name}: interpreter-cache.ts`);
+      t.same(runner, expect, `${vector.name}, ${lookup.name}: native/runner/interp_cache.cc`);
+      lookups++;
+    }
+  }
+  const base = spec.entries[spec.malformedBase];
+  const entry = {
+    candidate: fill(base.entry.candidate), cwd: fill(base.entry.cwd), variables: base.entry.variables.map(([k, v]: string[]) => [k, fill(v)]),
+  } as CacheEntry;
+  const file = path.join(cacheDir, cacheName(entry.candidate, entry.cwd, entry.variables));
+  for (const bad of spec.malformed) {
+    const fields: string[] = base.text.map(fill);
+    if (bad.splice) fields.splice(bad.splice[0], bad.splice[1], ...bad.splice.slice(2));
+    if (bad.truncate !== undefined) fields.length = bad.truncate;
+    fs.writeFileSync(file, fields.join('\0'));
+    const { mine, runner } = lookUp(entry, fillEnv(base.lookups[0].env), []);
+    t.same([mine.verdict, runner.verdict], ['unknown', 'unknown'], `malformed, ${bad.name}: both readers refuse it`);
+  }
+  t.ok(lookups >= 8, `${lookups} lookups checked from both sides`);
 });

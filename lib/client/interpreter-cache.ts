@@ -68,6 +68,9 @@ export function encodeEntry(entry: CacheEntry): string {
   return fields.join('\0');
 }
 
+/** A count field as native/runner/interp_cache.cc takes one (digits, at most 100000), else NaN. */
+const count = (field: string | undefined): number => (field !== undefined && /^\d{1,6}$/.test(field) && Number(field) <= 100000 ? Number(field) : NaN);
+
 /** The entry's answer if every variable and file is as it was, else null. */
 export function readEntry(dir: string, candidate: string, cwd: string, env: NodeJS.ProcessEnv): Resolved | null {
   const variables = decidingVariables(env);
@@ -81,13 +84,13 @@ export function readEntry(dir: string, candidate: string, cwd: string, env: Node
   let i = 0;
   const next = (): string | undefined => f[i++];
   if (next() !== CACHE_MAGIC || next() !== candidate || next() !== cwd) return null;
-  const nVars = Number(next());
+  const nVars = count(next());
   if (nVars !== variables.length) return null;
   for (const [k, v] of variables) {
     if (next() !== k || next() !== v) return null;
   }
-  const nFiles = Number(next());
-  if (!Number.isInteger(nFiles)) return null;
+  const nFiles = count(next());
+  if (Number.isNaN(nFiles)) return null;
   for (let n = 0; n < nFiles; n++) {
     const file = next();
     if (file === undefined || next() !== fileSignature(file)) return null;
@@ -95,13 +98,13 @@ export function readEntry(dir: string, candidate: string, cwd: string, env: Node
   const verdict = next();
   const python = next();
   const how = next();
-  const nEdits = Number(next());
-  if ((verdict !== 'run' && verdict !== 'as-is') || python === undefined || how === undefined || !Number.isInteger(nEdits)) return null;
+  const nEdits = count(next());
+  if ((verdict !== 'run' && verdict !== 'as-is') || !python || how === undefined || Number.isNaN(nEdits)) return null;
   const edits: Array<[string, string | null]> = [];
   for (let n = 0; n < nEdits; n++) {
     const k = next();
     const v = next();
-    if (k === undefined || v === undefined) return null;
+    if (!k || v === undefined || (v !== '!' && !v.startsWith('='))) return null;
     edits.push([k, v === '!' ? null : v.slice(1)]);
   }
   return { verdict, python, how, edits };

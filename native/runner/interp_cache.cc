@@ -88,10 +88,11 @@ struct Fields {
     return field;
   }
   long Count() {
+    // Digits only, at most 100000: lib/client/interpreter-cache.ts's count.
     std::string field = Next();
-    char* end = nullptr;
-    long n = std::strtol(field.c_str(), &end, 10);
-    if (field.empty() || *end != '\0' || n < 0 || n > 100000) ok = false;
+    bool digits = !field.empty() && field.size() <= 6 && field.find_first_not_of("0123456789") == std::string::npos;
+    long n = digits ? std::strtol(field.c_str(), nullptr, 10) : -1;
+    if (n < 0 || n > 100000) ok = false;
     return ok ? n : 0;
   }
 };

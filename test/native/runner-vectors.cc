@@ -30,6 +30,7 @@
 
 #include "posix/fdmsg.h"
 #include "runner/handover.h"
+#include "runner/interp_cache.h"
 #include "runner/json.h"
 #include "runner/locate.h"
 #include "runner/request.h"
@@ -210,6 +211,20 @@ std::string Handle(const std::string& command, const std::vector<std::string>& f
     std::string path, argv0;
     if (!runner::ResolvePython(f.at(0), f.at(1), &path, &argv0)) return "{\"found\":false}";
     return "{\"found\":true,\"path\":" + Quoted(path) + ",\"argv0\":" + Quoted(argv0) + "}";
+  }
+  if (command == "interp") {
+    // runtime dir, candidate, cwd, N, N names to report after the lookup, then the environment.
+    size_t names = std::stoul(f.at(3));
+    Environment env(std::vector<std::string>(f.begin() + 4 + names, f.end()));
+    std::string python;
+    runner::ShimVerdict verdict = runner::LookUpShim(f.at(0), f.at(1), f.at(2), &python);
+    const char* word = verdict == runner::ShimVerdict::kRun ? "run" : verdict == runner::ShimVerdict::kAsIs ? "as-is" : "unknown";
+    std::string out = std::string("{\"verdict\":") + Quoted(word) + ",\"python\":" + Quoted(verdict == runner::ShimVerdict::kUnknown ? "" : python) + ",\"env\":{";
+    for (size_t i = 0; i < names; i++) {
+      const char* value = getenv(f.at(4 + i).c_str());
+      out += (i ? "," : "") + Quoted(f.at(4 + i)) + ":" + (value ? Quoted(value) : "null");
+    }
+    return out + "}}";
   }
   if (command == "request") return Request(f);
   return "{\"failed\":" + Quoted("unknown command " + command) + "}";
