@@ -50,7 +50,8 @@ function edit(file: string, how: Edit, step: number): string {
 
 t.test('edit then run at once: never the previous version, never a failure (runner and Node CLI)', async (t) => {
   const site = path.join(sitePackages(sb.venv), 'pnw_edit_site.py');
-  const local = write(sb, 'pnw_edit_local.py', version('init', 0));
+  // (local's first edit is step 2, site's step 1: each starts at the other size, as python's .pyc check needs)
+  const local = write(sb, 'pnw_edit_local.py', version('init', 1));
   fs.writeFileSync(site, version('init', 0));
   t.teardown(() => fs.rmSync(site, { force: true }));
   write(sb, 'editrun.py', 'import pnw_edit_site, pnw_edit_local\nprint(pnw_edit_site.VALUE, pnw_edit_local.VALUE)\n');
