@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Memory: 20 concurrent runs of a pandas script that each run a full garbage collection and
 // then sleep, under pynwheel and as 20 plain python processes. Reports total PSS (proportional
-// set size: shared pages divided among the processes sharing them), from /proc/<pid>/smaps_rollup.
+// set size: shared pages divided among the processes sharing them), from /proc/<pid>/smaps_rollup:
+// for pynwheel every process of ours, by part (the runs, the spares waiting, the zygotes, the
+// daemon, the 20 clients), each part's PSS and its own (private) pages.
 // Usage: node bench/memory.js [count]   (uses $PYNWHEEL_BENCH_PYTHON, or makes .venv-bench-memory)
 'use strict';
 const { spawn, spawnSync } = require('node:child_process');
@@ -13,6 +15,9 @@ const { benchPython } = require('./python-env');
 const COUNT = Number(process.argv[2] ?? 20);
 const ROOT = path.resolve(__dirname, '..');
 const CLI = path.join(ROOT, 'bin', 'pynwheel.js');
+// The client as an installed package has it (scripts/install-runner.js copies the runner over bin/pynwheel).
+const RUNNER = path.join(ROOT, 'build', 'Release', 'pynwheel-runner');
+const CLIENT = fs.existsSync(RUNNER) ? RUNNER : path.join(ROOT, 'bin', 'pynwheel');
 
 const pssKiB = (pid) => {
   try {
@@ -23,7 +28,7 @@ const pssKiB = (pid) => {
 };
 
 /** Start COUNT processes, wait until each printed its pid and "ready", then sum their PSS. */
-async function measure(command, args, env) {
+async function measure(command, args, env, inspect) {
   const children = [];
   const pids = [];
   await Promise.all(Array.from({ length: COUNT }, () => new Promise((resolve, reject) => {
@@ -39,10 +44,43 @@ async function measure(command, args, env) {
   })));
   await new Promise((r) => setTimeout(r, 500)); // let the last collections settle
   const runs = pids.reduce((sum, pid) => sum + pssKiB(pid), 0);
-  const clients = children.reduce((sum, c) => sum + (c.pid === undefined || pids.includes(c.pid) ? 0 : pssKiB(c.pid)), 0);
+  const clientPids = children.map((c) => c.pid).filter((pid) => pid !== undefined && !pids.includes(pid));
+  const parts = inspect ? inspect(pids, clientPids) : null;
   for (const child of children) child.kill('SIGTERM');
   await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.on('close', r)))));
-  return { runs, clients };
+  return { runs, parts };
+}
+
+/** PSS and private (own) pages of a process, KiB, from /proc/<pid>/smaps_rollup. */
+function pages(pid) {
+  try {
+    const text = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const field = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0);
+    return { pss: field('Pss'), own: field('Private_Clean') + field('Private_Dirty') };
+  } catch {
+    return { pss: 0, own: 0 };
+  }
+}
+
+const childrenOf = (pid) => {
+  try {
+    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+};
+
+/** Every process of ours while the runs sleep: runs, spares, zygotes, the daemon, the clients. */
+function ourProcesses(status, runPids, clientPids) {
+  const parts = { runs: [], spares: [], zygotes: [], daemon: [status.pid], clients: clientPids };
+  for (const z of status.zygotes) {
+    parts.zygotes.push(z.pid);
+    for (const child of childrenOf(z.pid)) (runPids.includes(child) ? parts.runs : parts.spares).push(child);
+  }
+  const missing = runPids.filter((pid) => !parts.runs.includes(pid));
+  parts.runs.push(...missing); // (a run forked elsewhere: counted all the same)
+  const sum = (pids, what) => pids.reduce((total, pid) => total + pages(pid)[what], 0);
+  return Object.fromEntries(Object.entries(parts).map(([name, pids]) => [name, { count: pids.length, pss: sum(pids, 'pss'), own: sum(pids, 'own') }]));
 }
 
 async function main() {
@@ -53,27 +91,29 @@ async function main() {
   const runtimeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pnw-mem-rt-'));
   fs.chmodSync(runtimeDir, 0o700);
   const env = { PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'C.UTF-8', PYNWHEEL_RUNTIME_DIR: runtimeDir, PYNWHEEL_PYTHON: python };
-  spawnSync(process.execPath, [CLI, 'run', script], { env, stdio: 'ignore', timeout: 5000 }); // warm the zygote (killed by the timeout)
-  const status = JSON.parse(spawnSync(process.execPath, [CLI, 'status', '--json'], { env }).stdout.toString());
-  const zygotePid = status.zygotes[0].pid;
+  const status = () => JSON.parse(spawnSync(process.execPath, [CLI, 'status', '--json'], { env }).stdout.toString());
+  for (let i = 0; i < 2; i++) spawnSync(CLIENT, ['run', script], { env, stdio: 'ignore', timeout: 5000 }); // warm the zygote (killed by the timeout)
 
   const plain = await measure(python, [script], env);
-  const viaZygote = await measure(process.execPath, [CLI, 'run', script], env);
-  const zygote = pssKiB(zygotePid);
+  const viaZygote = await measure(CLIENT, ['run', script], env, (runPids, clientPids) => ourProcesses(status(), runPids, clientPids));
   spawnSync(process.execPath, [CLI, 'stop'], { env });
   fs.rmSync(runtimeDir, { recursive: true, force: true });
   fs.rmSync(scriptDir, { recursive: true, force: true });
 
   const mib = (kib) => (kib / 1024).toFixed(1);
-  const pynwheelTotal = viaZygote.runs + zygote;
-  console.log(`${COUNT} concurrent pandas runs (full gc, then sleep), total PSS:`);
+  const parts = viaZygote.parts;
+  const total = Object.values(parts).reduce((sum, p) => sum + p.pss, 0);
+  console.log(`${COUNT} concurrent pandas runs (full gc, then sleep), total PSS (own pages: private to each process):`);
   console.log(`  python:   ${mib(plain.runs)} MiB (${mib(plain.runs / COUNT)} MiB each)`);
-  console.log(`  pynwheel: ${mib(pynwheelTotal)} MiB: runs ${mib(viaZygote.runs)} MiB (${mib(viaZygote.runs / COUNT)} MiB each) + zygote ${mib(zygote)} MiB`);
-  console.log(`  ratio pynwheel/python: ${(pynwheelTotal / plain.runs).toFixed(3)}`);
-  console.log(`  (not counted: the ${COUNT} waiting clients, ${mib(viaZygote.clients)} MiB of PSS for the Node CLI)`);
+  console.log(`  pynwheel: ${mib(total)} MiB, every process of ours counted (${path.basename(CLIENT)} as the client):`);
+  for (const [name, p] of Object.entries(parts)) {
+    console.log(`    ${name.padEnd(8)} ${String(p.count).padStart(3)}: PSS ${mib(p.pss).padStart(6)} MiB, own pages ${mib(p.own).padStart(6)} MiB` +
+      (p.count > 1 ? ` (${mib(p.own / p.count)} MiB each)` : ''));
+  }
+  console.log(`  ratio pynwheel/python: ${(total / plain.runs).toFixed(3)}; target: at most 150 MiB counted this way`);
   const results = path.join(__dirname, 'results');
   fs.mkdirSync(results, { recursive: true });
-  fs.writeFileSync(path.join(results, 'memory.json'), JSON.stringify({ count: COUNT, python: plain.runs, pynwheelRuns: viaZygote.runs, zygote, clients: viaZygote.clients, unit: 'KiB' }, null, 2) + '\n');
+  fs.writeFileSync(path.join(results, 'memory.json'), JSON.stringify({ count: COUNT, client: path.basename(CLIENT), python: plain.runs, pynwheel: total, parts, unit: 'KiB' }, null, 2) + '\n');
 }
 
 main().catch((err) => { console.error(err); process.exit(1); });
