@@ -3,6 +3,7 @@
     # The runner's parts (native/runner/*.h say what each does); its test program builds the same.
     "runner_sources": [
       "native/runner/caller.cc",
+      "native/runner/cold.cc",
       "native/runner/debug.cc",
       "native/runner/direct.cc",
       "native/runner/handover.cc",

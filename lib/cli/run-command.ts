@@ -56,7 +56,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     outcome = await runThroughDaemon(
       { file: parsed.file, module: parsed.module, code: parsed.code, args: parsed.args },
       {
-        cwd, env: { ...env, ...plan?.env }, interpreter, stdio: [0, 1, 2], forwardSignals: true, terminal: true, caller,
+        cwd, env: { ...env, ...plan?.env }, interpreter, stdio: [0, 1, 2], forwardSignals: true, terminal: true, caller, cold: true,
         direct: { argv: parsed.pythonArgv, env },
       },
     );

@@ -29,8 +29,10 @@ void AwaitExit(pid_t pid) {
   for (int i = 0; i < 12000 && (kill(pid, 0) == 0 || errno == EPERM); i++) nanosleep(&pause, nullptr);
 }
 
-[[noreturn]] void BecomeZygote(char* const* argv, char* const* envp, const int fds[3], pid_t after) {
-  setpgid(0, 0);  // its own group: the terminal's signals are for the foreground job, not it
+[[noreturn]] void BecomeZygote(char* const* argv, char* const* envp, const int fds[3], pid_t after, bool new_session) {
+  // Its own group: the terminal's signals are for the foreground job, not it (or its own session).
+  if (new_session) setsid();
+  else setpgid(0, 0);
   // Moved up first, so that placing one cannot close another.
   int moved[3];
   for (int i = 0; i < 3; i++) moved[i] = fcntl(fds[i], F_DUPFD, 10);
@@ -58,7 +60,7 @@ void AwaitExit(pid_t pid) {
 }  // namespace
 
 int SpawnDetached(const std::vector<std::string>& argv, const std::vector<std::string>& env, const int fds[3],
-                  const char** syscall_name, pid_t after) {
+                  const char** syscall_name, pid_t after, bool new_session) {
   // Built before the fork: nothing after it may allocate.
   std::vector<char*> args, envp;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -72,7 +74,7 @@ int SpawnDetached(const std::vector<std::string>& argv, const std::vector<std::s
   if (child == 0) {
     pid_t grandchild = fork();
     if (grandchild != 0) _exit(grandchild < 0 ? 1 : 0);
-    BecomeZygote(args.data(), envp.data(), fds, after);
+    BecomeZygote(args.data(), envp.data(), fds, after, new_session);
   }
   int status = 0;
   pid_t waited;

@@ -11,6 +11,7 @@
 //   outcome.h   the replies until the run ends     handover.h  exec of the Node CLI
 //   session.h   a terminal session's runs          caller.h    the caller's signals and fds
 //   direct.h    exec of python itself              debug.h     PYNWHEEL_DEBUG=1's lines
+//   cold.h      a cold run's daemon and warm-up
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -22,6 +23,7 @@
 
 #include "../shared/protocol.h"
 #include "caller.h"
+#include "cold.h"
 #include "debug.h"
 #include "direct.h"
 #include "handover.h"
@@ -86,6 +88,7 @@ Lane ConnectLane(const RunArgs& run, const Location& where, const TerminalSessio
 struct Outgoing {
   std::vector<int> fds;
   int cwd_fd;
+  std::string json;  // the request, also a cold run's warm-up (cold.h)
   std::string frame;
 };
 
@@ -99,8 +102,8 @@ Outgoing PrepareRequest(const RunArgs& run, const Location& where, const bool pr
   if (out.cwd_fd >= 0) out.fds.push_back(out.cwd_fd);
   out.fds.insert(out.fds.end(), caller.fds.begin(), caller.fds.end());
   RequestFds sent{{present[0], present[1], present[2]}, out.cwd_fd >= 0};
-  std::string request = BuildRunRequest(run, where, sent, StatusSignal(), AskForStatusSignal(), &caller, session);
-  out.frame = EncodeFrame(request, static_cast<unsigned>(out.fds.size()));
+  out.json = BuildRunRequest(run, where, sent, StatusSignal(), AskForStatusSignal(), &caller, session, true);
+  out.frame = EncodeFrame(out.json, static_cast<unsigned>(out.fds.size()));
   return out;
 }
 
@@ -136,7 +139,15 @@ void SayWhyNoLane(const Lane& lane, const char* run_kind) {
                             const Caller& caller, const TerminalSession& session, const bool present[3]) {
   InstallSignalForwarding(caller);
   int sock = Connect(where.runtime_dir + "/daemon.sock");
-  // No daemon (Node starts one), or trouble Node should report; nothing has run yet (the
+  if (sock < 0 && (errno == ENOENT || errno == ECONNREFUSED)) {
+    // A cold run: python now, and a daemon that warms the zygote for the next run meanwhile.
+    std::string why = std::string("cold run: no daemon listening (connect: ") + std::strerror(errno) + ")";
+    if (StartDaemonWarming(where, request.json, session.sid > 0)) {
+      if (request.cwd_fd >= 0) close(request.cwd_fd);
+      RunPythonItself(run, where, present, why.c_str());
+    }
+  }
+  // Trouble Node should report (or no way to start a daemon here); nothing has run yet (the
   // handlers and pipe do not survive exec).
   if (sock < 0) HandToNode(argv, (std::string("no daemon listening (connect: ") + std::strerror(errno) + "; Node starts one)").c_str());
   if (!SendFrame(sock, request.frame, request.fds)) {
