@@ -17,6 +17,7 @@
       "native/runner/run_args.cc",
       "native/runner/session.cc",
       "native/runner/signals.cc",
+      "native/runner/warm.cc",
       "native/runner/wire.cc",
       "native/shared/protocol.cc",
       "native/posix/die.cc",

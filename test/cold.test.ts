@@ -149,9 +149,17 @@ t.test('the daemon killed while it warms: the warm client says so; the next runs
 t.test('the script edited while its zygote warms up: the next run runs the new one', async (t) => {
   write(sb, 'edited.py', 'import pnw_slow\nprint("v1", pnw_slow.VALUE)\n');
   await stopDaemon(sb.env);
+  const logFile = path.join(sb.runtimeDir, 'daemon.log');
+  const logBefore = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0;
   const r = await runner(['run', 'edited.py']);
   t.equal(r.stdout.toString(), 'v1 7\n', 'the cold run');
-  // Edited before the warm-up is done (it is importing pnw_slow for 2.5 s), to another size.
+  // Edited while the warm-up goes on (the zygote of its family imports pnw_slow for 2.5 s), to another size.
+  let importing = false;
+  for (let i = 0; i < 400 && !importing; i++) {
+    importing = fs.existsSync(logFile) && /starting a zygote for .* \(family pnw_slow\)/.test(fs.readFileSync(logFile, 'utf8').slice(logBefore));
+    if (!importing) await sleep(25);
+  }
+  t.ok(importing, 'the warm-up is under way');
   write(sb, 'edited.py', 'import pnw_slow\nimport fractions\nprint("v2, edited", pnw_slow.VALUE, fractions.Fraction(1, 2))\n');
   t.ok(await warmedFor('edited.py'), 'warmed');
   const next = await runner(['run', 'edited.py'], { PYNWHEEL_DEBUG: '1' });

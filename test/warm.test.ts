@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
-import { CLI, daemonStatus, isAlive, makeSandbox, pynwheel, python, sleep, view, write, type Sandbox } from './helpers';
+import { CLI, collect, daemonStatus, isAlive, makeSandbox, pynwheel, python, sleep, view, write, type Sandbox } from './helpers';
 
 let sb: Sandbox;
 t.before(() => { sb = makeSandbox('warm'); });
@@ -43,6 +43,25 @@ t.test('warming what is warm: the same zygote, nothing imported again', async (t
   t.equal(after?.pid, before?.pid, 'the same zygote');
   t.same(after?.preloaded, before?.preloaded, 'with the same modules');
   t.equal(after?.warmedFor.length, before!.warmedFor.length + 1, 'one more warm-up noted');
+});
+
+t.test('the runner (the installed pynwheel command): warm FILE without Node when the daemon runs', async (t) => {
+  const runner = path.join(path.dirname(CLI), 'pynwheel');
+  const before = ofFamily(await daemonStatus(sb), ['numpy']);
+  const r = await collect(runner, ['warm', 'w.py'], { cwd: sb.dir, env: { ...sb.env, PYNWHEEL_DEBUG: '1' } });
+  t.equal(r.status, 0);
+  t.equal(r.stdout.toString(), '');
+  t.match(r.stderr.toString(), /runner: warm request sent to the daemon/, 'the runner sent it');
+  t.notMatch(r.stderr.toString(), /handing over to the Node CLI/, 'no Node');
+  const after = ofFamily(await daemonStatus(sb), ['numpy']);
+  t.equal(after?.pid, before?.pid, 'the same zygote');
+  t.equal(after?.warmedFor.length, before!.warmedFor.length + 1, 'warmed once more');
+  const missing = await collect(runner, ['warm', 'nope.py'], { cwd: sb.dir, env: sb.env });
+  t.equal(missing.status, 2, 'a missing file: the Node CLI says so, exit 2');
+  t.match(missing.stderr.toString(), /can't open file ".*nope\.py"/);
+  const notRun = await collect(runner, ['warm'], { cwd: sb.dir, env: sb.env });
+  t.equal(notRun.status, 2, '`warm` alone: a usage error, not a script named warm');
+  t.match(notRun.stderr.toString(), /usage: pynwheel warm/);
 });
 
 t.test('warm -m MODULE and --packages: their zygotes', async (t) => {

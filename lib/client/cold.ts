@@ -11,7 +11,7 @@ const MAX_WARM_ARGUMENT = 100_000;
 /** The warm-up a cold run asks for: its script, interpreter, cwd and environment. */
 export function coldWarmRequest(request: RunRequest): WarmRequest {
   const target = request.module !== undefined ? { module: request.module } : request.code !== undefined ? { code: request.code } : { file: request.file };
-  return { type: 'warm', client: request.client, ...target, cwd: request.cwd, env: request.env, python: request.python, why: 'cold run' };
+  return { type: 'warm', client: request.client, ...target, cwd: request.cwd, env: request.env, python: request.python, why: 'cold run', after: process.pid };
 }
 
 /** No daemon listens: start one that warms this run's zygote (the run does not wait for it). */

@@ -97,6 +97,13 @@ function describeTarget(request: WarmRequest): string {
   return request.code !== undefined ? '-c CODE' : request.file!;
 }
 
+/**
+ * A cold run's warm-up waits for the run (its client's process) to end, at most this long: on a
+ * machine of few CPUs zygotes importing beside it would slow the run itself (as native/runner/cold.cc).
+ */
+const COLD_WARM_DELAY_MS = 1000;
+const COLD_WARM_POLL_MS = 5;
+
 /** Scripts whose family the daemon remembers, so that their runs go to its zygote at once. */
 const MAX_REMEMBERED_SCRIPTS = 4096;
 
@@ -475,11 +482,18 @@ export class Daemon {
    * `conn` hears `importing` (if asked) and then `warm` or `error`; the warm-up goes on if it
    * leaves. A terminal session's zygote is started by its client (`start-zygote`, as for runs).
    */
-  warm(request: WarmRequest, conn: FdChannel | null): void {
-    const warming: Warming = { id: this.nextRunId++, request, conn, retries: 0, startedAt: Date.now(), done: false };
+  warm(request: WarmRequest, conn: FdChannel | null, known: { family?: string[]; scriptKey?: string } = {}): void {
+    const warming: Warming = { id: this.nextRunId++, request, conn, retries: 0, startedAt: Date.now(), done: false, ...known };
     this.warmings.add(warming);
     clearTimeout(this.idleTimer);
-    this.warmOn(warming);
+    if (request.after === undefined) return this.warmOn(warming);
+    const until = Date.now() + COLD_WARM_DELAY_MS;
+    const poll = (): void => {
+      if (warming.done) return;
+      if (Date.now() < until && isAlive(request.after!)) return void setTimeout(poll, COLD_WARM_POLL_MS);
+      this.warmOn(warming);
+    };
+    poll();
   }
 
   private warmOn(warming: Warming): void {
@@ -614,13 +628,12 @@ export class Daemon {
   private runCold(run: Run, reason: string): null {
     const { request } = run;
     const target = request.module !== undefined ? { module: request.module } : request.code !== undefined ? { code: request.code } : { file: request.file };
-    const warming: Warming = {
-      id: this.nextRunId++, conn: null, retries: 0, startedAt: Date.now(), done: false, family: run.family, scriptKey: run.scriptKey,
-      request: { type: 'warm', client: request.client, ...target, cwd: request.cwd, env: request.env, python: request.python, why: 'cold run' },
+    const warm: WarmRequest = {
+      type: 'warm', client: request.client, ...target, cwd: request.cwd, env: request.env, python: request.python, why: 'cold run', after: run.callerPid,
     };
-    this.warmings.add(warming);
-    this.warmOn(warming);
-    return this.runDirectly(run, `cold run: ${reason}; warming it`);
+    this.runDirectly(run, `cold run: ${reason}; warming it`);
+    this.warm(warm, null, { family: run.family, scriptKey: run.scriptKey });
+    return null;
   }
 
   /** The client runs python itself: the reply `direct`, and the run is over for the daemon. */
@@ -750,5 +763,14 @@ function realPath(file: string): string {
     return fs.realpathSync(file);
   } catch {
     return file; // the zygote's start will say what is wrong with it
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -112,6 +112,7 @@ export function checkWarmRequest(message: Message): WarmRequest {
     bad('bad-module', '"packages" must be a list of module names');
   }
   if (m.progress !== undefined && typeof m.progress !== 'boolean') bad('file-or-module', '"progress" must be a boolean');
+  if (m.after !== undefined && !(Number.isSafeInteger(m.after) && (m.after as number) > 0)) bad('file-or-module', '"after" must be a pid');
   if (m.why !== undefined && (typeof m.why !== 'string' || m.why.length > 200)) bad('file-or-module', '"why" must be a short string');
   // The fields a run has too, checked as a run's (no stdio or fds: nothing runs).
   checkRunRequest({ ...m, type: 'run', args: [], argv0: '', stdio: [false, false, false], cwdFd: false, passFds: undefined, call: undefined,

@@ -94,6 +94,8 @@ export interface WarmRequest {
   progress?: boolean;
   /** Why it is warmed, for `status` (`cold run`: a run that python ran itself). */
   why?: string;
+  /** A cold run's process: the warm-up waits until it is over (at most a second), so as not to slow it. */
+  after?: number;
 }
 
 /** Daemon -> client, for a WarmRequest. */

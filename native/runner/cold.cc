@@ -18,6 +18,13 @@ namespace runner {
 
 namespace {
 
+/**
+ * The daemon starts once this run (this process, python by then) is over, or after this long:
+ * on a machine of few CPUs a Node daemon and zygotes importing beside it would slow the run
+ * itself (lib/daemon/daemon.ts's COLD_WARM_DELAY_MS, the same for its own warm-ups).
+ */
+constexpr int kColdDelayMs = 1000;
+
 /** Beyond this a warm request does not go on the daemon's command line (the next run warms it). */
 constexpr size_t kMaxWarmArgument = 100000;
 
@@ -55,7 +62,8 @@ bool StartDaemonWarming(const Location& where, const std::string& run_request, b
   static const char kRunPrefix[] = "{\"type\":\"run\",";
   if (!in_session && run_request.size() <= kMaxWarmArgument && run_request.compare(0, sizeof kRunPrefix - 1, kRunPrefix) == 0) {
     argv.push_back("--warm");
-    argv.push_back(std::string("{\"type\":\"warm\",\"why\":\"cold run\",") + run_request.substr(sizeof kRunPrefix - 1));
+    argv.push_back(std::string("{\"type\":\"warm\",\"why\":\"cold run\",\"after\":") + std::to_string(getpid()) + "," +
+                   run_request.substr(sizeof kRunPrefix - 1));
   }
   std::vector<std::string> env = {"PYNWHEEL_RUNTIME_DIR=" + where.runtime_dir};
   for (const char* name : kDaemonVariables) {
@@ -68,7 +76,7 @@ bool StartDaemonWarming(const Location& where, const std::string& run_request, b
   if (fd < 0) return false;
   int fds[3] = {fd, fd, fd};  // (its fd 3 too, which it closes: it holds nothing of ours)
   const char* syscall = "fork";
-  int err = pynwheel_posix::SpawnDetached(argv, env, fds, &syscall, 0, true);
+  int err = pynwheel_posix::SpawnDetached(argv, env, fds, &syscall, getpid(), true, kColdDelayMs);
   close(fd);
   if (err != 0) {
     Debug("could not start the daemon: %s: %s", syscall, std::strerror(err));

@@ -11,7 +11,7 @@
 //   outcome.h   the replies until the run ends     handover.h  exec of the Node CLI
 //   session.h   a terminal session's runs          caller.h    the caller's signals and fds
 //   direct.h    exec of python itself              debug.h     PYNWHEEL_DEBUG=1's lines
-//   cold.h      a cold run's daemon and warm-up
+//   cold.h      a cold run's daemon and warm-up    warm.h      `pynwheel warm FILE` without Node
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -35,6 +35,7 @@
 #include "run_args.h"
 #include "session.h"
 #include "signals.h"
+#include "warm.h"
 #include "wire.h"
 
 using namespace runner;
@@ -180,6 +181,8 @@ int main(int argc, char** argv) {
   SetForNode(kCallerVariable, CallerValue(caller));
   bool present[3];
   if (!HoldClosedStdio(present)) return 125;
+  // `pynwheel warm FILE` where Node is not needed (warm.h): what is warm costs a round trip.
+  if (argc > 1 && std::strcmp(argv[1], "warm") == 0 && !IsMasquerade(argv[0])) WarmIfSimple(argc, argv);
   // What to run, where, with which python: anything unusual is the Node CLI's to decide.
   // Under python's own names (pynwheel shims DIR): `python3 ARGS` as `pynwheel run --python NEXT ARGS`.
   std::vector<std::string> masquerade_storage;
