@@ -12,7 +12,7 @@
 //     that script's second (warm) run.
 // Prints the tables and the targets (python + 5 ms; 5 ms), saves bench/results/<name>.json.
 //
-// Usage: node bench/cold.js [--quick] [--runs N]   (npm run bench runs it after startup.js)
+// Usage: node bench/cold.js [--quick] [--runs N] [--only cold|new]   (npm run bench runs it after startup.js)
 // The Python environment: as bench/startup.js ($PYNWHEEL_BENCH_PYTHON, else .venv-bench-pools).
 'use strict';
 const { spawnSync } = require('node:child_process');
@@ -30,7 +30,9 @@ const QUICK = argv.includes('--quick');
 const runsFlag = argv.indexOf('--runs');
 const RUNS = runsFlag >= 0 ? Number(argv[runsFlag + 1]) : QUICK ? 3 : 9;
 const HEAVY_RUNS = QUICK ? 2 : Math.min(RUNS, 5);
-const NAME = QUICK ? 'cold-quick' : 'cold';
+const onlyFlag = argv.indexOf('--only');
+const ONLY = onlyFlag >= 0 ? argv[onlyFlag + 1] : null; // 'cold' or 'new': one table
+const NAME = (QUICK ? 'cold-quick' : 'cold') + (ONLY ? `-${ONLY}` : '');
 /** The issue's targets: a cold run within python's time plus this; a new script's run within this. */
 const COLD_SLACK_MS = 5;
 const NEW_SCRIPT_MS = 5;
@@ -146,7 +148,7 @@ function main() {
   };
   try {
     const available = SCRIPTS.filter((s) => spawnSync(PYTHON, ['-c', s.imports.map((m) => `import ${m}`).join('\n') || 'pass']).status === 0);
-    for (const s of available) {
+    for (const s of ONLY === 'new' ? [] : available) {
       const file = path.join(dir, `cold_${s.label.replace(/\W+/g, '_')}.py`);
       fs.writeFileSync(file, s.imports.map((m) => `import ${m}\n`).join(''));
       const n = s.heavy ? HEAVY_RUNS : RUNS;
@@ -166,7 +168,7 @@ function main() {
       console.error(`cold ${s.label}: python ${py.median} ms, first run ${pnw.median} ms`);
     }
     quiet(runtimeDir, env);
-    for (const imports of NEW_SCRIPT_FAMILIES) {
+    for (const imports of ONLY === 'cold' ? [] : NEW_SCRIPT_FAMILIES) {
       if (spawnSync(PYTHON, ['-c', imports.map((m) => `import ${m}`).join('\n')]).status !== 0) continue;
       const label = imports.join(', ');
       const warmed = spawnSync(process.execPath, [NODE_CLI, 'warm', '--packages', imports.join(',')], { env, encoding: 'utf8' });

@@ -125,7 +125,6 @@ class Zygote:
         self.declines = Declines()
         self.relays = {}  # relay socket fd -> Relay
         self.generation = 0  # bumped when a module is imported or a script becomes known
-        self.retire_after_take = False  # spares that lack only a new script go once a run is taken
         roots = library_roots()
         self.freezer = Freezer(self.c)  # gc.freeze() before each fork, kept out of the runs' sight
         self._process_facts = None  # (process_facts)
@@ -397,8 +396,8 @@ class Zygote:
                 self.watcher.watch_imported()
             if len(sys.modules) != modules_before:
                 self.generation += 1
-            if path is not None and self.lane.remember(path, names, script_dir, local):
-                self.generation += 1  # its first run may come by the lane
+            if path is not None:
+                self.lane.remember(path, names, script_dir, local)  # its first run may come by the lane (Lane.ask)
             self._retire_outdated_spares()
             self.warmed = True  # spares are forked ahead now, before any run
             self.channel.send({"type": "warmed", "id": warm_id, "preloaded": self.preloader.preloaded})
@@ -445,15 +444,13 @@ class Zygote:
             imported = len(sys.modules) != modules_before
             if imported:
                 self.generation += 1
-            if request.get("file") and self.lane.remember(path, names, script_dir, local):
-                self.generation += 1  # the next runs of this script may come by the lane
+            # The next runs of this script may come by the lane: spares forked before ask the
+            # zygote about it (Lane.ask), so none is let go for a new script (one of them runs
+            # it now, compiling it itself: a fork for it would cost the run far more).
+            if request.get("file"):
+                self.lane.remember(path, names, script_dir, local)
             if imported or not self.spares:
                 self._retire_outdated_spares()
-            elif any(spare.generation != self.generation for spare in self.spares):
-                # Only the script is new to the spares: one of them runs it now (it compiles it
-                # itself, a fork for it would cost the run far more), and they go once it is taken,
-                # so that the script's next runs find spares that know it on the lane.
-                self.retire_after_take = True
             if isinstance(request.get("env"), dict):
                 self.caller_env = request["env"]
             # The run's child need neither parse the script nor list its directory again.
@@ -547,6 +544,16 @@ class Zygote:
         alive, frames = drain(spare.channel)
         for message, fds in frames:
             kind = message.get("type")
+            if kind == "script?":
+                # A spare forked before this script's first run asks what the zygote knows of it.
+                close_all(fds)
+                key = message.get("key")
+                known = self.lane.scripts.get(tuple(key)) if isinstance(key, list) and len(key) == 4 else None
+                try:
+                    spare.channel.send({"type": "script", "known": None if known is None else [known[0], known[1], sorted(known[2])]})
+                except OSError:
+                    pass  # let go meanwhile: it declines
+                continue
             if kind == "declined":
                 close_all(fds)
                 self.declines.count(message.get("reason"), message.get("message"))
@@ -557,9 +564,6 @@ class Zygote:
             alive = False
             self.runs_served += 1
             self.last_handout = time.monotonic()
-            if self.retire_after_take:
-                self.retire_after_take = False
-                self._retire_outdated_spares()
             if message.get("lane") and len(fds) == 1:
                 run = self.lane_runs[spare.pid] = LaneRun(socket.socket(fileno=fds[0]))
                 self.selector.register(run.sock, selectors.EVENT_READ, ("client", spare.pid))
