@@ -3,7 +3,9 @@
 // the caller's fds go straight through to the zygote.
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { FdChannel } from '../shared/channel';
+import { PYTHON_PACKAGE_HOME } from '../shared/python-home';
 import { debugWanted } from '../shared/debug';
 import { PynwheelError } from '../shared/errors';
 import { closeQuietly } from '../shared/fds';
@@ -338,6 +340,10 @@ export class Daemon {
           }
         }
         if (this.stopping) return refuse('ESTOPPED', 'the pynwheel daemon is stopping');
+        if (isPynwheelItself(request.python)) {
+          // A zygote of it would be a pynwheel run, whose zygote would be another, and so on.
+          return refuse('EBADREQUEST', `bad run request: the interpreter ${request.python} is pynwheel itself (a link of \`pynwheel shims\`), not a python`, 'bad-python');
+        }
         const direct = directReason(request, peerPid, this.confinement);
         if (direct !== null) {
           if (debugWanted(request.env)) debugLog(`a run of ${request.file ?? (request.module !== undefined ? `-m ${request.module}` : '-c CODE')} from client ${peerPid}: ${direct[1]} (${direct[0]}): the client runs python directly (EDIRECT)`);
@@ -498,6 +504,7 @@ export class Daemon {
 
   private warmOn(warming: Warming): void {
     const { request } = warming;
+    if (isPynwheelItself(request.python)) return this.endWarming(warming, 'EBADREQUEST', `the interpreter ${request.python} is pynwheel itself (a shim of pynwheel shims)`);
     const session = request.session?.[0];
     const base = keyFor(request.python, realPath(request.python), request.env);
     const target = warmTarget(request);
@@ -773,4 +780,14 @@ function isAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** pynwheel's own command (the runner, its bin/ copy or shim): what `pynwheel shims` links python3 to. */
+const PYNWHEEL_COMMANDS = new Set([
+  path.resolve(PYTHON_PACKAGE_HOME, '..', 'build', 'Release', 'pynwheel-runner'),
+  path.resolve(PYTHON_PACKAGE_HOME, '..', 'bin', 'pynwheel'),
+].map(realPath));
+
+function isPynwheelItself(python: string): boolean {
+  return PYNWHEEL_COMMANDS.has(realPath(python));
 }

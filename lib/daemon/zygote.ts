@@ -134,14 +134,18 @@ export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, strin
       ...(key.session !== undefined ? { session: key.session } : {}),
     };
     const args = [ZYGOTE_SCRIPT, '3', skipped.join(','), preload.join(','), key.family.join(','), JSON.stringify(laneConfig)];
+    // Never through pynwheel itself: an interpreter that is (or leads to) pynwheel's shims
+    // (a version manager's `system`) would run the zygote as a pynwheel run, whose cold run
+    // would warm a zygote of its own, and so on. (Runs get their caller's environment.)
+    const zygoteEnv = { ...env, PYNWHEEL_DISABLE: '1' };
     if (key.session !== undefined) {
       this.child = null;
-      this.pendingLaunch = { argv: [python, ...args], env, fd: theirs };
+      this.pendingLaunch = { argv: [python, ...args], env: zygoteEnv, fd: theirs };
     } else {
       this.child = spawn(python, args, {
         // The zygote's own output (never a run's) goes to the daemon's log.
         stdio: ['ignore', 'inherit', 'inherit', theirs],
-        env,
+        env: zygoteEnv,
         cwd: '/',
       });
       closeQuietly(theirs);

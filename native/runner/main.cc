@@ -94,7 +94,7 @@ struct Outgoing {
 };
 
 Outgoing PrepareRequest(const RunArgs& run, const Location& where, const bool present[3], const Caller& caller,
-                        const TerminalSession& session) {
+                        const TerminalSession& session, bool cold) {
   Outgoing out;
   for (int fd = 0; fd < 3; fd++) {
     if (present[fd]) out.fds.push_back(fd);
@@ -103,7 +103,7 @@ Outgoing PrepareRequest(const RunArgs& run, const Location& where, const bool pr
   if (out.cwd_fd >= 0) out.fds.push_back(out.cwd_fd);
   out.fds.insert(out.fds.end(), caller.fds.begin(), caller.fds.end());
   RequestFds sent{{present[0], present[1], present[2]}, out.cwd_fd >= 0};
-  out.json = BuildRunRequest(run, where, sent, StatusSignal(), AskForStatusSignal(), &caller, session, true);
+  out.json = BuildRunRequest(run, where, sent, StatusSignal(), AskForStatusSignal(), &caller, session, cold);
   out.frame = EncodeFrame(out.json, static_cast<unsigned>(out.fds.size()));
   return out;
 }
@@ -137,10 +137,10 @@ void SayWhyNoLane(const Lane& lane, const char* run_kind) {
  * or becomes python (a terminal session whose zygote is not ready).
  */
 [[noreturn]] void AskDaemon(char** argv, const RunArgs& run, const Location& where, const Outgoing& request,
-                            const Caller& caller, const TerminalSession& session, const bool present[3]) {
+                            const Caller& caller, const TerminalSession& session, const bool present[3], bool cold) {
   InstallSignalForwarding(caller);
   int sock = Connect(where.runtime_dir + "/daemon.sock");
-  if (sock < 0 && (errno == ENOENT || errno == ECONNREFUSED)) {
+  if (sock < 0 && cold && (errno == ENOENT || errno == ECONNREFUSED)) {
     // A cold run: python now, and a daemon that warms the zygote for the next run meanwhile.
     std::string why = std::string("cold run: no daemon listening (connect: ") + std::strerror(errno) + ")";
     if (StartDaemonWarming(where, request.json, session.sid > 0)) {
@@ -220,8 +220,11 @@ int main(int argc, char** argv) {
   // A client with a terminal gets runs of its session's zygotes (session.h), by routes of its own.
   TerminalSession session = FindTerminalSession();
   Lane lane = ConnectLane(run, where, session);
-  Outgoing request = PrepareRequest(run, where, present, caller, session);
+  // A cold run is python's own. Not under python's names: the python found next on PATH may
+  // lead back to these shims (a version manager's `system`), and each exec would be another cold run.
+  bool cold = !masquerade;
+  Outgoing request = PrepareRequest(run, where, present, caller, session, cold);
   if (lane.sock >= 0) TryLane(lane, request, caller, session);  // returns only if the lane did not take the run
   else SayWhyNoLane(lane, run.has_code ? "-c" : "module");
-  AskDaemon(argv, run, where, request, caller, session, present);
+  AskDaemon(argv, run, where, request, caller, session, present, cold);
 }
