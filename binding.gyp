@@ -3,6 +3,7 @@
     # The runner's parts (native/runner/*.h say what each does); its test program builds the same.
     "runner_sources": [
       "native/runner/caller.cc",
+      "native/runner/cold.cc",
       "native/runner/debug.cc",
       "native/runner/direct.cc",
       "native/runner/handover.cc",
@@ -16,6 +17,7 @@
       "native/runner/run_args.cc",
       "native/runner/session.cc",
       "native/runner/signals.cc",
+      "native/runner/warm.cc",
       "native/runner/wire.cc",
       "native/shared/protocol.cc",
       "native/posix/die.cc",

@@ -14,6 +14,26 @@ t.teardown(() => sb.cleanup());
 const socketPath = () => path.join(sb.runtimeDir, 'daemon.sock');
 const daemonPid = () => Number(fs.readFileSync(path.join(sb.runtimeDir, 'daemon.pid'), 'utf8'));
 
+/** A cold run starts the daemon and does not wait for it: its pid once it is up and is not `old`. */
+async function newDaemonPid(old: number): Promise<number> {
+  for (let i = 0; i < 400; i++) {
+    const pid = fs.existsSync(path.join(sb.runtimeDir, 'daemon.pid')) ? daemonPid() : 0;
+    if (pid && pid !== old && fs.existsSync(socketPath())) return pid;
+    await sleep(25);
+  }
+  return old;
+}
+
+/** The zygote of `family` ('' base, 'numpy', ...) once it has as many warm-ups as `count`. */
+async function warmedFor(family: string, count = 1): Promise<Record<string, any> | undefined> {
+  for (let i = 0; i < 400; i++) {
+    const z = ((await status()).zygotes as Array<Record<string, any>>).find((z) => z.key.family.join() === family);
+    if ((z?.warmedFor?.length ?? 0) >= count) return z;
+    await sleep(25);
+  }
+  return undefined;
+}
+
 /** Status as JSON through the CLI. */
 function status(): Promise<Record<string, any>> {
   return daemonStatus(sb);
@@ -43,14 +63,27 @@ function sendRaw(bytes: Buffer): Promise<Buffer> {
 
 t.test('the first client starts the daemon; two racing clients get exactly one', async (t) => {
   write(sb, 'hello.py', 'print("hello")\n');
-  const results = await Promise.all(Array.from({ length: 4 }, () => pynwheel(sb, ['run', 'hello.py'])));
-  for (const r of results) t.equal(r.stdout.toString(), 'hello\n');
-  const pid = daemonPid();
+  // Four cold runs at once: python runs each (no daemon yet), and each starts a daemon that
+  // warms the zygote for the next run: one wins the lock, the others hand it their warm-ups.
+  const results = await Promise.all(Array.from({ length: 4 }, () => pynwheel(sb, ['run', 'hello.py'], { env: { PYNWHEEL_DEBUG: '1' } })));
+  for (const r of results) {
+    t.equal(r.stdout.toString(), 'hello\n');
+    // (No daemon yet; or, racing, the daemon another one started, whose zygote is not ready.)
+    t.match(r.stderr.toString(), /running python directly \((cold-start: no daemon listening|cold run: )/, 'a cold run: python ran it');
+  }
+  const pid = await newDaemonPid(0);
   t.ok(isAlive(pid), 'the daemon is running');
+  const z = await warmedFor('', 4);
   const s = await status();
   t.equal(s.pid, pid, 'every client reached the same daemon');
-  t.equal(s.runs, 4);
+  t.equal(s.runs, 0, 'no zygote ran them');
   t.equal(s.zygotes.length, 1, 'one zygote for one interpreter');
+  t.equal(z?.warmedFor.length, 4, 'which the four cold runs warmed (each daemon that lost the race handed its warm-up over)');
+  t.ok(z?.warmedFor.every((w: { why: string; target: string }) => w.why === 'cold run' && w.target === 'hello.py'), 'for hello.py');
+  const next = await pynwheel(sb, ['run', 'hello.py'], { env: { PYNWHEEL_DEBUG: '1' } });
+  t.equal(next.stdout.toString(), 'hello\n');
+  t.match(next.stderr.toString(), /lane taken/, 'the next run is warm: it came by the lane');
+  t.equal((await status()).runs, 1);
   t.equal(s.zygotes[0].python, path.join(sb.venv, 'bin', 'python3'), "the sandbox's venv python");
   const mode = fs.statSync(sb.runtimeDir).mode & 0o777;
   t.equal(mode, 0o700, 'runtime directory is private');
@@ -114,6 +147,9 @@ t.test('third-party packages get zygotes of their own family; stdlib-only runs n
   write(sb, 'fam_numpy.py', 'import fractions\nimport numpy as np\nprint("numpy", int(np.arange(4).sum()))\n');
   write(sb, 'numpy_shadow/numpy.py', 'print("my own numpy")\n');
   write(sb, 'numpy_shadow/use.py', 'import numpy\n');
+  // The first is a cold run (no numpy zygote yet): python's, and numpy's zygote warms for the next.
+  t.equal((await pynwheel(sb, ['run', 'fam_numpy.py'])).stdout.toString(), 'numpy 6\n');
+  t.match((await warmedFor('numpy'))?.warmedFor, [{ why: 'cold run', target: 'fam_numpy.py' }], 'numpy\'s zygote warmed for the cold run');
   for (let i = 0; i < 2; i++) {
     t.equal((await pynwheel(sb, ['run', 'fam_numpy.py'])).stdout.toString(), 'numpy 6\n');
     t.equal((await pynwheel(sb, ['run', 'fam_plain.py'])).stdout.toString(), 'plain False\n', 'a stdlib-only run has no numpy');
@@ -250,7 +286,7 @@ t.test('a daemon that died leaves a stale socket; the next client replaces it', 
   write(sb, 'again.py', 'print("again")\n');
   const r = await pynwheel(sb, ['run', 'again.py']);
   t.equal(r.stdout.toString(), 'again\n');
-  t.not(daemonPid(), pid, 'a new daemon');
+  t.not(await newDaemonPid(pid), pid, 'a new daemon (the cold run started it)');
 });
 
 t.test('the runtime directory is refused when it is not safely ours', async (t) => {
@@ -334,5 +370,5 @@ t.test('a daemon of another version is found out at the handshake and replaced',
   t.equal(r.stdout.toString(), 'served by the new daemon\n');
   t.equal(r.status, 0);
   await exited;
-  t.not(daemonPid(), fake.pid, 'a daemon of this version took over');
+  t.not(await newDaemonPid(fake.pid!), fake.pid, 'a daemon of this version took over');
 });

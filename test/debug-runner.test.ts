@@ -44,14 +44,15 @@ const python3 = () => path.join(sb.venv, 'bin', 'python3');
 const routeOf = (file: string) => routeName(python3(), fs.realpathSync(sb.dir), file);
 const routeLink = (file: string) => path.join(sb.runtimeDir, 'r', routeOf(file));
 
-t.test('a first run: no route, no daemon, the Node CLI starts one', async (t) => {
+t.test('a first run: no route, no daemon: a cold run, python\'s own, and the daemon started to warm the next', async (t) => {
   write(sb, 'a.py', SCRIPT);
   const py = await python(sb, ['a.py', 'x']);
   const first = await debugRun(['run', 'a.py', 'x']);
   t.same(runnerLines(first), [
     `no route (no-route: r/${routeOf('a.py')}: No such file or directory); asking the daemon`,
-    'handing over to the Node CLI: no daemon listening (connect: No such file or directory; Node starts one)',
-  ], 'the runner says why it handed over');
+    'started the daemon, which warms the zygote for the next run',
+    'running python directly (cold run: no daemon listening (connect: No such file or directory))',
+  ], 'the runner says why python runs it');
   t.equal(first.stdout.toString(), py.stdout.toString(), 'the run\'s stdout is python\'s');
   t.equal(withoutDebug(first), py.stderr.toString(), 'and so is its stderr, less the debug lines');
   t.equal(first.status, 3);

@@ -62,7 +62,8 @@ t.test('the daemon: accepted, given to a zygote, routed to a family, route publi
   t.match(log, /pynwheel debug: daemon: run \d+ of b\.py accepted from the client \(pid \d+\)/);
   t.match(log, /pynwheel debug: daemon: run \d+ of b\.py given to (zygote \d+|a new zygote) \(base(; key [^)]*)?\)/);
   t.match(log, new RegExp(`pynwheel debug: daemon: run \\d+ of b\\.py route ${route('b.py')} published`));
-  t.match(log, /pynwheel debug: daemon: run \d+ of b\.py given to a new zygote \(base; key [^)]*OMP_NUM_THREADS=3[^)]*\)/, 'the run of another key');
+  // No zygote of that key yet: a cold run, python's own, and its zygote warms for the next.
+  t.match(log, /pynwheel debug: daemon: run \d+ of b\.py run by python itself \(cold: cold run: no zygote of its key \(base; key [^)]*OMP_NUM_THREADS=3[^)]*\) is ready; warming it\)/, 'the run of another key');
   t.match(log, /pynwheel debug: daemon: run \d+ of -m mod accepted/);
   t.notMatch(log, /run \d+ of quiet\.py/, 'nothing about the runs that did not ask');
 
@@ -70,7 +71,8 @@ t.test('the daemon: accepted, given to a zygote, routed to a family, route publi
   const routed = await pynwheel(sb, ['run', 'np.py'], { env: DEBUG });
   t.equal(routed.stdout.toString(), 'np\n');
   t.match(daemonLog(), /pynwheel debug: daemon: run \d+ of np\.py routed to family numpy by zygote \d+/);
-  t.match(daemonLog(), /pynwheel debug: daemon: run \d+ of np\.py given to (zygote \d+|a new zygote) \(family numpy(; key [^)]*)?\)/);
+  t.match(daemonLog(), /pynwheel debug: daemon: run \d+ of np\.py run by python itself \(cold: cold run: no zygote of its key \(family numpy(; key [^)]*)?\) is ready; warming it\)/,
+    'numpy\'s zygote not there yet: a cold run');
 });
 
 t.test('run(): the caller\'s fd 2 gets the lines (the run\'s env asks), the run\'s stderr stays python\'s', async (t) => {

@@ -2,7 +2,7 @@
 // routed here for their family, after a stale zygote) and why its lane declined the last few.
 // The zygote counts `lane`, `daemon` and its declines; the daemon counts `routed` and `stale`.
 import t from 'tap';
-import { daemonStatus, makeSandbox, pynwheel, write, type Sandbox } from './helpers';
+import { daemonStatus, makeSandbox, pynwheel, sleep, write, type Sandbox } from './helpers';
 
 let sb: Sandbox;
 t.before(() => { sb = makeSandbox('status-paths'); });
@@ -13,20 +13,31 @@ const zygoteOf = (status: Record<string, any>, family: string[], env: Record<str
   status.zygotes.find((z: Zygote) => JSON.stringify(z.key.family) === JSON.stringify(family) &&
     Object.entries(env).every(([k, v]) => z.key.env[k] === v) && (env.OMP_NUM_THREADS !== undefined || z.key.env.OMP_NUM_THREADS === undefined));
 
-t.test('runs by the lane and by the daemon, a decline, a routed run: status counts each', async (t) => {
+t.test('runs by the lane and by the daemon, a decline, a routed run, a cold run: status counts each', async (t) => {
   write(sb, 's.py', 'print("s")\n');
   write(sb, 'n.py', 'import numpy\nprint("n")\n');
+  // The base zygote and numpy's warm first: a run no warm zygote can take is python's own (a cold run).
+  t.equal((await pynwheel(sb, ['warm', '--packages', 'numpy'])).status, 0, 'numpy\'s zygote warmed');
   const runs: Array<[string[], NodeJS.ProcessEnv]> = [
     [['run', 's.py'], {}], // the daemon relays it: no route yet
     [['run', 's.py'], {}], // the lane
     [['run', 's.py'], {}], // the lane
-    [['run', 's.py'], { OMP_NUM_THREADS: '2' }], // the lane declines: another key; a zygote of its own
+    [['run', 's.py'], { OMP_NUM_THREADS: '2' }], // the lane declines: another key; no zygote of its own yet: python runs it, and one warms
     [['run', 'n.py'], {}], // the base zygote reads its imports and routes it to numpy's family
   ];
   for (const [args, env] of runs) {
     const r = await pynwheel(sb, args, { env });
     t.equal(r.status, 0, `${args.join(' ')} ${JSON.stringify(env)} ran`);
   }
+  // The cold run's warm-up: the zygote of its key, with the script's route, for its next run.
+  let keyedWarm: Zygote | undefined;
+  for (let i = 0; i < 200 && !keyedWarm?.warmedFor?.length; i++) {
+    keyedWarm = zygoteOf(await daemonStatus(sb), [], { OMP_NUM_THREADS: '2' });
+    if (!keyedWarm?.warmedFor?.length) await sleep(25);
+  }
+  t.match(keyedWarm?.warmedFor, [{ why: 'cold run', target: 's.py' }], 'the cold run warmed the zygote of its key, and status says so');
+  const next = await pynwheel(sb, ['run', 's.py'], { env: { OMP_NUM_THREADS: '2', PYNWHEEL_DEBUG: '1' } });
+  t.match(next.stderr.toString(), /lane taken/, 'the next run of that key came by its lane');
 
   const status = await daemonStatus(sb);
   const base = zygoteOf(status, [], {});
@@ -41,7 +52,7 @@ t.test('runs by the lane and by the daemon, a decline, a routed run: status coun
 
   // The zygotes' own counts (the Python side: paths, declines, recentDeclines in its status reply).
   t.same({ lane: base?.paths.lane, daemon: base?.paths.daemon }, { lane: 2, daemon: 1 }, 'base: two runs by the lane, one relayed by the daemon');
-  t.same({ lane: keyed?.paths.lane, daemon: keyed?.paths.daemon }, { lane: 0, daemon: 1 }, 'OMP_NUM_THREADS=2: one relayed');
+  t.same({ lane: keyed?.paths.lane, daemon: keyed?.paths.daemon }, { lane: 1, daemon: 0 }, 'OMP_NUM_THREADS=2: none relayed (python ran the cold one), one by the lane');
   t.same({ lane: numpy?.paths.lane, daemon: numpy?.paths.daemon }, { lane: 0, daemon: 1 }, 'numpy\'s: one relayed');
   t.same(base?.declines, { 'other-key-env': 1 }, 'base: one decline, another key');
   t.equal(base?.recentDeclines.length, 1, 'and it is the last one');

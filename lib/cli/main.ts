@@ -8,14 +8,16 @@ import { splitShebangOptions, UsageError } from './run-args';
 import { EXIT_PYNWHEEL_FAILED, runCommand } from './run-command';
 import { say } from './say';
 import { tasksCommand } from './tasks';
+import { warmCommand } from './warm';
 
-const COMMANDS = new Set(['run', 'tasks', 'start', 'stop', 'status', 'doctor', 'shims', 'python-path', 'help', '--help', '-h', '--version', '-V']);
+const COMMANDS = new Set(['run', 'tasks', 'warm', 'start', 'stop', 'status', 'doctor', 'shims', 'python-path', 'help', '--help', '-h', '--version', '-V']);
 
 export async function main(argv: string[]): Promise<number> {
   takeCaller(); // first: it takes a variable out of the environment
   const [first] = argv;
   if (first === 'run') return runCommand(argv.slice(1));
   if (first === 'tasks') return tasksCommand(argv.slice(1));
+  if (first === 'warm') return warmCommand(argv.slice(1));
   if (first !== undefined && !COMMANDS.has(first)) {
     // `pynwheel [PYTHON OPTIONS] FILE ARGS` (a `#!/usr/bin/env -S pynwheel -u` script), the
     // spec's `--file` form, and `#!/path/to/pynwheel -u -B`, whose options the kernel passes as one.

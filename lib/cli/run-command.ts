@@ -57,6 +57,9 @@ export async function runCommand(argv: string[]): Promise<number> {
       { file: parsed.file, module: parsed.module, code: parsed.code, args: parsed.args },
       {
         cwd, env: { ...env, ...plan?.env }, interpreter, stdio: [0, 1, 2], forwardSignals: true, terminal: true, caller,
+        // A cold run is python's own; not under python's names (pynwheel shims): the next python
+        // on PATH may lead back to the shims (a version manager's `system`), a loop of cold runs.
+        cold: !typed,
         direct: { argv: parsed.pythonArgv, env },
       },
     );

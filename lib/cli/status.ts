@@ -28,6 +28,10 @@ export function formatStatus(reply: Record<string, unknown>): string {
     lines.push(...pathLines(z));
     const preloaded = (z.preloaded as string[]) ?? [];
     lines.push(`  preloaded: ${preloaded.length ? preloaded.join(', ') : '(none yet)'}`);
+    if (typeof z.importing === 'string') lines.push(`  importing: ${z.importing}`);
+    // What it was warmed for ahead of runs: `pynwheel warm`, or a cold run python ran itself.
+    const warmed = (z.warmedFor as Array<{ why: string; target: string; at: number; ms: number }> | undefined) ?? [];
+    for (const w of warmed) lines.push(`  warmed for: ${w.target} (${w.why}, ${w.ms} ms, ${duration(Date.now() - w.at)} ago)`);
     const unfit = Object.entries((z.unfit as Record<string, string>) ?? {});
     if (unfit.length) lines.push(`  kept out of the zygote: ${unfit.map(([m, why]) => `${m} (it ${why})`).join('; ')}`);
     const failed = Object.entries((z.failed as Record<string, string>) ?? {});

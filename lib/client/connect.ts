@@ -70,11 +70,12 @@ function isAlive(pid: number): boolean {
   }
 }
 
-export function startDaemon(paths: RuntimePaths, env: NodeJS.ProcessEnv): { failed: string | null } {
+/** `args`: the daemon's (`--warm JSON`: a warm-up to begin with, lib/client/cold.ts). */
+export function startDaemon(paths: RuntimePaths, env: NodeJS.ProcessEnv, args: string[] = []): { failed: string | null } {
   const logFd = fs.openSync(paths.log, 'a', 0o600);
   const state = { failed: null as string | null };
   try {
-    const child = spawn(process.execPath, [DAEMON_MAIN], {
+    const child = spawn(process.execPath, [DAEMON_MAIN, ...args], {
       detached: true, // its own session: it outlives this client and the terminal
       stdio: ['ignore', logFd, logFd],
       cwd: '/',

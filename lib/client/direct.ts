@@ -6,7 +6,7 @@ import type { Caller } from '../cli/caller';
 import { directSiteEnv } from '../shared/direct-site';
 import { isStopped, terminalSession } from '../shared/proc-stat';
 import { FORWARDED_SIGNALS, terminalJobSignals, signalNumber } from '../shared/signals';
-import type { Interpreter } from './interpreter';
+import { findOnPath, type Interpreter } from './interpreter';
 import type { RunOutcome, RunTarget } from './run-client';
 
 /** python's arguments for a run target: `FILE ARGS`, `-m MODULE ARGS` or `-c CODE ARGS`. */
@@ -32,7 +32,10 @@ export function runDirectly(
   caller?: Caller,
 ): Promise<RunOutcome> {
   return new Promise((resolve, reject) => {
-    const child = spawn(interpreter.path, pythonArgs, { stdio: stdioOf(stdio, caller?.passFds ?? []), cwd, env: directSiteEnv(env, pythonArgs), argv0: interpreter.argv0 });
+    // python finds its prefix (a venv's) by its argv[0]: a bare name PATH resolves to another
+    // python (VIRTUAL_ENV's wins over PATH here) would make it that one.
+    const argv0 = interpreter.argv0.includes('/') || findOnPath(interpreter.argv0, env.PATH, cwd) === interpreter.path ? interpreter.argv0 : interpreter.path;
+    const child = spawn(interpreter.path, pythonArgs, { stdio: stdioOf(stdio, caller?.passFds ?? []), cwd, env: directSiteEnv(env, pythonArgs), argv0 });
     const forward = new Map<NodeJS.Signals, () => void>();
     // python is in our process group: with a terminal, what it sends the job reaches python
     // itself, and is not passed on a second time. Ctrl-Z: we stop only if python did (a

@@ -12,7 +12,8 @@ import { encodeFrame } from '../shared/wire';
 import { ensureRuntimeDir, runtimeDirFor, type RuntimePaths } from '../shared/runtime-dir';
 import { FORWARDED_SIGNALS, terminalJobSignals, signalName, signalNumber } from '../shared/signals';
 import { VERSION } from '../shared/version';
-import { connectOrStart, replaceDaemon } from './connect';
+import { startDaemonWarming } from './cold';
+import { connectOrStart, replaceDaemon, tryConnect } from './connect';
 import { clientDebug, type DebugWriter } from './debug';
 import { pythonArgsFor, runDirectly } from './direct';
 import type { Interpreter } from './interpreter';
@@ -58,6 +59,11 @@ export interface ClientOptions {
   caller?: Caller;
   /** The request carries a socket (a call's value channel). */
   carriesSocket?: boolean;
+  /**
+   * The CLI: when no warm zygote can take the run (no daemon, or its zygote is not ready), run
+   * python here at once and have the daemon warm the zygote for the next run (RunRequest.cold).
+   */
+  cold?: boolean;
 }
 
 export interface RunOutcome {
@@ -76,9 +82,9 @@ export async function runThroughDaemon(target: RunTarget, options: ClientOptions
   try {
     const outcome = await runOnce(paths, target, options, debug);
     if (!('direct' in outcome)) return outcome;
-    // The terminal session's zygote is not ready (its first run): python, as fast as python.
-    debug?.(`running python directly (session-start: ${outcome.direct})`);
-    return runDirectly(options.interpreter, options.direct?.argv ?? pythonArgsFor(target), options.cwd, options.direct?.env ?? options.env, options.stdio, options.forwardSignals);
+    // No zygote is ready (a cold run, a terminal session's first): python, as fast as python.
+    debug?.(`running python directly (${outcome.direct})`);
+    return runDirectly(options.interpreter, options.direct?.argv ?? pythonArgsFor(target), options.cwd, options.direct?.env ?? options.env, options.stdio, options.forwardSignals, options.caller);
   } catch (err) {
     if (!(err instanceof PynwheelError)) throw err;
     if ((err.code === 'ESTALE' || err.code === 'EDIRECT') && options.directFallback !== false) {
@@ -94,7 +100,7 @@ export async function runThroughDaemon(target: RunTarget, options: ClientOptions
     await replaceDaemon(paths);
     const outcome = await runOnce(paths, target, options, debug);
     if (!('direct' in outcome)) return outcome;
-    return runDirectly(options.interpreter, options.direct?.argv ?? pythonArgsFor(target), options.cwd, options.direct?.env ?? options.env, options.stdio, options.forwardSignals);
+    return runDirectly(options.interpreter, options.direct?.argv ?? pythonArgsFor(target), options.cwd, options.direct?.env ?? options.env, options.stdio, options.forwardSignals, options.caller);
   }
 }
 
@@ -126,6 +132,7 @@ async function runOnce(paths: RuntimePaths, target: RunTarget, options: ClientOp
     ...(options.caller?.signals ? { signals: options.caller.signals } : {}),
     ...(options.caller || target.call !== undefined ? { passFds } : {}),
     ...(target.call !== undefined ? { call: target.call } : {}),
+    ...(options.cold ? { cold: true } : {}),
   };
   const sched = native.scheduling();
   if (sched !== undefined) request.sched = sched;
@@ -149,7 +156,14 @@ async function runOnce(paths: RuntimePaths, target: RunTarget, options: ClientOp
       // replays its own to each new control, below).
       held = options.onControl ? [] : outcome.held;
     }
-    const channel = new FdChannel(await connectOrStart(paths, options.env), MAX_CLIENT_FRAME);
+    let daemon = tryConnect(paths);
+    if (daemon === null && options.cold) {
+      // A cold run: python now, and a daemon that warms the zygote for the next run meanwhile.
+      startDaemonWarming(paths, options.env, request);
+      return { direct: 'cold-start: no daemon listening; started one to warm the zygote for the next run' };
+    }
+    daemon ??= await connectOrStart(paths, options.env);
+    const channel = new FdChannel(daemon, MAX_CLIENT_FRAME);
     const outcome = await exchange(channel, frame, fds, options, null, held, debug, session);
     if ('declined' in outcome) throw new Error('internal: the daemon declined');
     return outcome;

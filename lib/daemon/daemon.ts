@@ -3,11 +3,13 @@
 // the caller's fds go straight through to the zygote.
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { FdChannel } from '../shared/channel';
+import { PYTHON_PACKAGE_HOME } from '../shared/python-home';
 import { debugWanted } from '../shared/debug';
 import { PynwheelError } from '../shared/errors';
 import { closeQuietly } from '../shared/fds';
-import type { RunRequest } from '../shared/messages';
+import type { RunRequest, WarmRequest } from '../shared/messages';
 import { native, type Poller } from '../shared/native';
 import { MAX_CLIENT_FRAME } from '../shared/protocol-constants';
 import type { Frame } from '../shared/wire';
@@ -17,7 +19,7 @@ import { forwardableSignal, signalNumber } from '../shared/signals';
 import { VERSION } from '../shared/version';
 import { boundLog, debugLog, log } from './log';
 import { confinementOf, directReason } from './confinement';
-import { checkRunFds, checkRunRequest } from './request-check';
+import { checkRunFds, checkRunRequest, checkWarmRequest } from './request-check';
 import { Routes } from './routes';
 import { Zygote, type ZygoteStatus } from './zygote';
 import { keyFor, keyString, withFamily, withSession, type ZygoteKey } from './zygote-key';
@@ -71,11 +73,44 @@ interface Run {
   session?: number;
 }
 
+/** A warm-up: `pynwheel warm`, or the one a cold run asked for (its client ran python itself). */
+interface Warming {
+  id: number;
+  request: WarmRequest;
+  /** Its client, told the outcome (null for a warm-up nobody waits for: a cold run's). */
+  conn: FdChannel | null;
+  zygote?: Zygote;
+  retries: number;
+  family?: string[];
+  scriptKey?: string;
+  startedAt: number;
+  done: boolean;
+}
+
+/** A warm request's script as a run's target: `--packages a,b` is the code that imports them. */
+function warmTarget(request: WarmRequest): { file?: string; module?: string; code?: string; cwd: string } {
+  if (request.packages !== undefined) return { code: request.packages.map((p) => `import ${p}\n`).join(''), cwd: request.cwd };
+  return { file: request.file, module: request.module, code: request.code, cwd: request.cwd };
+}
+
+function describeTarget(request: WarmRequest): string {
+  if (request.packages !== undefined) return `--packages ${request.packages.join(',')}`;
+  if (request.module !== undefined) return `-m ${request.module}`;
+  return request.code !== undefined ? '-c CODE' : request.file!;
+}
+
+/**
+ * A cold run's warm-up waits for the run (its client's process) to end, at most this long: on a
+ * machine of few CPUs zygotes importing beside it would slow the run itself (as native/runner/cold.cc).
+ */
+const COLD_WARM_DELAY_MS = 1000;
+const COLD_WARM_POLL_MS = 5;
+
 /** Scripts whose family the daemon remembers, so that their runs go to its zygote at once. */
 const MAX_REMEMBERED_SCRIPTS = 4096;
 
 /** A script as its runs name it: the same words in the same directory are the same script (-c's code by its hash: it may be megabytes). */
-function scriptKey(base: string, request: RunRequest): string {
+function scriptKey(base: string, request: Pick<RunRequest, 'cwd' | 'module' | 'code' | 'file'>): string {
   const code = request.code !== undefined ? `-c ${createHash('sha256').update(request.code).digest('hex')}` : undefined;
   return `${base}\0${request.cwd}\0${request.module !== undefined ? `-m ${request.module}` : code ?? request.file}`;
 }
@@ -91,6 +126,7 @@ export class Daemon {
   private readonly families = new Map<string, string[]>();
   private readonly connections = new Set<FdChannel>();
   private readonly runs = new Map<number, Run>();
+  private readonly warmings = new Set<Warming>();
   private nextRunId = 1;
   private runsServed = 0;
   private readonly startedAt = Date.now();
@@ -151,6 +187,7 @@ export class Daemon {
       releaseFds(run);
       this.fail(run, 'ESTOPPED', `the pynwheel daemon stopped (${reason})`);
     }
+    for (const warming of [...this.warmings]) this.endWarming(warming, 'ESTOPPED', `the pynwheel daemon stopped (${reason})`);
     for (const zygote of this.zygotes.values()) zygote.stop();
     for (const conn of this.connections) conn.end();
     if (this.lockFd >= 0) closeQuietly(this.lockFd);
@@ -215,7 +252,7 @@ export class Daemon {
 
   private touch(): void {
     clearTimeout(this.idleTimer);
-    if (this.runs.size > 0 || this.connections.size > 0) return;
+    if (this.runs.size > 0 || this.connections.size > 0 || this.warmings.size > 0) return;
     if ([...this.zygotes.values()].some((z) => z.activeRuns > 0)) return; // lane runs
     this.idleTimer = setTimeout(() => this.shutdown(`idle for ${this.options.idleMs} ms`), this.options.idleMs);
     this.idleTimer.unref();
@@ -257,9 +294,12 @@ export class Daemon {
     }
     const handshake = setTimeout(() => conn.destroy(new PynwheelError('ETIMEDOUT', 'no request')), HANDSHAKE_TIMEOUT_MS);
     let run: Run | undefined;
+    let asked = false;
     conn.on('frame', (frame) => {
       clearTimeout(handshake);
       if (run) return this.onRunFrame(run, frame);
+      if (asked) return frame.fds.forEach(closeQuietly); // (a warm request's client has nothing more to say)
+      asked = true;
       run = this.onRequest(conn, frame, peer.pid);
     });
     conn.on('close', (err) => {
@@ -300,6 +340,10 @@ export class Daemon {
           }
         }
         if (this.stopping) return refuse('ESTOPPED', 'the pynwheel daemon is stopping');
+        if (isPynwheelItself(request.python)) {
+          // A zygote of it would be a pynwheel run, whose zygote would be another, and so on.
+          return refuse('EBADREQUEST', `bad run request: the interpreter ${request.python} is pynwheel itself (a link of \`pynwheel shims\`), not a python`, 'bad-python');
+        }
         const direct = directReason(request, peerPid, this.confinement);
         if (direct !== null) {
           if (debugWanted(request.env)) debugLog(`a run of ${request.file ?? (request.module !== undefined ? `-m ${request.module}` : '-c CODE')} from client ${peerPid}: ${direct[1]} (${direct[0]}): the client runs python directly (EDIRECT)`);
@@ -313,6 +357,27 @@ export class Daemon {
         this.debug(run, `accepted from the client (pid ${peerPid})`);
         this.dispatch(run);
         return run;
+      }
+      case 'warm': {
+        fds.forEach(closeQuietly);
+        let request: WarmRequest;
+        try {
+          request = checkWarmRequest(message);
+        } catch (err) {
+          return refuse((err as PynwheelError).code ?? 'EBADREQUEST', (err as Error).message, (err as PynwheelError).reason);
+        }
+        if (request.client !== VERSION) {
+          return refuse('EVERSION', `this daemon is pynwheel ${VERSION}, the client is ${String(request.client)}`);
+        }
+        if (request.session !== undefined) {
+          const own = sessionOf(peerPid);
+          if (own === null || own.ttyNr === 0 || own.sid !== request.session[0] || own.pgid !== request.session[1]) {
+            return refuse('EBADREQUEST', `bad warm request: "session" ${JSON.stringify(request.session)} is not the client's`, 'bad-session');
+          }
+        }
+        if (this.stopping) return refuse('ESTOPPED', 'the pynwheel daemon is stopping');
+        this.warm(request, conn);
+        return undefined;
       }
       case 'status':
         fds.forEach(closeQuietly);
@@ -417,6 +482,105 @@ export class Daemon {
     for (const signo of run.earlySignals ?? []) zygote.signal(run.id, signo);
   }
 
+  /**
+   * A warm-up: the zygote of the script's key and family (found as a run's would be: the base
+   * zygote reads the script and routes it) imports what the script does and forks its spares.
+   * `conn` hears `importing` (if asked) and then `warm` or `error`; the warm-up goes on if it
+   * leaves. A terminal session's zygote is started by its client (`start-zygote`, as for runs).
+   */
+  warm(request: WarmRequest, conn: FdChannel | null, known: { family?: string[]; scriptKey?: string } = {}): void {
+    const warming: Warming = { id: this.nextRunId++, request, conn, retries: 0, startedAt: Date.now(), done: false, ...known };
+    this.warmings.add(warming);
+    clearTimeout(this.idleTimer);
+    if (request.after === undefined) return this.warmOn(warming);
+    const until = Date.now() + COLD_WARM_DELAY_MS;
+    const poll = (): void => {
+      if (warming.done) return;
+      if (Date.now() < until && isAlive(request.after!)) return void setTimeout(poll, COLD_WARM_POLL_MS);
+      this.warmOn(warming);
+    };
+    poll();
+  }
+
+  private warmOn(warming: Warming): void {
+    const { request } = warming;
+    if (isPynwheelItself(request.python)) return this.endWarming(warming, 'EBADREQUEST', `the interpreter ${request.python} is pynwheel itself (a shim of pynwheel shims)`);
+    const session = request.session?.[0];
+    const base = keyFor(request.python, realPath(request.python), request.env);
+    const target = warmTarget(request);
+    warming.scriptKey ??= scriptKey(keyString(base), target);
+    const key = withSession(withFamily(base, warming.family ?? this.families.get(warming.scriptKey) ?? []), session);
+    let zygote = this.zygotes.get(keyString(key));
+    if (!zygote?.acceptsRuns) {
+      if (session !== undefined && warming.conn === null) return this.endWarming(warming, 'EBADREQUEST', 'a terminal session\'s zygote is started by a client of the session');
+      this.makeRoomForAZygote(session);
+      const env = Object.fromEntries(Object.entries(request.env).filter(([k]) => !k.startsWith('PYNWHEEL_') && !PER_RUN_ENV.has(k)));
+      zygote = this.startZygote(key, env, []);
+      if (session !== undefined) {
+        const launch = zygote.launch()!;
+        const leader = sessionOf(session);
+        if (!this.sessionLeaders.has(session) && leader !== null) this.sessionLeaders.set(session, leader.startTime);
+        log(`session ${session}: its client starts a zygote (${describeKey(zygote.key)}) to warm it`);
+        warming.conn!.send({ type: 'start-zygote', argv: launch.argv.join('\0'), env: Object.entries(launch.env).map(([k, v]) => `${k}=${v}`).join('\0') },
+          [launch.fd, 1, 2]);
+        warming.conn!.on('close', () => closeQuietly(launch.fd)); // once the frame is out
+      }
+    }
+    const warmingZygote = zygote;
+    warming.zygote = warmingZygote;
+    const retry = (why: string): void => {
+      if (++warming.retries > MAX_RETRIES) return this.endWarming(warming, 'EZYGOTE', `the zygotes keep moving this warm-up (${why})`);
+      this.warmOn(warming);
+    };
+    void warmingZygote.warm(warming.id, target, {
+      warmed: (preloaded) => {
+        if (request.file !== undefined && warmingZygote.lanePath) {
+          this.routes.publish(request.python, request.cwd, request.file, warmingZygote.lanePath, session);
+        }
+        const ms = Date.now() - warming.startedAt;
+        warmingZygote.noteWarmed({ why: request.why ?? 'pynwheel warm', target: describeTarget(request), at: warming.startedAt, ms });
+        log(`warmed zygote ${warmingZygote.pid} (${describeKey(warmingZygote.key)}) for ${describeTarget(request)} in ${ms} ms (${request.why ?? 'pynwheel warm'})`);
+        this.endWarming(warming, null, '', { type: 'warm', pid: warmingZygote.pid, family: warmingZygote.key.family, preloaded, ms });
+      },
+      route: (family) => {
+        this.rememberFamily(warming.scriptKey!, family);
+        warming.family = family;
+        retry(`routed to ${JSON.stringify(family)}`);
+      },
+      unfit: (module, reason) => {
+        log(`not keeping ${module} in the zygote of ${request.python}: it ${reason}; replacing the zygote`);
+        this.unfitFor(request.python).set(module, reason);
+        retry(`${module} unfit`);
+      },
+      stale: (reason) => retry(`stale: ${reason}`),
+      failed: (code, message) => this.endWarming(warming, code, message),
+      started: () => undefined,
+      exited: () => undefined,
+      stopped: () => undefined,
+    });
+  }
+
+  /** The zygote a warm-up is importing in said it imports `module`: its client hears it, if it asked. */
+  private onImporting(zygote: Zygote, module: string): void {
+    for (const warming of this.warmings) {
+      if (warming.zygote === zygote && warming.request.progress && warming.conn !== null && !warming.done) {
+        warming.conn.send({ type: 'importing', module, ms: Date.now() - warming.startedAt });
+      }
+    }
+  }
+
+  private endWarming(warming: Warming, code: string | null, message: string, reply?: Record<string, unknown>): void {
+    if (warming.done) return;
+    warming.done = true;
+    this.warmings.delete(warming);
+    if (code !== null) log(`warm-up of ${describeTarget(warming.request)} failed: ${message}`);
+    if (warming.conn !== null) {
+      warming.conn.send(code !== null ? { type: 'error', code, message } : reply!);
+      warming.conn.end();
+    }
+    this.touch();
+  }
+
   /** The zygote to run it, or null when the client runs python itself (it has been told). */
   private zygoteFor(run: Run): Zygote | null {
     const { request } = run;
@@ -427,9 +591,15 @@ export class Daemon {
     const id = keyString(key);
     const existing = this.zygotes.get(id);
     if (existing?.acceptsRuns) {
-      if (run.session === undefined || existing.isReady) return existing;
+      if (existing.isReady) return existing;
+      if (run.session === undefined && !request.cold) return existing; // (the Node API waits for it)
       // Its first runs must be no slower than python's: it is still starting.
+      if (run.session === undefined) return this.runCold(run, `the zygote (${describeKey(key)}) is starting`);
       return this.runDirectly(run, `the session's zygote (${describeKey(key)}) is starting`);
+    }
+    if (run.session === undefined && request.cold) {
+      // A cold run: python runs it now, and the zygote its next run needs warms up meanwhile.
+      return this.runCold(run, `no zygote of its key (${describeKey(key)}) is ready`);
     }
     this.makeRoomForAZygote(run.session);
     const env = Object.fromEntries(Object.entries(request.env).filter(([k]) => !k.startsWith('PYNWHEEL_') && !PER_RUN_ENV.has(k)));
@@ -457,10 +627,26 @@ export class Daemon {
     return this.runDirectly(run, 'a zygote of its terminal session is starting');
   }
 
+  /**
+   * A cold run: its client runs python itself (`direct`), and the zygote of the script's key
+   * and family warms up for the next run (its family as far as the daemon knows it: the warm-up
+   * finds the rest, as a run would).
+   */
+  private runCold(run: Run, reason: string): null {
+    const { request } = run;
+    const target = request.module !== undefined ? { module: request.module } : request.code !== undefined ? { code: request.code } : { file: request.file };
+    const warm: WarmRequest = {
+      type: 'warm', client: request.client, ...target, cwd: request.cwd, env: request.env, python: request.python, why: 'cold run', after: run.callerPid,
+    };
+    this.runDirectly(run, `cold run: ${reason}; warming it`);
+    this.warm(warm, null, { family: run.family, scriptKey: run.scriptKey });
+    return null;
+  }
+
   /** The client runs python itself: the reply `direct`, and the run is over for the daemon. */
   private runDirectly(run: Run, reason: string): null {
     releaseFds(run);
-    this.debug(run, `run by python itself (session-start: ${reason})`);
+    this.debug(run, `run by python itself (${reason.startsWith('cold run') ? 'cold' : 'session-start'}: ${reason})`);
     if (!run.done) {
       this.finish(run);
       run.conn.send({ type: 'direct', reason });
@@ -477,6 +663,7 @@ export class Daemon {
     log(`starting a zygote for ${key.python}${key.family.length ? ` (family ${key.family.join(', ')})` : ''}` +
       `${Object.keys(key.env).length ? ` with ${JSON.stringify(key.env)}` : ''}` +
       `${preload.length ? `, preloading ${preload.join(', ')}` : ''}`);
+    zygote.on('importing', (module) => this.onImporting(zygote, module));
     zygote.on('lane', (served) => {
       this.runsServed += served;
       this.touch();
@@ -584,4 +771,23 @@ function realPath(file: string): string {
   } catch {
     return file; // the zygote's start will say what is wrong with it
   }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** pynwheel's own command (the runner, its bin/ copy or shim): what `pynwheel shims` links python3 to. */
+const PYNWHEEL_COMMANDS = new Set([
+  path.resolve(PYTHON_PACKAGE_HOME, '..', 'build', 'Release', 'pynwheel-runner'),
+  path.resolve(PYTHON_PACKAGE_HOME, '..', 'bin', 'pynwheel'),
+].map(realPath));
+
+function isPynwheelItself(python: string): boolean {
+  return PYNWHEEL_COMMANDS.has(realPath(python));
 }

@@ -1,6 +1,11 @@
 // Runs in the daemon: the entry point of the detached daemon process (dist/daemon/main.js,
 // started by the first client that finds none).
 import { Daemon } from './daemon';
+import { checkWarmRequest } from './request-check';
+import { FdChannel } from '../shared/channel';
+import { MAX_CLIENT_FRAME } from '../shared/protocol-constants';
+import type { RuntimePaths } from '../shared/runtime-dir';
+import type { Message } from '../shared/wire';
 import { boundLog, log } from './log';
 import { native } from '../shared/native';
 import { ensureRuntimeDir, runtimeDirFor } from '../shared/runtime-dir';
@@ -55,9 +60,53 @@ function main(): void {
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
     process.on(signal, () => daemon.shutdown(`received ${signal}`));
   }
+  // A cold run's client started it with the warm-up its run needs (lib/client/cold.ts).
+  const warm = warmArgument(process.argv.slice(2));
   if (!daemon.start()) {
-    // Another daemon holds the lock: two clients raced to start one, and it won.
-    process.exit(0);
+    // Another daemon holds the lock: two clients raced to start one, and it won; it gets our warm-up.
+    if (warm === null) process.exit(0);
+    void handOver(paths, warm).finally(() => process.exit(0));
+    return;
+  }
+  if (warm !== null) {
+    try {
+      daemon.warm(checkWarmRequest(warm), null);
+    } catch (err) {
+      log(`the warm-up it was started with is not one: ${(err as Error).message}`);
+    }
+  }
+}
+
+/** `--warm JSON`: a warm request (docs/PROTOCOL.md), or null. */
+function warmArgument(args: string[]): Message | null {
+  const at = args.indexOf('--warm');
+  if (at < 0 || args[at + 1] === undefined) return null;
+  try {
+    const value = JSON.parse(args[at + 1]) as unknown;
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? { ...(value as object), type: 'warm' } as Message : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The warm-up to the daemon that won the lock, once it listens (it may not yet). */
+async function handOver(paths: RuntimePaths, warm: Message): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    let fd: number;
+    try {
+      fd = native.connect(paths.socket);
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      continue;
+    }
+    const channel = new FdChannel(fd, MAX_CLIENT_FRAME);
+    await new Promise<void>((resolve) => {
+      channel.on('frame', () => channel.destroy()); // its first reply: it has the warm-up
+      channel.on('close', () => resolve());
+      channel.send(warm);
+    });
+    return;
   }
 }
 

@@ -3,7 +3,7 @@
 // requestChecks code of lib/shared/protocol.json, the PynwheelError's `reason`.
 import { constants } from 'node:os';
 import { PynwheelError } from '../shared/errors';
-import { fdCountOf, type RunRequest } from '../shared/messages';
+import { fdCountOf, type RunRequest, type WarmRequest } from '../shared/messages';
 import { MAX_ARGS, MAX_LIMITS, NOTIFY_SIGNAL_NAMES, NOTIFY_TOKEN_BELOW, type RequestCheck } from '../shared/protocol-constants';
 import { MAX_SIGNAL } from '../shared/signals';
 import type { Message } from '../shared/wire';
@@ -100,6 +100,24 @@ export function checkRunRequest(message: Message, fdCount: number): RunRequest {
   const request = m as unknown as RunRequest;
   if (fdCountOf(request) !== fdCount) bad('fd-count', `it announces ${fdCountOf(request)} fds but carries ${fdCount}`);
   return request;
+}
+
+/** Validates a decoded warm request (the run request's checks for the fields they share). */
+export function checkWarmRequest(message: Message): WarmRequest {
+  const m = message as Record<string, unknown>;
+  const named = [m.file, m.module, m.code].filter((t) => typeof t === 'string').length + (m.packages !== undefined ? 1 : 0);
+  if (named !== 1) bad('file-or-module', 'exactly one of "file", "module", "code" and "packages" must be given');
+  if (m.packages !== undefined && (!Array.isArray(m.packages) || m.packages.length === 0 || m.packages.length > 1000 ||
+    !m.packages.every((p) => typeof p === 'string' && MODULE_NAME.test(p)))) {
+    bad('bad-module', '"packages" must be a list of module names');
+  }
+  if (m.progress !== undefined && typeof m.progress !== 'boolean') bad('file-or-module', '"progress" must be a boolean');
+  if (m.after !== undefined && !(Number.isSafeInteger(m.after) && (m.after as number) > 0)) bad('file-or-module', '"after" must be a pid');
+  if (m.why !== undefined && (typeof m.why !== 'string' || m.why.length > 200)) bad('file-or-module', '"why" must be a short string');
+  // The fields a run has too, checked as a run's (no stdio or fds: nothing runs).
+  checkRunRequest({ ...m, type: 'run', args: [], argv0: '', stdio: [false, false, false], cwdFd: false, passFds: undefined, call: undefined,
+    ...(m.packages !== undefined ? { code: '' } : {}) } as Message, 0);
+  return m as unknown as WarmRequest;
 }
 
 const STREAM_NAMES = ['stdin', 'stdout', 'stderr'];

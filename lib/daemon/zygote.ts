@@ -33,6 +33,18 @@ export interface RunListener {
   route(family: string[]): void;
   /** The run was stopped by a signal (it continues on SIGCONT). */
   stopped(signal: number): void;
+  /** A warm-up's end: what the zygote has imported now (see `warm`). */
+  warmed?(preloaded: string[]): void;
+}
+
+/** What a zygote was warmed for, ahead of runs (`pynwheel warm`, a cold run's warm-up): for `status`. */
+export interface WarmedFor {
+  why: string;
+  /** The script as the warm-up named it: a file, `-m MODULE`, `-c CODE` or `--packages a,b`. */
+  target: string;
+  /** Unix time ms it was asked for, and how long it took. */
+  at: number;
+  ms: number;
 }
 
 export interface ZygoteStatus {
@@ -69,9 +81,12 @@ export interface ZygoteStatus {
   staleCheckNs: number | null;
   skipped: string[];
   startedAt: number;
+  /** The warm-ups it had (the last few), and what it is importing now. */
+  warmedFor: WarmedFor[];
+  importing: string | null;
 }
 
-export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, string[]]; lane: [number] }> {
+export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, string[]]; lane: [number]; importing: [string] }> {
   readonly python: string;
   readonly startedAt = Date.now();
   pid = 0;
@@ -79,6 +94,9 @@ export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, strin
   lastUsed = Date.now();
   /** Runs the daemon gave it after a route or a stale zygote (see ZygoteStatus.paths). */
   readonly paths = { routed: 0, stale: 0 };
+  /** Its warm-ups (WarmedFor), most recent last; the module it is importing now (null once it is done). */
+  readonly warmedFor: WarmedFor[] = [];
+  importing: string | null = null;
   /** Where clients reach its spares directly (null until its hello, or if it has no path). */
   lanePath: string | null = null;
   private laneActive = 0;
@@ -116,14 +134,18 @@ export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, strin
       ...(key.session !== undefined ? { session: key.session } : {}),
     };
     const args = [ZYGOTE_SCRIPT, '3', skipped.join(','), preload.join(','), key.family.join(','), JSON.stringify(laneConfig)];
+    // Never through pynwheel itself: an interpreter that is (or leads to) pynwheel's shims
+    // (a version manager's `system`) would run the zygote as a pynwheel run, whose cold run
+    // would warm a zygote of its own, and so on. (Runs get their caller's environment.)
+    const zygoteEnv = { ...env, PYNWHEEL_DISABLE: '1' };
     if (key.session !== undefined) {
       this.child = null;
-      this.pendingLaunch = { argv: [python, ...args], env, fd: theirs };
+      this.pendingLaunch = { argv: [python, ...args], env: zygoteEnv, fd: theirs };
     } else {
       this.child = spawn(python, args, {
         // The zygote's own output (never a run's) goes to the daemon's log.
         stdio: ['ignore', 'inherit', 'inherit', theirs],
-        env,
+        env: zygoteEnv,
         cwd: '/',
       });
       closeQuietly(theirs);
@@ -149,6 +171,7 @@ export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, strin
       if (message.type === 'hello') {
         clearTimeout(this.helloTimer);
         this.helloReceived = true;
+        this.importing = null;
         this.pid = Number(message.pid);
         this.version = String(message.version ?? '');
         this.lanePath = typeof message.lane === 'string' ? message.lane : null;
@@ -202,6 +225,25 @@ export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, strin
     this.channel.send({ type: 'run', id, file, module, code, args, cwd, env, argv0, stdio, cwdFd, callerPid, umask, limits, notify, session, sched, signals, passFds, call }, fds);
   }
 
+  /**
+   * Make it ready for runs of this script: its imports preloaded, the script known to its lane,
+   * spares forked ahead; nothing runs. The listener hears `warmed`, or `route`, `unfit`,
+   * `stale`, `failed` as a run's would.
+   */
+  async warm(id: number, target: { file?: string; module?: string; code?: string; cwd: string }, listener: RunListener): Promise<void> {
+    this.lastUsed = Date.now();
+    this.runs.set(id, listener);
+    await this.ready;
+    if (this.dead) return;
+    this.channel.send({ type: 'warm', id, file: target.file, module: target.module, code: target.code, cwd: target.cwd });
+  }
+
+  /** A warm-up it had, for `status` (the last few). */
+  noteWarmed(warmed: WarmedFor): void {
+    this.warmedFor.push(warmed);
+    this.warmedFor.splice(0, Math.max(0, this.warmedFor.length - 8));
+  }
+
   /** Queued behind the run's own frame (promise callbacks keep order), so it is never lost. */
   signal(id: number, signo: number): void {
     if (this.runs.has(id)) void this.ready.then(() => this.channel.send({ type: 'signal', id, signo }));
@@ -213,7 +255,10 @@ export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, strin
   }
 
   async status(): Promise<ZygoteStatus> {
-    const base = { pid: this.pid, python: this.python, key: this.key, version: this.version, skipped: this.skipped, startedAt: this.startedAt, ...memoryOf(this.pid) };
+    const base = {
+      pid: this.pid, python: this.python, key: this.key, version: this.version, skipped: this.skipped, startedAt: this.startedAt,
+      warmedFor: [...this.warmedFor], importing: this.importing, ...memoryOf(this.pid),
+    };
     const reply = this.dead ? null : await new Promise<Message | null>((resolve) => {
       const timer = setTimeout(() => resolve(null), STATUS_TIMEOUT_MS);
       this.statusWaiters.push((m) => { clearTimeout(timer); resolve(m); });
@@ -244,6 +289,12 @@ export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, strin
   private onMessage(message: Message): void {
     if (message.type === 'status') {
       this.statusWaiters.shift()?.(message);
+      return;
+    }
+    if (message.type === 'importing') {
+      // (Before its hello, too: a family zygote imports its family first.)
+      this.importing = String(message.module);
+      this.emit('importing', this.importing);
       return;
     }
     if (message.type === 'lane') {
@@ -297,6 +348,11 @@ export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, strin
       case 'route':
         this.runs.delete(id);
         listener.route(Array.isArray(message.family) ? message.family.map(String) : []);
+        break;
+      case 'warmed':
+        this.runs.delete(id);
+        this.importing = null;
+        listener.warmed?.(Array.isArray(message.preloaded) ? message.preloaded.map(String) : []);
         break;
     }
   }

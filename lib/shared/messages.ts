@@ -65,7 +65,45 @@ export interface RunRequest {
    * passFds: the call's value channel (docs/PROTOCOL.md, "Calls").
    */
   call?: number;
+  /**
+   * The client runs python itself when no zygote is ready to take the run (the CLIs send it;
+   * the Node API keeps its pid and waits): the daemon then replies `direct` and warms the
+   * zygote for the script's next run meanwhile (a cold run).
+   */
+  cold?: boolean;
 }
+
+/**
+ * Client -> daemon, a first frame: make ready, ahead of any run, the zygote a script, a module
+ * or a set of packages needs (`pynwheel warm`; a cold run's warm-up). Exactly one of file,
+ * module, code and packages. Replies: `importing` (with `progress`), then `warm` or `error`.
+ */
+export interface WarmRequest {
+  type: 'warm';
+  client: string;
+  file?: string;
+  module?: string;
+  code?: string;
+  packages?: string[];
+  cwd: string;
+  env: Record<string, string>;
+  python: string;
+  /** [sid, pgid], as a run's: the zygote of the client's terminal session (it starts it, `start-zygote`). */
+  session?: [number, number];
+  /** Send `importing` as the zygote imports. */
+  progress?: boolean;
+  /** Why it is warmed, for `status` (`cold run`: a run that python ran itself). */
+  why?: string;
+  /** A cold run's process: the warm-up waits until it is over (at most a second), so as not to slow it. */
+  after?: number;
+}
+
+/** Daemon -> client, for a WarmRequest. */
+export type WarmReply =
+  | { type: 'importing'; module: string; ms: number }
+  | { type: 'warm'; pid: number; family: string[]; preloaded: string[]; ms: number }
+  | { type: 'error'; code: string; message: string; reason?: string }
+  | { type: 'start-zygote'; argv: string; env: string };
 
 /** Daemon -> client. */
 export type RunReply =

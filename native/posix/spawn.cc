@@ -23,14 +23,17 @@ void CloseFrom(int first) {
   for (int fd = first; fd < 65536; fd++) close(fd);
 }
 
-/** Until process `pid` is gone, or 60 s (kill and nanosleep are async-signal-safe). */
-void AwaitExit(pid_t pid) {
+/** Until process `pid` is gone, or `limit_ms` (kill and nanosleep are async-signal-safe). */
+void AwaitExit(pid_t pid, int limit_ms) {
   timespec pause{0, 5 * 1000 * 1000};
-  for (int i = 0; i < 12000 && (kill(pid, 0) == 0 || errno == EPERM); i++) nanosleep(&pause, nullptr);
+  for (int i = 0; i < limit_ms / 5 && (kill(pid, 0) == 0 || errno == EPERM); i++) nanosleep(&pause, nullptr);
 }
 
-[[noreturn]] void BecomeZygote(char* const* argv, char* const* envp, const int fds[3], pid_t after) {
-  setpgid(0, 0);  // its own group: the terminal's signals are for the foreground job, not it
+[[noreturn]] void BecomeZygote(char* const* argv, char* const* envp, const int fds[3], pid_t after, bool new_session,
+                               int after_limit_ms) {
+  // Its own group: the terminal's signals are for the foreground job, not it (or its own session).
+  if (new_session) setsid();
+  else setpgid(0, 0);
   // Moved up first, so that placing one cannot close another.
   int moved[3];
   for (int i = 0; i < 3; i++) moved[i] = fcntl(fds[i], F_DUPFD, 10);
@@ -50,7 +53,7 @@ void AwaitExit(pid_t pid) {
   sigprocmask(SIG_SETMASK, &none, nullptr);
   if (chdir("/") != 0) _exit(127);
   // (After its fds are its own: holding the caller's stdout would keep its reader waiting.)
-  if (after > 0) AwaitExit(after);
+  if (after > 0) AwaitExit(after, after_limit_ms);
   execve(argv[0], argv, envp);
   _exit(127);
 }
@@ -58,7 +61,7 @@ void AwaitExit(pid_t pid) {
 }  // namespace
 
 int SpawnDetached(const std::vector<std::string>& argv, const std::vector<std::string>& env, const int fds[3],
-                  const char** syscall_name, pid_t after) {
+                  const char** syscall_name, pid_t after, bool new_session, int after_limit_ms) {
   // Built before the fork: nothing after it may allocate.
   std::vector<char*> args, envp;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -72,7 +75,7 @@ int SpawnDetached(const std::vector<std::string>& argv, const std::vector<std::s
   if (child == 0) {
     pid_t grandchild = fork();
     if (grandchild != 0) _exit(grandchild < 0 ? 1 : 0);
-    BecomeZygote(args.data(), envp.data(), fds, after);
+    BecomeZygote(args.data(), envp.data(), fds, after, new_session, after_limit_ms);
   }
   int status = 0;
   pid_t waited;

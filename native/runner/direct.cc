@@ -58,7 +58,11 @@ void MakePynwheelImportable(const RunArgs& run) {
   Debug("running python directly (%s)", why);
   ActOnCaughtSignals();
   std::vector<char*> args;
-  args.push_back(const_cast<char*>(where.argv0.c_str()));
+  // python finds its prefix (a venv's) by its argv[0]: a bare name PATH resolves to another
+  // python (VIRTUAL_ENV's wins over PATH here) would make it that one.
+  std::string argv0 = where.argv0;
+  if (argv0.find('/') == std::string::npos && FindOnPath(argv0, where.cwd) != where.python) argv0 = where.python;
+  args.push_back(const_cast<char*>(argv0.c_str()));
   for (const std::string& arg : run.python_argv) args.push_back(const_cast<char*>(arg.c_str()));  // options included
   args.push_back(nullptr);
   MakePynwheelImportable(run);

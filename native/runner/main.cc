@@ -11,6 +11,7 @@
 //   outcome.h   the replies until the run ends     handover.h  exec of the Node CLI
 //   session.h   a terminal session's runs          caller.h    the caller's signals and fds
 //   direct.h    exec of python itself              debug.h     PYNWHEEL_DEBUG=1's lines
+//   cold.h      a cold run's daemon and warm-up    warm.h      `pynwheel warm FILE` without Node
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -22,6 +23,7 @@
 
 #include "../shared/protocol.h"
 #include "caller.h"
+#include "cold.h"
 #include "debug.h"
 #include "direct.h"
 #include "handover.h"
@@ -33,6 +35,7 @@
 #include "run_args.h"
 #include "session.h"
 #include "signals.h"
+#include "warm.h"
 #include "wire.h"
 
 using namespace runner;
@@ -86,11 +89,12 @@ Lane ConnectLane(const RunArgs& run, const Location& where, const TerminalSessio
 struct Outgoing {
   std::vector<int> fds;
   int cwd_fd;
+  std::string json;  // the request, also a cold run's warm-up (cold.h)
   std::string frame;
 };
 
 Outgoing PrepareRequest(const RunArgs& run, const Location& where, const bool present[3], const Caller& caller,
-                        const TerminalSession& session) {
+                        const TerminalSession& session, bool cold) {
   Outgoing out;
   for (int fd = 0; fd < 3; fd++) {
     if (present[fd]) out.fds.push_back(fd);
@@ -99,8 +103,8 @@ Outgoing PrepareRequest(const RunArgs& run, const Location& where, const bool pr
   if (out.cwd_fd >= 0) out.fds.push_back(out.cwd_fd);
   out.fds.insert(out.fds.end(), caller.fds.begin(), caller.fds.end());
   RequestFds sent{{present[0], present[1], present[2]}, out.cwd_fd >= 0};
-  std::string request = BuildRunRequest(run, where, sent, StatusSignal(), AskForStatusSignal(), &caller, session);
-  out.frame = EncodeFrame(request, static_cast<unsigned>(out.fds.size()));
+  out.json = BuildRunRequest(run, where, sent, StatusSignal(), AskForStatusSignal(), &caller, session, cold);
+  out.frame = EncodeFrame(out.json, static_cast<unsigned>(out.fds.size()));
   return out;
 }
 
@@ -133,10 +137,18 @@ void SayWhyNoLane(const Lane& lane, const char* run_kind) {
  * or becomes python (a terminal session whose zygote is not ready).
  */
 [[noreturn]] void AskDaemon(char** argv, const RunArgs& run, const Location& where, const Outgoing& request,
-                            const Caller& caller, const TerminalSession& session, const bool present[3]) {
+                            const Caller& caller, const TerminalSession& session, const bool present[3], bool cold) {
   InstallSignalForwarding(caller);
   int sock = Connect(where.runtime_dir + "/daemon.sock");
-  // No daemon (Node starts one), or trouble Node should report; nothing has run yet (the
+  if (sock < 0 && cold && (errno == ENOENT || errno == ECONNREFUSED)) {
+    // A cold run: python now, and a daemon that warms the zygote for the next run meanwhile.
+    std::string why = std::string("cold run: no daemon listening (connect: ") + std::strerror(errno) + ")";
+    if (StartDaemonWarming(where, request.json, session.sid > 0)) {
+      if (request.cwd_fd >= 0) close(request.cwd_fd);
+      RunPythonItself(run, where, present, why.c_str());
+    }
+  }
+  // Trouble Node should report (or no way to start a daemon here); nothing has run yet (the
   // handlers and pipe do not survive exec).
   if (sock < 0) HandToNode(argv, (std::string("no daemon listening (connect: ") + std::strerror(errno) + "; Node starts one)").c_str());
   if (!SendFrame(sock, request.frame, request.fds)) {
@@ -169,6 +181,8 @@ int main(int argc, char** argv) {
   SetForNode(kCallerVariable, CallerValue(caller));
   bool present[3];
   if (!HoldClosedStdio(present)) return 125;
+  // `pynwheel warm FILE` where Node is not needed (warm.h): what is warm costs a round trip.
+  if (argc > 1 && std::strcmp(argv[1], "warm") == 0 && !IsMasquerade(argv[0])) WarmIfSimple(argc, argv);
   // What to run, where, with which python: anything unusual is the Node CLI's to decide.
   // Under python's own names (pynwheel shims DIR): `python3 ARGS` as `pynwheel run --python NEXT ARGS`.
   std::vector<std::string> masquerade_storage;
@@ -206,8 +220,11 @@ int main(int argc, char** argv) {
   // A client with a terminal gets runs of its session's zygotes (session.h), by routes of its own.
   TerminalSession session = FindTerminalSession();
   Lane lane = ConnectLane(run, where, session);
-  Outgoing request = PrepareRequest(run, where, present, caller, session);
+  // A cold run is python's own. Not under python's names: the python found next on PATH may
+  // lead back to these shims (a version manager's `system`), and each exec would be another cold run.
+  bool cold = !masquerade;
+  Outgoing request = PrepareRequest(run, where, present, caller, session, cold);
   if (lane.sock >= 0) TryLane(lane, request, caller, session);  // returns only if the lane did not take the run
   else SayWhyNoLane(lane, run.has_code ? "-c" : "module");
-  AskDaemon(argv, run, where, request, caller, session, present);
+  AskDaemon(argv, run, where, request, caller, session, present, cold);
 }

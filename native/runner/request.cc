@@ -77,7 +77,7 @@ void AppendProcessAttributes(std::string& json) {
 }  // namespace
 
 std::string BuildRunRequest(const RunArgs& run, const Location& where, const RequestFds& fds, int notify_signal,
-                            uint64_t token, const Caller* caller, const TerminalSession& session) {
+                            uint64_t token, const Caller* caller, const TerminalSession& session, bool cold) {
   auto flag = [](bool b) { return b ? "true" : "false"; };
   std::string json = "{\"type\":\"run\",\"client\":";
   AppendJsonString(json, kVersion);
@@ -105,6 +105,7 @@ std::string BuildRunRequest(const RunArgs& run, const Location& where, const Req
   // The caller's nice value, CPUs, I/O priority and OOM score adjustment (the run takes them).
   pynwheel_posix::Scheduling sched;
   if (pynwheel_posix::CurrentScheduling(&sched)) json += ",\"sched\":" + pynwheel_posix::SchedulingJson(sched);
+  if (cold) json += ",\"cold\":true";
   json += '}';
   return json;
 }

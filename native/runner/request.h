@@ -23,10 +23,11 @@ struct RequestFds {
  * process.env enumerates it; umask, limits and sched (nice, cpus, ioprio, oomScoreAdj) are this
  * process's; notify is [notify_signal, token] unless token is 0; session is [sid, pgid] if
  * `session` has a terminal (session.sid > 0); signals and passFds are the caller's (caller.h), if
- * given.
+ * given; cold (RunRequest.cold: python runs it here if no zygote is ready) if `cold`.
  */
 std::string BuildRunRequest(const RunArgs& run, const Location& where, const RequestFds& fds, int notify_signal,
-                            uint64_t token, const Caller* caller = nullptr, const TerminalSession& session = TerminalSession{});
+                            uint64_t token, const Caller* caller = nullptr, const TerminalSession& session = TerminalSession{},
+                            bool cold = false);
 
 /** The pynwheel version this runner was built as (package.json's, the request's `client`). */
 extern const char kVersion[];

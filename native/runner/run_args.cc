@@ -214,7 +214,7 @@ const char* ParseCommandLine(int argc, char** argv, RunArgs* out) {
   std::string first = argv[1];
   // As lib/cli/main.ts: `pynwheel [PYTHON OPTIONS] FILE ARGS` (a shebang) and the spec's `--file`
   // form are runs; the management commands and pynwheel's own --help and --version are Node's.
-  const char* const commands[] = {"run", "start", "stop", "status", "doctor", "shims", "python-path", "tasks", "help",
+  const char* const commands[] = {"run", "start", "stop", "status", "doctor", "shims", "python-path", "tasks", "warm", "help",
                                   "--help", "-h", "--version", "-V"};
   if (std::any_of(std::begin(commands), std::end(commands), [&](const char* c) { return first == c; }) && first != "run") {
     return "another command than run";

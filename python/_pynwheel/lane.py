@@ -220,6 +220,7 @@ class Lane:
         except OSError:
             self.python_identity = None
         self.scripts = {}  # (path, mtime_ns, size, ino) -> (import names, script dir, local names)
+        self.ask = None  # in a spare: key -> the zygote's record of a script it learnt of since, or None
         self.directories = {}  # the scripts' directories (an ordered set): the zygote keeps their listings
         self.sock = None
         self.ino = None
@@ -333,7 +334,14 @@ class Lane:
             st = os.stat(path)
         except OSError:
             return "no-script", decline_message("no-script")
-        known = self.scripts.get((path, st.st_mtime_ns, st.st_size, st.st_ino))
+        key = (path, st.st_mtime_ns, st.st_size, st.st_ino)
+        known = self.scripts.get(key)
+        if known is None and self.ask is not None:
+            # A script the zygote came to know after this spare was forked (a new script's
+            # first run): the zygote says what it knows of it, so no spare is let go for it.
+            known = self.ask(key)
+            if known is not None:
+                self.scripts[key] = known
         if known is None:
             return "unknown-script", decline_message("unknown-script")
         names, script_dir, local = known

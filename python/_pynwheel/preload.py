@@ -196,6 +196,7 @@ class Preloader:
         self.not_shared = {}  # name -> why the last script that named it ran it itself
         self.replay = {}  # top-level name -> (stdout bytes, stderr bytes) its import wrote natively
         self._import_cache = {}  # (path, mtime_ns, size) -> names
+        self.on_import = None  # called with each name before its import (the zygote's progress)
 
     def names_for(self, path):
         try:
@@ -322,6 +323,8 @@ class Preloader:
                 and any(origin.startswith(root + os.sep) for root in self.stdlib_roots))
 
     def _import(self, name, c):
+        if self.on_import is not None:
+            self.on_import(name)
         before_threads = threading.active_count()
         capture = io.StringIO()
         saved = sys.stdout, sys.stderr

@@ -156,6 +156,28 @@ def reseed_numpy():
             pass
 
 
+ASK_TIMEOUT = 2.0  # seconds the zygote may take to say what it knows of a script
+
+
+def ask_zygote(child, key):
+    """The zygote's record of a script it came to know after this spare was forked, as
+    Lane.scripts holds them, or None (it does not know it, or it let this spare go)."""
+    line = child.line
+    try:
+        Channel(line, ZYGOTE_FRAME_LIMIT).send({"type": "script?", "key": list(key)})
+        reply, fds = read_frame(line, ZYGOTE_FRAME_LIMIT, ASK_TIMEOUT)
+    except (OSError, FrameError):
+        return None
+    finally:
+        line.settimeout(None)
+    close_all(fds)
+    known = reply.get("known")
+    if reply.get("type") != "script" or not isinstance(known, list) or len(known) != 3:
+        return None
+    names, script_dir, local = known
+    return [tuple(name) for name in names], script_dir, frozenset(local)
+
+
 def wait(child):
     """Accept on the lane until a run is taken. Leaves when the zygote lets it go (EOF on its
     line) or dies. A connection wakes one waiting spare (EPOLLEXCLUSIVE): the others sleep on,
@@ -166,6 +188,7 @@ def wait(child):
     # found): import finders forget their listings now, and list again at the run's first
     # import; nothing imports while a spare waits, so that is as fresh as at its start.
     importlib.invalidate_caches()
+    child.lane.ask = lambda key: ask_zygote(child, key)
     lane = child.lane.sock
     line = child.line
     poller = select.epoll()

@@ -125,7 +125,6 @@ class Zygote:
         self.declines = Declines()
         self.relays = {}  # relay socket fd -> Relay
         self.generation = 0  # bumped when a module is imported or a script becomes known
-        self.retire_after_take = False  # spares that lack only a new script go once a run is taken
         roots = library_roots()
         self.freezer = Freezer(self.c)  # gc.freeze() before each fork, kept out of the runs' sight
         self._process_facts = None  # (process_facts)
@@ -138,6 +137,9 @@ class Zygote:
         self.retiring = False  # stale or unfit: no more runs; it leaves when those in progress end
         # (Before the first import of its own: a change from then on is seen.)
         self.watcher = ModuleWatcher(self.c, roots[0], [root for root in roots[0] if root not in roots[1]])
+        self.warmed = False  # a warm-up asked for spares before any run (see _warm)
+        # What it imports, as it goes: `pynwheel warm`'s progress line.
+        self.preloader.on_import = lambda name: self.channel.send({"type": "importing", "module": name})
         wanted = list(dict.fromkeys(family + preload))
         if wanted:
             # Its family, and what a predecessor had when its files changed: warm at once.
@@ -185,7 +187,7 @@ class Zygote:
                     self._shutdown()
                 self._leave_if_stale(None, [])  # its modules changed, and its last run is over
             self._watch_backlog()
-            if len(self.spares) < SPARES and self.runs_served > 0 and self.lane.sock is not None:
+            if len(self.spares) < SPARES and (self.runs_served > 0 or self.warmed) and self.lane.sock is not None:
                 # Fork the next runs' processes ahead, so that no run waits for a fork or for a
                 # spare's warm-up (two: back-to-back runs find one ready while the next warms
                 # up): once the runs in progress are done (a fork and a warm-up would compete
@@ -324,6 +326,8 @@ class Zygote:
         if kind == "run":
             return self._run(message, fds)
         close_all(fds)
+        if kind == "warm":
+            self._warm(message)
         if kind == "signal":
             signo = message.get("signo")
             self._signal(message.get("id"), signo, group=signo in TERMINAL_SIGNALS)
@@ -352,23 +356,59 @@ class Zygote:
             if relay.run_id == run_id:  # not started yet: a signal (or the client's end) waits for it
                 relay.early_signals.append((signo, group))
 
+    def _target_of(self, request):
+        """A run's or a warm-up's script: (its top-level imports, its directory, its file's path or None)."""
+        cwd = request.get("cwd") or "/"
+        if request.get("module"):
+            # `-m pkg.mod`: its package, and what the module imports at its top level.
+            return self.preloader.names_for_module(request["module"], cwd), cwd, None
+        if type(request.get("code")) is str:
+            # `-c CODE`: its top-level imports, as a file's (the cwd comes first on sys.path).
+            return self.preloader.names_for_code(request["code"]), cwd, None
+        path = os.path.join(cwd, request.get("file") or "")
+        return self.preloader.names_for(path), os.path.dirname(os.path.realpath(path)), path
+
+    def _warm(self, request):
+        """`pynwheel warm`, or a cold run's warm-up: what a run of this script would need is
+        made ready (its imports, the script known to the lane, spares forked ahead), and nothing
+        of it runs. Replies `warmed`, or as a run would: `route`, `unfit`, `stale`, `failed`."""
+        warm_id = request.get("id")
+        try:
+            names, script_dir, path = self._target_of(request)
+            if self.retiring:
+                self.channel.send({"type": "stale", "id": warm_id, "reason": "the zygote is being replaced"})
+                return
+            if self._leave_if_stale(warm_id, []):
+                return
+            local = self.listings.module_names(script_dir)
+            family = self.preloader.family_of(names, local) if names else []
+            if family != self.family:
+                self.channel.send({"type": "route", "id": warm_id, "family": family})
+                return
+            modules_before = len(sys.modules)
+            self.watcher.importing()
+            tainted = self.unfit_at_start or (self.preloader.preload(script_dir, names, self.c, local) if names else None)
+            if tainted:
+                self.channel.send({"type": "unfit", "id": warm_id, "module": tainted[0], "reason": tainted[1]})
+                self._retire()
+                return
+            if names:
+                self.watcher.watch_imported()
+            if len(sys.modules) != modules_before:
+                self.generation += 1
+            if path is not None:
+                self.lane.remember(path, names, script_dir, local)  # its first run may come by the lane (Lane.ask)
+            self._retire_outdated_spares()
+            self.warmed = True  # spares are forked ahead now, before any run
+            self.channel.send({"type": "warmed", "id": warm_id, "preloaded": self.preloader.preloaded})
+        except Exception as exc:
+            self.channel.send({"type": "failed", "id": warm_id, "message": "%s: %s" % (type(exc).__name__, exc)})
+
     def _run(self, request, fds):
         run_id = request.get("id")
         debugging = debug.wanted(request)
         try:
-            cwd = request.get("cwd") or "/"
-            if request.get("module"):
-                # `-m pkg.mod`: its package, and what the module imports at its top level.
-                script_dir = cwd
-                names = self.preloader.names_for_module(request["module"], cwd)
-            elif type(request.get("code")) is str:
-                # `-c CODE`: its top-level imports, as a file's (the cwd comes first on sys.path).
-                script_dir = cwd
-                names = self.preloader.names_for_code(request["code"])
-            else:
-                path = os.path.join(cwd, request.get("file") or "")
-                script_dir = os.path.dirname(os.path.realpath(path))
-                names = self.preloader.names_for(path)
+            names, script_dir, path = self._target_of(request)
             if self.retiring:
                 # (Sent before the daemon heard that this zygote is being replaced.)
                 close_all(fds)
@@ -404,15 +444,13 @@ class Zygote:
             imported = len(sys.modules) != modules_before
             if imported:
                 self.generation += 1
-            if request.get("file") and self.lane.remember(path, names, script_dir, local):
-                self.generation += 1  # the next runs of this script may come by the lane
+            # The next runs of this script may come by the lane: spares forked before ask the
+            # zygote about it (Lane.ask), so none is let go for a new script (one of them runs
+            # it now, compiling it itself: a fork for it would cost the run far more).
+            if request.get("file"):
+                self.lane.remember(path, names, script_dir, local)
             if imported or not self.spares:
                 self._retire_outdated_spares()
-            elif any(spare.generation != self.generation for spare in self.spares):
-                # Only the script is new to the spares: one of them runs it now (it compiles it
-                # itself, a fork for it would cost the run far more), and they go once it is taken,
-                # so that the script's next runs find spares that know it on the lane.
-                self.retire_after_take = True
             if isinstance(request.get("env"), dict):
                 self.caller_env = request["env"]
             # The run's child need neither parse the script nor list its directory again.
@@ -506,6 +544,16 @@ class Zygote:
         alive, frames = drain(spare.channel)
         for message, fds in frames:
             kind = message.get("type")
+            if kind == "script?":
+                # A spare forked before this script's first run asks what the zygote knows of it.
+                close_all(fds)
+                key = message.get("key")
+                known = self.lane.scripts.get(tuple(key)) if isinstance(key, list) and len(key) == 4 else None
+                try:
+                    spare.channel.send({"type": "script", "known": None if known is None else [known[0], known[1], sorted(known[2])]})
+                except OSError:
+                    pass  # let go meanwhile: it declines
+                continue
             if kind == "declined":
                 close_all(fds)
                 self.declines.count(message.get("reason"), message.get("message"))
@@ -516,9 +564,6 @@ class Zygote:
             alive = False
             self.runs_served += 1
             self.last_handout = time.monotonic()
-            if self.retire_after_take:
-                self.retire_after_take = False
-                self._retire_outdated_spares()
             if message.get("lane") and len(fds) == 1:
                 run = self.lane_runs[spare.pid] = LaneRun(socket.socket(fileno=fds[0]))
                 self.selector.register(run.sock, selectors.EVENT_READ, ("client", spare.pid))
