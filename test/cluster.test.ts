@@ -235,8 +235,12 @@ t.test('pynwheel run --on: live output, stdin from a pipe, the same exit status'
   t.match(usage.stderr.toString(), /no script to run/);
 });
 
+const raws: ReturnType<typeof connection>[] = [];
+const raw2 = (): ReturnType<typeof connection> => { const r = connection(redis.url); raws.push(r); return r; };
+
 t.test('a job with a missing or wrong signature is refused, and the worker says so', async (t) => {
-  const queue = new Queue('pynwheel', { connection: connection(redis.url) });
+  const raw = connection(redis.url);
+  const queue = new Queue('pynwheel', { connection: raw });
   try {
     const forged = { v: 1, id: 'forged-1', expires: Date.now() + 60000, code: '0'.repeat(64), payload: JSON.stringify({ kind: 'run', file: 'x.py', args: [], cwd: '.', pythonOptions: [], stdin: null, stream: false, timeout: 0 }), sig: sign(Buffer.from('another key of 32 bytes.........'), Buffer.from('x')) };
     await queue.add('run', forged, { jobId: 'forged-1' });
@@ -252,6 +256,24 @@ t.test('a job with a missing or wrong signature is refused, and the worker says 
     t.equal(await (await queue.getJob('forged-1'))?.getState(), 'failed');
   } finally {
     await queue.close();
+    raw.disconnect(); // BullMQ leaves a connection it was given open
+  }
+  // A job replayed under its id after it ran (its signed data queued again) is refused.
+  const file = write(code, 'sig/once.py', 'def f():\n    return 1\n');
+  let ranId = '';
+  t.equal(await handle.call(`${file}:f`, [], { onJob: (id) => { ranId = id; } }), 1);
+  const again = new Queue('pynwheel', { connection: raw2() });
+  try {
+    const ran = await again.getJob(ranId);
+    const data = ran!.data;
+    await ran!.remove();
+    await again.add('call', data, { jobId: ranId });
+    const deadline = Date.now() + 10000;
+    while (!workers.some((w) => logOf(w).includes(`job ${ranId}: refused: it already ran`)) && Date.now() < deadline) await sleep(100);
+    t.ok(workers.some((w) => logOf(w).includes(`job ${ranId}: refused: it already ran`)), 'a replay is refused');
+  } finally {
+    await again.close();
+    raws.forEach((r) => r.disconnect());
   }
   // A submitter with another key: its job is refused, and it is told.
   const stranger = cluster(redis.url, { key: 'not-the-cluster-key-at-all-12345' });

@@ -72,12 +72,13 @@ export class Cluster {
   readonly queueName: string;
   private readonly key: Buffer;
   private readonly redis: Redis;
-  private readonly queue: Queue;
-  private readonly events: QueueEvents;
+  private queue!: Queue;
+  private events: QueueEvents | null = null;
   private readonly pending = new Map<string, Pending>();
   private readonly storedBundles = new Map<string, number>();
   private readonly ready: Promise<void>;
   private sweeper: NodeJS.Timeout | null = null;
+  private readonly connections: Redis[] = [];
   private closed = false;
 
   constructor(private readonly url: string, private readonly options: ClusterOptions = {}) {
@@ -85,19 +86,28 @@ export class Cluster {
     this.key = options.key !== undefined ? checkKey(Buffer.from(options.key), 'options.key') : loadKey(options.keyFile);
     this.redis = connection(url);
     this.redis.on('error', () => undefined); // reconnects; a command waits for it
-    this.queue = new Queue(this.queueName, { connection: connection(url) });
-    this.queue.on('error', () => undefined);
-    this.events = new QueueEvents(this.queueName, { connection: connection(url), autorun: false });
-    this.events.on('error', () => undefined);
-    this.events.on('completed', ({ jobId, returnvalue }) => this.settle(jobId, () => parseReturn(returnvalue)));
-    this.events.on('failed', ({ jobId, failedReason }) => this.fail(jobId, failedReason));
     this.ready = this.begin();
     this.ready.catch(() => undefined);
+  }
+
+  private own(c: Redis): Redis {
+    c.on('error', () => undefined); // it reconnects; what fails is reported by the command that waited
+    this.connections.push(c);
+    return c;
   }
 
   private async begin(): Promise<void> {
     // Nothing is queued before Redis is known to be fit.
     await checkRedis(this.url);
+    if (this.closed) throw new PynwheelError('ECLUSTER', 'the cluster handle is closed');
+    // Made only for a Redis known to be fit (BullMQ would reconnect to a wrong one forever).
+    // BullMQ leaves connections it was given open on close(): they are ours to end.
+    this.queue = new Queue(this.queueName, { connection: this.own(connection(this.url)) });
+    this.queue.on('error', () => undefined);
+    this.events = new QueueEvents(this.queueName, { connection: this.own(connection(this.url)), autorun: false });
+    this.events.on('error', () => undefined);
+    this.events.on('completed', ({ jobId, returnvalue }) => this.settle(jobId, () => parseReturn(returnvalue)));
+    this.events.on('failed', ({ jobId, failedReason }) => this.fail(jobId, failedReason));
     await this.redis.connect();
     void this.events.run().catch(() => undefined);
     await this.events.waitUntilReady();
@@ -175,8 +185,10 @@ export class Cluster {
     if (this.sweeper) clearInterval(this.sweeper);
     for (const [id, p] of this.pending) p.reject(new PynwheelError('ECLUSTER', `the cluster handle was closed before job ${id} finished`));
     this.pending.clear();
-    await Promise.allSettled([this.events.close(), this.queue.close()]);
+    await this.ready.catch(() => undefined);
+    if (this.events) await Promise.allSettled([this.events.close(), this.queue.close()]);
     this.redis.disconnect();
+    for (const c of this.connections) c.disconnect();
   }
 
   private jobCwd(codeDir: string, options: ClusterJobOptions): string {

@@ -41,6 +41,8 @@ export class ClusterWorker {
   private readonly redis: Redis;
   private readonly subscriber: Redis;
   private readonly cache: BundleCache;
+  /** BullMQ's connection: given to it, so ours to end after its close(). */
+  private readonly bullConnection: Redis;
   private worker!: Worker;
   private heartbeat: NodeJS.Timeout | null = null;
   private running = 0;
@@ -57,6 +59,7 @@ export class ClusterWorker {
     this.queue = options.queue ?? DEFAULT_QUEUE;
     this.redis = connection(options.redis);
     this.subscriber = connection(options.redis);
+    this.bullConnection = connection(options.redis);
     for (const c of [this.redis, this.subscriber]) c.on('error', (err: Error) => this.note(`redis: ${err.message}`));
     this.cache = new BundleCache(options.cacheDir, this.redis);
   }
@@ -77,8 +80,9 @@ export class ClusterWorker {
       if (this.worker.cancelJob(id, 'cancelled by its submitter')) this.options.log(`job ${id}: cancelled by its submitter`);
     });
     const concurrency = this.options.concurrency ?? 1;
+    this.bullConnection.on('error', () => undefined); // the Worker's 'error' event says it
     this.worker = new Worker(this.queue, (job, _token, signal) => this.process(job, signal), {
-      connection: connection(this.options.redis),
+      connection: this.bullConnection,
       concurrency,
       maxStalledCount: this.options.faultRetries ?? DEFAULT_FAULT_RETRIES,
       lockDuration: this.options.lockDurationMs ?? 30000,
@@ -108,6 +112,7 @@ export class ClusterWorker {
     await this.redis.hdel(workersKey(this.queue), this.name).catch(() => undefined);
     this.subscriber.disconnect();
     this.redis.disconnect();
+    this.bullConnection.disconnect();
   }
 
   private async process(job: Job, signal: AbortSignal | undefined): Promise<ResultData> {
