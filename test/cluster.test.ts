@@ -238,6 +238,16 @@ t.test('pynwheel run --on: live output, stdin from a pipe, the same exit status'
 const raws: ReturnType<typeof connection>[] = [];
 const raw2 = (): ReturnType<typeof connection> => { const r = connection(redis.url); raws.push(r); return r; };
 
+t.test('pynwheel status --on: the workers of the queue', async (t) => {
+  const out = await collect(process.execPath, [CLI, 'status', '--on', redis.url, '--json'], { env: code.env, cwd: code.dir });
+  t.equal(out.status, 0, out.stderr.toString());
+  const report = JSON.parse(out.stdout.toString());
+  t.same(report.workers.map((w: { name: string }) => w.name.split(':').pop()).sort(), workers.map((w) => String(w.child.pid)).sort());
+  t.equal(report.workers[0].concurrency, 2);
+  const text = await collect(process.execPath, [CLI, 'status', '--on', redis.url], { env: code.env, cwd: code.dir });
+  t.match(text.stdout.toString(), /^cluster unix:.* queue pynwheel: 2 workers\n  worker .*: concurrency 2, running \d+, served \d+/);
+});
+
 t.test('a job with a missing or wrong signature is refused, and the worker says so', async (t) => {
   const raw = connection(redis.url);
   const queue = new Queue('pynwheel', { connection: raw });

@@ -7,6 +7,7 @@ import { managementCommand } from './manage';
 import { splitShebangOptions, UsageError } from './run-args';
 import { EXIT_PYNWHEEL_FAILED, runCommand } from './run-command';
 import { say } from './say';
+import { clusterStatusCommand } from './cluster-status';
 import { runOnCommand } from './run-on';
 import { tasksCommand } from './tasks';
 import { workerCommand } from './worker-command';
@@ -19,6 +20,7 @@ export async function main(argv: string[]): Promise<number> {
   if (first === 'run' && (argv[1] === '--on' || argv[1]?.startsWith('--on='))) return runOnCommand(argv.slice(1));
   if (first === 'run') return runCommand(argv.slice(1));
   if (first === 'worker') return workerCommand(argv.slice(1));
+  if (first === 'status' && argv.some((a) => a === '--on' || a.startsWith('--on='))) return clusterStatusCommand(argv.slice(1));
   if (first === 'tasks') return tasksCommand(argv.slice(1));
   if (first !== undefined && !COMMANDS.has(first)) {
     // `pynwheel [PYTHON OPTIONS] FILE ARGS` (a `#!/usr/bin/env -S pynwheel -u` script), the
