@@ -354,12 +354,18 @@ export class Cluster {
     try {
       const now = Date.now();
       const old = [...this.pending].filter(([, p]) => now - p.since > SWEEP_MS).slice(0, 500).map(([id]) => id);
-      for (const id of old) {
-        const job = await Job.fromId(this.queue, id);
-        if (!job) continue; // not yet visible, or removed: the events still tell
-        if (job.finishedOn && job.returnvalue) this.settle(id, () => job.returnvalue as ResultData);
-        else if (job.finishedOn && job.failedReason && (job.attemptsMade >= (job.opts.attempts ?? 1))) this.fail(id, job.failedReason);
-      }
+      // One round trip for them all: the fields of BullMQ's job hashes (bull:<queue>:<id>).
+      const pipeline = this.redis.pipeline();
+      for (const id of old) pipeline.hmget(`bull:${this.queueName}:${id}`, 'finishedOn', 'returnvalue', 'failedReason', 'atm', 'opts');
+      const replies = (await pipeline.exec()) ?? [];
+      old.forEach((id, i) => {
+        const [err, fields] = replies[i] ?? [null, null];
+        if (err || !Array.isArray(fields)) return;
+        const [finishedOn, returnvalue, failedReason, attemptsMade, opts] = fields as Array<string | null>;
+        if (!finishedOn) return; // not finished, or not visible: the events still tell
+        if (returnvalue && returnvalue !== 'null') this.settle(id, () => parseReturn(returnvalue));
+        else if (failedReason && Number(attemptsMade ?? 0) >= (opts ? (JSON.parse(opts) as { attempts?: number }).attempts ?? 1 : 1)) this.fail(id, failedReason);
+      });
     } catch {
       /* Redis down: next time */
     } finally {
