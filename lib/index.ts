@@ -12,3 +12,4 @@ export type { ResultOf, StderrOf, StdoutOf } from './api/result-types';
 export { runTasks, SUCCESSFUL_RESULTS, TASK_RESULTS, type TaskEvent, type TaskOutcome, type TaskResultName, type TaskSpec, type TasksOptions, type TasksReport } from './api/tasks';
 export { PynwheelError } from './shared/errors';
 export { VERSION } from './shared/version';
+export { cluster, Cluster, type ClusterJobOptions, type ClusterOptions, type ClusterRunResult } from './cluster/submitter';

@@ -214,10 +214,14 @@ const char* ParseCommandLine(int argc, char** argv, RunArgs* out) {
   std::string first = argv[1];
   // As lib/cli/main.ts: `pynwheel [PYTHON OPTIONS] FILE ARGS` (a shebang) and the spec's `--file`
   // form are runs; the management commands and pynwheel's own --help and --version are Node's.
-  const char* const commands[] = {"run", "start", "stop", "status", "doctor", "shims", "python-path", "tasks", "warm", "help",
-                                  "--help", "-h", "--version", "-V"};
+  const char* const commands[] = {"run", "start", "stop", "status", "doctor", "shims", "python-path", "tasks", "warm",
+                                  "worker", "help", "--help", "-h", "--version", "-V"};
   if (std::any_of(std::begin(commands), std::end(commands), [&](const char* c) { return first == c; }) && first != "run") {
     return "another command than run";
+  }
+  // `run --on URL`: a cluster job, the Node CLI's (lib/cli/run-on.ts).
+  if (first == "run" && argc > 2 && (std::string(argv[2]) == "--on" || std::string(argv[2]).rfind("--on=", 0) == 0)) {
+    return "a run on a cluster";
   }
   if (first == "run") return ParseRunArgs(std::vector<std::string>(argv + 2, argv + argc), out);
   return ParseRunArgs(SplitShebangOptions(std::vector<std::string>(argv + 1, argv + argc)), out);

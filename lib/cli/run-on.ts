@@ -1,0 +1,82 @@
+// Runs in the CLI: `pynwheel run --on URL [--queue NAME] [--key-file FILE] [--code-dir DIR]
+// script.py ARGS...`: the script as a cluster job (lib/cluster/submitter.ts), its stdout and
+// stderr written here as the worker's run writes them, and its exit status as ours. Our stdin goes
+// with the job when it is a file or a pipe; otherwise the script's is closed.
+import * as fs from 'node:fs';
+import { cluster } from '../cluster/submitter';
+import { PythonError, TimeoutError } from '../api/errors';
+import { signalNumber } from '../shared/signals';
+import { positiveInteger, takeOptions } from './cluster-args';
+import { UsageError } from './run-args';
+import { say } from './say';
+
+const USAGE = 'usage: pynwheel run --on URL [--queue NAME] [--key-file FILE] [--code-dir DIR] [--timeout MS] SCRIPT [ARGS...]';
+
+export async function runOnCommand(argv: string[]): Promise<number> {
+  let values: Record<string, string>;
+  let rest: string[];
+  try {
+    ({ values, rest } = takeOptions(argv, ['on', 'queue', 'key-file', 'code-dir', 'timeout'], true));
+    if (!values.on) throw new UsageError('--on URL is needed');
+    if (rest.length === 0 || rest[0].startsWith('-')) throw new UsageError(rest.length ? `on a cluster only a script runs, not ${rest[0]}` : 'no script to run');
+  } catch (err) {
+    if (err instanceof UsageError) {
+      say(2, `pynwheel: ${err.message}\n${USAGE}`);
+      return 2;
+    }
+    throw err;
+  }
+  const [script, ...args] = rest;
+  const handle = cluster(values.on, { queue: values.queue, keyFile: values['key-file'], codeDir: values['code-dir'] });
+  const controller = new AbortController();
+  const onInt = (): void => controller.abort(new Error('interrupted'));
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onInt);
+  try {
+    const result = await handle.run(script, args, {
+      input: stdinContents(),
+      reject: false,
+      timeout: positiveInteger(values.timeout, '--timeout'),
+      signal: controller.signal,
+      onOutput: (stream, chunk) => writeAll(stream, chunk),
+    });
+    if (result.signal !== null) return 128 + (signalNumber(result.signal) ?? 0);
+    return result.exitCode ?? 1;
+  } catch (err) {
+    if (err instanceof TimeoutError) {
+      say(2, `pynwheel: the job timed out after ${values.timeout} ms`);
+      return 124;
+    }
+    if ((err as Error).name === 'AbortError') return 130;
+    if (err instanceof PythonError) return 1;
+    throw err;
+  } finally {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onInt);
+    await handle.close();
+  }
+}
+
+/** Our stdin when it is a file or a pipe (read whole: it travels in the job); null for a terminal or none. */
+function stdinContents(): Buffer | undefined {
+  let st: fs.Stats;
+  try {
+    st = fs.fstatSync(0);
+  } catch {
+    return undefined;
+  }
+  if (!st.isFile() && !st.isFIFO() && !st.isSocket()) return undefined;
+  return fs.readFileSync(0);
+}
+
+function writeAll(fd: number, chunk: Buffer): void {
+  let off = 0;
+  while (off < chunk.length) {
+    try {
+      off += fs.writeSync(fd, chunk, off);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+      return;
+    }
+  }
+}

@@ -1,0 +1,66 @@
+// Runs in a submitter's process and in a worker's: what a cluster job and its result are, as
+// they sit in Redis (BullMQ's job data and return value), and their limits.
+
+/** BullMQ's queue name when none is given. */
+export const DEFAULT_QUEUE = 'pynwheel';
+/** Redis key prefix of everything pynwheel keeps beside BullMQ's own keys. */
+export const KEY_PREFIX = 'pynwheel';
+export const DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024;
+export const DEFAULT_MAX_RESULT = 64 * 1024 * 1024;
+/** A worker killed mid-job: how often the job goes to another worker (BullMQ's maxStalledCount). */
+export const DEFAULT_FAULT_RETRIES = 3;
+/** How long a job may wait for a worker and run, when the caller sets no timeout. */
+export const DEFAULT_EXPIRY_MS = 24 * 3600 * 1000;
+/** Finished jobs are removed after this long or past this many, whichever comes first. */
+export const KEEP_FINISHED = { age: 3600, count: 10000 };
+/** Output streams of finished jobs are removed after this long (seconds). */
+export const OUTPUT_TTL_S = 3600;
+
+/** BullMQ's job data: the signed envelope. `payload` is JSON of a JobPayload. */
+export interface JobData {
+  v: 1;
+  id: string;
+  /** Epoch ms after which no worker starts it. */
+  expires: number;
+  /** sha256 of the code bundle, hex. */
+  code: string;
+  payload: string;
+  sig: string;
+}
+
+/** What the job asks for. Paths are relative to the code bundle's root. */
+export type JobPayload =
+  | { kind: 'run'; file: string; args: string[]; cwd: string; pythonOptions: string[]; stdin: string | null; stream: boolean; timeout: number }
+  | { kind: 'call'; target: string; module: boolean; value: EncodedValue; cwd: string; stream: boolean; timeout: number };
+
+/** The codec's tree (lib/api/codec.ts) with its blobs as base64. */
+export interface EncodedValue { tree: unknown; blobs: string[] }
+
+/** BullMQ's return value: the signed result. `payload` is JSON of a ResultPayload. */
+export interface ResultData { v: 1; id: string; payload: string; sig: string }
+
+export type ResultPayload =
+  | { kind: 'run'; exitCode: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; durationMs: number; worker: string }
+  | { kind: 'value'; value: EncodedValue; stdout: string; stderr: string; durationMs: number; worker: string }
+  | { kind: 'error'; name: string; code: string | null; message: string; exception: unknown; durationMs: number; worker: string; stdout: string; stderr: string };
+
+export function bundleKey(hash: string): string {
+  return `${KEY_PREFIX}:bundle:${hash}`;
+}
+
+export function outputKey(queue: string, id: string): string {
+  return `${KEY_PREFIX}:${queue}:out:${id}`;
+}
+
+/** Job ids that finished: a signed job replayed under its id is refused until it expires. */
+export function doneKey(queue: string, id: string): string {
+  return `${KEY_PREFIX}:${queue}:done:${id}`;
+}
+
+export function cancelChannel(queue: string): string {
+  return `${KEY_PREFIX}:${queue}:cancel`;
+}
+
+export function workersKey(queue: string): string {
+  return `${KEY_PREFIX}:${queue}:workers`;
+}

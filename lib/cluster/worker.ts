@@ -1,0 +1,231 @@
+// Runs in a worker's process (`pynwheel worker`): a BullMQ Worker that runs each signed job
+// through this machine's pynwheel daemon (lib/api run()/call(): a fork of a warm zygote),
+// streams its output to Redis and returns a signed result.
+import { randomBytes } from 'node:crypto';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { call } from '../api/call';
+import { PythonError } from '../api/errors';
+import { spawn } from '../api/spawn';
+import { BundleCache } from './bundle-cache';
+import {
+  cancelChannel, DEFAULT_FAULT_RETRIES, DEFAULT_MAX_RESULT, DEFAULT_QUEUE, doneKey, OUTPUT_TTL_S, outputKey, workersKey,
+  type EncodedValue, type JobData, type JobPayload, type ResultData, type ResultPayload,
+} from './job-format';
+import { checkRedis, connection, redact } from './redis';
+import { decodeJson, describeError, encodeJson } from './result-codec';
+import { jobSigningBytes, resultSigningBytes, sign, verify } from './signing';
+
+export interface WorkerOptions {
+  redis: string;
+  queue?: string;
+  concurrency?: number;
+  python?: string;
+  key: Buffer;
+  /** Where bundles are unpacked; default <runtime>/cluster-code or ~/.cache/pynwheel/cluster. */
+  cacheDir: string;
+  /** How often a job whose worker died goes to another (BullMQ's maxStalledCount); default 3. */
+  faultRetries?: number;
+  /** BullMQ's lock duration: a dead worker's job is taken back after about this long. */
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
+  log: (line: string) => void;
+}
+
+export class ClusterWorker {
+  readonly name = `${os.hostname()}:${process.pid}`;
+  private readonly queue: string;
+  private readonly redis: Redis;
+  private readonly subscriber: Redis;
+  private readonly cache: BundleCache;
+  /** BullMQ's connection: given to it, so ours to end after its close(). */
+  private readonly bullConnection: Redis;
+  private worker!: Worker;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private running = 0;
+  private served = 0;
+
+  static async start(options: WorkerOptions): Promise<ClusterWorker> {
+    await checkRedis(options.redis);
+    const w = new ClusterWorker(options);
+    await w.begin();
+    return w;
+  }
+
+  private constructor(private readonly options: WorkerOptions) {
+    this.queue = options.queue ?? DEFAULT_QUEUE;
+    this.redis = connection(options.redis);
+    this.subscriber = connection(options.redis);
+    this.bullConnection = connection(options.redis);
+    for (const c of [this.redis, this.subscriber]) c.on('error', (err: Error) => this.note(`redis: ${err.message}`));
+    this.cache = new BundleCache(options.cacheDir, this.redis);
+  }
+
+  private lastNote = '';
+  /** Connection errors repeat every retry while Redis is down: each different one is logged once. */
+  private note(line: string): void {
+    if (line === this.lastNote) return;
+    this.lastNote = line;
+    this.options.log(line);
+  }
+
+  private async begin(): Promise<void> {
+    await this.redis.connect();
+    await this.subscriber.connect();
+    await this.subscriber.subscribe(cancelChannel(this.queue));
+    this.subscriber.on('message', (_channel: string, id: string) => {
+      if (this.worker.cancelJob(id, 'cancelled by its submitter')) this.options.log(`job ${id}: cancelled by its submitter`);
+    });
+    const concurrency = this.options.concurrency ?? 1;
+    this.bullConnection.on('error', () => undefined); // the Worker's 'error' event says it
+    this.worker = new Worker(this.queue, (job, _token, signal) => this.process(job, signal), {
+      connection: this.bullConnection,
+      concurrency,
+      maxStalledCount: this.options.faultRetries ?? DEFAULT_FAULT_RETRIES,
+      lockDuration: this.options.lockDurationMs ?? 30000,
+      stalledInterval: this.options.stalledIntervalMs ?? 30000,
+      name: this.name,
+    });
+    this.worker.on('error', (err) => this.note(`worker: ${err.message}`));
+    this.worker.on('ready', () => { this.lastNote = ''; });
+    this.worker.on('stalled', (id) => this.options.log(`job ${id}: its worker died; it goes to another worker`));
+    await this.worker.waitUntilReady();
+    this.beat();
+    this.heartbeat = setInterval(() => this.beat(), 5000);
+    this.heartbeat.unref();
+    this.options.log(`worker ${this.name} on ${redact(this.options.redis)} queue ${this.queue}, concurrency ${concurrency}, python ${this.options.python ?? '(default)'}`);
+  }
+
+  /** Who works on the queue, for `pynwheel status` and `tasks`: a hash of name -> JSON, refreshed. */
+  private beat(): void {
+    const record = JSON.stringify({ name: this.name, pid: process.pid, host: os.hostname(), concurrency: this.options.concurrency ?? 1, running: this.running, served: this.served, seen: Date.now() });
+    this.redis.hset(workersKey(this.queue), this.name, record).catch(() => undefined);
+  }
+
+  /** Finishes the running jobs, then leaves (SIGTERM). */
+  async close(): Promise<void> {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    await this.worker.close();
+    await this.redis.hdel(workersKey(this.queue), this.name).catch(() => undefined);
+    this.subscriber.disconnect();
+    this.redis.disconnect();
+    this.bullConnection.disconnect();
+  }
+
+  private async process(job: Job, signal: AbortSignal | undefined): Promise<ResultData> {
+    const data = job.data as JobData;
+    const refusal = this.check(job, data);
+    if (refusal !== null) {
+      this.options.log(`job ${job.id}: refused: ${refusal}`);
+      throw new UnrecoverableError(`refused by worker ${this.name}: ${refusal}`);
+    }
+    if (await this.redis.exists(doneKey(this.queue, data.id))) {
+      this.options.log(`job ${job.id}: refused: it already ran (a replay)`);
+      throw new UnrecoverableError(`refused by worker ${this.name}: job ${data.id} already ran`);
+    }
+    const payload = JSON.parse(data.payload) as JobPayload;
+    const dir = await this.cache.directory(data.code);
+    const attempt = randomBytes(6).toString('hex');
+    const what = payload.kind === 'run' ? `run ${[payload.file, ...payload.args].join(' ')}` : `call ${payload.target}`;
+    this.options.log(`job ${job.id}: ${what} (code ${data.code.slice(0, 12)}, attempt ${attempt}${job.attemptsMade || job.stalledCounter ? `, retry ${job.attemptsMade + job.stalledCounter}` : ''})`);
+    this.running++;
+    const output = new OutputStream(this.redis, outputKey(this.queue, data.id), attempt, payload.stream);
+    let result: ResultPayload;
+    try {
+      result = await this.execute(payload, dir, output, signal);
+    } finally {
+      this.running--;
+      this.served++;
+    }
+    await output.end();
+    const retry = result.kind === 'error' && result.name === 'PythonError' && job.attemptsMade + 1 < (job.opts.attempts ?? 1);
+    this.options.log(`job ${job.id}: ${result.kind === 'run' ? `exit ${result.signal ?? result.exitCode}` : result.kind === 'value' ? 'returned' : `raised ${result.name}: ${result.message.split('\n')[0]}`} in ${Math.round(result.durationMs)} ms${retry ? '; retried, as its submitter asked' : ''}`);
+    if (retry) throw new Error(result.kind === 'error' ? result.message : 'retry');
+    let text = JSON.stringify({ ...result, attempt });
+    if (text.length > DEFAULT_MAX_RESULT) {
+      text = JSON.stringify({ kind: 'error', name: 'PynwheelError', code: 'ERESULTSIZE', message: `pynwheel: the job's result is ${text.length} bytes, over the limit of ${DEFAULT_MAX_RESULT}`, exception: null, durationMs: result.durationMs, worker: this.name, stdout: '', stderr: '', attempt });
+    }
+    await this.redis.set(doneKey(this.queue, data.id), '1', 'PX', Math.max(1000, data.expires - Date.now()));
+    return { v: 1, id: data.id, payload: text, sig: sign(this.options.key, resultSigningBytes(data.id, text)) };
+  }
+
+  /** Why the job must not run, or null. */
+  private check(job: Job, data: JobData): string | null {
+    if (typeof data !== 'object' || data === null || data.v !== 1 || typeof data.payload !== 'string' || typeof data.code !== 'string' || typeof data.id !== 'string' || typeof data.expires !== 'number') return 'not a pynwheel job';
+    if (data.sig === undefined) return 'no signature';
+    if (!verify(this.options.key, jobSigningBytes(data.id, data.expires, data.code, data.payload), data.sig)) return 'wrong signature (not signed with this cluster\'s key, or changed since)';
+    if (data.id !== job.id) return `signed for job id ${data.id}, queued as ${job.id}`;
+    if (data.expires < Date.now()) return `expired at ${new Date(data.expires).toISOString()}`;
+    return null;
+  }
+
+  private async execute(payload: JobPayload, dir: string, output: OutputStream, signal: AbortSignal | undefined): Promise<ResultPayload> {
+    const started = performance.now();
+    const cwd = path.join(dir, payload.cwd);
+    const timeout = payload.timeout > 0 ? payload.timeout : undefined;
+    const common = { worker: this.name };
+    if (payload.kind === 'run') {
+      const child = spawn(path.join(dir, payload.file), payload.args, {
+        cwd, pythonPath: this.options.python, pythonOptions: payload.pythonOptions, timeout, signal,
+        stdio: [payload.stdin === null ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+        input: payload.stdin === null ? undefined : Buffer.from(payload.stdin, 'base64'),
+        reject: false, maxBuffer: DEFAULT_MAX_RESULT / 4,
+      });
+      child.stdout?.on('data', (chunk: Buffer) => output.write(1, chunk));
+      child.stderr?.on('data', (chunk: Buffer) => output.write(2, chunk));
+      try {
+        const r = await child.result;
+        return { kind: 'run', exitCode: r.exitCode, signal: r.signal, stdout: toBase64(r.stdout), stderr: toBase64(r.stderr), durationMs: performance.now() - started, ...common };
+      } catch (err) {
+        return { kind: 'error', ...describeError(err), durationMs: performance.now() - started, ...common, stdout: '', stderr: '' };
+      }
+    }
+    const out = new PassThrough();
+    const errOut = new PassThrough();
+    const captured = { 1: [] as Buffer[], 2: [] as Buffer[] };
+    out.on('data', (chunk: Buffer) => { captured[1].push(chunk); output.write(1, chunk); });
+    errOut.on('data', (chunk: Buffer) => { captured[2].push(chunk); output.write(2, chunk); });
+    const target = payload.module ? payload.target : `./${payload.target}`;
+    const { args, kwargs } = decodeArguments(payload.value);
+    try {
+      const value = await call(target, args, { cwd, kwargs, pythonPath: this.options.python, timeout, signal, stdio: ['ignore', out, errOut] });
+      return { kind: 'value', value: encodeJson(value, 'result'), stdout: Buffer.concat(captured[1]).toString('base64'), stderr: Buffer.concat(captured[2]).toString('base64'), durationMs: performance.now() - started, ...common };
+    } catch (err) {
+      if (!(err instanceof PythonError) && (err as Error).name === 'PynwheelError') throw err; // the daemon's trouble: a fault, not a result
+      return { kind: 'error', ...describeError(err), durationMs: performance.now() - started, ...common, stdout: Buffer.concat(captured[1]).toString('base64'), stderr: Buffer.concat(captured[2]).toString('base64') };
+    }
+  }
+}
+
+function decodeArguments(value: EncodedValue): { args: unknown[]; kwargs: Record<string, unknown> } {
+  const decoded = decodeJson(value) as { args?: unknown[]; kwargs?: Record<string, unknown> };
+  return { args: decoded.args ?? [], kwargs: decoded.kwargs ?? {} };
+}
+
+function toBase64(data: unknown): string {
+  if (data === null || data === undefined) return '';
+  return Buffer.isBuffer(data) ? data.toString('base64') : Buffer.from(String(data)).toString('base64');
+}
+
+/**
+ * A job's live output: entries of a Redis stream (s: 1 or 2, d: bytes, a: the attempt), then
+ * one with e: the attempt, when it is over. Writes are pipelined and kept in order.
+ */
+class OutputStream {
+  private chain: Promise<unknown> = Promise.resolve();
+  constructor(private readonly redis: Redis, private readonly key: string, private readonly attempt: string, private readonly live: boolean) {}
+
+  write(stream: 1 | 2, chunk: Buffer): void {
+    if (!this.live) return;
+    this.chain = this.chain.then(() => this.redis.xadd(this.key, 'MAXLEN', '~', '100000', '*', 's', String(stream), 'a', this.attempt, 'd', chunk)).catch(() => undefined);
+  }
+
+  async end(): Promise<void> {
+    if (!this.live) return;
+    await this.chain;
+    await this.redis.multi().xadd(this.key, '*', 'e', this.attempt).expire(this.key, OUTPUT_TTL_S).exec().catch(() => undefined);
+  }
+}
