@@ -1,7 +1,7 @@
 // Cold runs: no warm zygote can take the run (the daemon stopped, or its zygote not ready), so
 // python runs it itself, exactly as without pynwheel, and the daemon warms the zygote for the
 // next run meanwhile. Through the runner and the Node CLI; two at once; the daemon dying while it
-// warms; the script edited while its zygote warms up.
+// warms; the script edited while its zygote warms up; PYNWHEEL_COLD=0, which turns them off.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
@@ -12,7 +12,7 @@ import {
 let sb: Sandbox;
 t.before(() => {
   // Its own venv: a module that takes a while to import goes into its site-packages.
-  sb = makeSandbox('cold', { privateVenv: true });
+  sb = makeSandbox('cold', { privateVenv: true, cold: true });
   fs.writeFileSync(path.join(sitePackages(sb.venv), 'pnw_slow.py'), 'import time\ntime.sleep(2.5)\nVALUE = 7\n');
 });
 t.teardown(() => sb.cleanup());
@@ -170,3 +170,18 @@ t.test('the script edited while its zygote warms up: the next run runs the new o
   t.equal(again.stdout.toString(), 'v2, edited 7 1/2\n');
   t.match(again.stderr.toString(), /lane taken/, 'and its next run is warm');
 });
+
+for (const [who, run] of [['the runner', runner], ['the Node CLI', (args: string[], env: NodeJS.ProcessEnv = {}) => pynwheel(sb, args, { env })]] as const) {
+  t.test(`${who}, PYNWHEEL_COLD=0: no cold run, the first run waits for its zygote and is its fork`, async (t) => {
+    await stopDaemon(sb.env);
+    const file = who === 'the runner' ? 'nocold_r.py' : 'nocold_n.py';
+    write(sb, file, 'import sys, pnw_slow\nprint(pnw_slow.VALUE, "_pynwheel" in sys.modules)\n');
+    const started = Date.now();
+    const first = await run(['run', file], { PYNWHEEL_COLD: '0', PYNWHEEL_DEBUG: '1' });
+    t.equal(first.stdout.toString(), '7 True\n', 'the first run is a fork of a zygote (pynwheel\'s modules are there)');
+    t.ok(Date.now() - started >= 2000, 'after the zygote\'s imports (pnw_slow takes 2.5 s)');
+    t.notMatch(first.stderr.toString(), /running python directly/, 'python did not run it itself');
+    const py = await python(sb, [file]);
+    t.equal(py.stdout.toString(), '7 False\n', '(python itself has none of them)');
+  });
+}

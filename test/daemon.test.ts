@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { CLI, daemonStatus, collect, isAlive, makeSandbox, pynwheel, python, sleep, view, write, type Sandbox } from './helpers';
 
 let sb: Sandbox;
-t.before(() => { sb = makeSandbox('daemon'); });
+t.before(() => { sb = makeSandbox('daemon', { cold: true }); });
 t.teardown(() => sb.cleanup());
 
 const socketPath = () => path.join(sb.runtimeDir, 'daemon.sock');

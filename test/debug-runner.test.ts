@@ -18,7 +18,7 @@ const RUNNER_PREFIX = `${PREFIX}runner: `;
 
 let sb: Sandbox;
 const scratch: string[] = [];
-t.before(() => { sb = makeSandbox('debug-runner'); });
+t.before(() => { sb = makeSandbox('debug-runner', { cold: true }); });
 t.teardown(async () => {
   await sb.cleanup();
   for (const dir of scratch) fs.rmSync(dir, { recursive: true, force: true });

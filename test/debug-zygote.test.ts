@@ -10,7 +10,7 @@ import { collect, makeSandbox, python, view, write, ROOT, type Sandbox } from '.
 const SHIM = path.join(ROOT, 'bin', 'pynwheel');
 
 let sb: Sandbox;
-t.before(() => { sb = makeSandbox('debug-zygote'); });
+t.before(() => { sb = makeSandbox('debug-zygote', { cold: true }); });
 t.teardown(() => sb.cleanup());
 
 const runner = (args: string[], env: Record<string, string> = {}) => collect(SHIM, ['run', ...args], { cwd: sb.dir, env: { ...sb.env, ...env } });

@@ -8,7 +8,7 @@ import { routeName } from '../lib/shared/route-name';
 import { collect, makeSandbox, pynwheel, python, view, write, ROOT, type Sandbox } from './helpers';
 
 let sb: Sandbox;
-t.before(() => { sb = makeSandbox('debug'); });
+t.before(() => { sb = makeSandbox('debug', { cold: true }); });
 t.teardown(() => sb.cleanup());
 
 const DEBUG = { PYNWHEEL_DEBUG: '1' };

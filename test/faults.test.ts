@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { CLI, daemonStatus, isAlive, makeSandbox, pynwheel, python, sleep, stopDaemon, write, type Sandbox } from './helpers';
 
 let sb: Sandbox;
-t.before(() => { sb = makeSandbox('faults'); });
+t.before(() => { sb = makeSandbox('faults', { cold: true }); });
 t.teardown(() => sb.cleanup());
 
 const daemonPid = () => Number(fs.readFileSync(path.join(sb.runtimeDir, 'daemon.pid'), 'utf8'));

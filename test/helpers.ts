@@ -54,6 +54,12 @@ export interface SandboxOptions {
    * It has no pip (fast to make) and the shared venv's packages as hard links.
    */
   privateVenv?: boolean;
+  /**
+   * Cold runs as a user gets them (python itself while no warm zygote can take a run). Off
+   * (PYNWHEEL_COLD=0) otherwise: a differential test's first run of a key must be a zygote's
+   * fork, or it would compare python with python.
+   */
+  cold?: boolean;
 }
 
 export function makeSandbox(name: string, options: SandboxOptions = {}): Sandbox {
@@ -68,6 +74,7 @@ export function makeSandbox(name: string, options: SandboxOptions = {}): Sandbox
     PYNWHEEL_RUNTIME_DIR: runtimeDir,
     // If tap kills a test file (timeout) before its teardown stops the daemon, it still leaves.
     PYNWHEEL_IDLE: '120',
+    ...(options.cold ? {} : { PYNWHEEL_COLD: '0' }),
   };
   return {
     runtimeDir,

@@ -15,7 +15,7 @@ let sb: Sandbox;
 let shims: string;
 let withShims: NodeJS.ProcessEnv;
 t.before(() => {
-  sb = makeSandbox('shims');
+  sb = makeSandbox('shims', { cold: true });
   shims = path.join(sb.dir, 'shims');
   withShims = { ...sb.env, PATH: `${shims}:${sb.env.PATH}` };
   write(sb, 'v.py', 'import os, sys\nprint(sys.executable, sys.argv, os.environ["PATH"].split(":")[0] == sys.argv[1])\n');

@@ -5,7 +5,7 @@ import t from 'tap';
 import { daemonStatus, makeSandbox, pynwheel, sleep, write, type Sandbox } from './helpers';
 
 let sb: Sandbox;
-t.before(() => { sb = makeSandbox('status-paths'); });
+t.before(() => { sb = makeSandbox('status-paths', { cold: true }); });
 t.teardown(() => sb.cleanup());
 
 type Zygote = Record<string, any>;

@@ -7,7 +7,7 @@ import t from 'tap';
 import { CLI, collect, daemonStatus, isAlive, makeSandbox, pynwheel, python, sleep, view, write, type Sandbox } from './helpers';
 
 let sb: Sandbox;
-t.before(() => { sb = makeSandbox('warm'); });
+t.before(() => { sb = makeSandbox('warm', { cold: true }); });
 t.teardown(() => sb.cleanup());
 
 type Zygote = Record<string, any>;

@@ -59,7 +59,8 @@ export async function runCommand(argv: string[]): Promise<number> {
         cwd, env: { ...env, ...plan?.env }, interpreter, stdio: [0, 1, 2], forwardSignals: true, terminal: true, caller,
         // A cold run is python's own; not under python's names (pynwheel shims): the next python
         // on PATH may lead back to the shims (a version manager's `system`), a loop of cold runs.
-        cold: !typed,
+        // (PYNWHEEL_COLD=0: none; a first run waits for its zygote, as the runner's do then.)
+        cold: !typed && env.PYNWHEEL_COLD !== '0',
         direct: { argv: parsed.pythonArgv, env },
       },
     );

@@ -222,7 +222,9 @@ int main(int argc, char** argv) {
   Lane lane = ConnectLane(run, where, session);
   // A cold run is python's own. Not under python's names: the python found next on PATH may
   // lead back to these shims (a version manager's `system`), and each exec would be another cold run.
-  bool cold = !masquerade;
+  // PYNWHEEL_COLD=0: no cold runs, a first run waits for its zygote as every run is served then.
+  const char* cold_setting = getenv("PYNWHEEL_COLD");
+  bool cold = !masquerade && !(cold_setting && std::strcmp(cold_setting, "0") == 0);
   Outgoing request = PrepareRequest(run, where, present, caller, session, cold);
   if (lane.sock >= 0) TryLane(lane, request, caller, session);  // returns only if the lane did not take the run
   else SayWhyNoLane(lane, run.has_code ? "-c" : "module");
