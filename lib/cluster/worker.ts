@@ -122,9 +122,13 @@ export class ClusterWorker {
       this.options.log(`job ${job.id}: refused: ${refusal}`);
       throw new UnrecoverableError(`refused by worker ${this.name}: ${refusal}`);
     }
-    if (await this.redis.exists(doneKey(this.queue, data.id))) {
-      this.options.log(`job ${job.id}: refused: it already ran (a replay)`);
-      throw new UnrecoverableError(`refused by worker ${this.name}: job ${data.id} already ran`);
+    // A job that already ran is not run again: a replay of it, or BullMQ delivering it once more
+    // because its completion was lost (Redis restarted between our result and BullMQ's move).
+    // Either way its signed result, kept with the mark, is the answer.
+    const done = await this.redis.get(doneKey(this.queue, data.id));
+    if (done !== null) {
+      this.options.log(`job ${job.id}: it already ran: its result again, not run (a replay, or a delivery after a lost completion)`);
+      return JSON.parse(done) as ResultData;
     }
     const payload = JSON.parse(data.payload) as JobPayload;
     const dir = await this.cache.directory(data.code);
@@ -148,8 +152,9 @@ export class ClusterWorker {
     if (text.length > DEFAULT_MAX_RESULT) {
       text = JSON.stringify({ kind: 'error', name: 'PynwheelError', code: 'ERESULTSIZE', message: `pynwheel: the job's result is ${text.length} bytes, over the limit of ${DEFAULT_MAX_RESULT}`, exception: null, durationMs: result.durationMs, worker: this.name, stdout: '', stderr: '', attempt });
     }
-    await this.redis.set(doneKey(this.queue, data.id), '1', 'PX', Math.max(1000, data.expires - Date.now()));
-    return { v: 1, id: data.id, payload: text, sig: sign(this.options.key, resultSigningBytes(data.id, text)) };
+    const answer: ResultData = { v: 1, id: data.id, payload: text, sig: sign(this.options.key, resultSigningBytes(data.id, text)) };
+    await this.redis.set(doneKey(this.queue, data.id), JSON.stringify(answer), 'PX', Math.max(1000, data.expires - Date.now()));
+    return answer;
   }
 
   /** Why the job must not run, or null. */
