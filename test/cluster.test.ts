@@ -219,6 +219,26 @@ t.test('live output: chunks arrive while the job runs', async (t) => {
   t.ok(end - seen[0]!.at > 1000, `the first line came ${end - seen[0]!.at} ms before the end`);
 });
 
+t.test('live output of jobs at once: each its own, whole, and each settles as its job ends', async (t) => {
+  const script = write(code, 'live/many.py', 'import sys\nfor i in range(3):\n    print(sys.argv[1], i, flush=True)\n');
+  const started = Date.now();
+  const runs = ['a', 'b', 'c', 'd'].map(async (name) => {
+    const seen: string[] = [];
+    const r = await handle.run(script, [name], { encoding: 'utf8', onOutput: (_stream, chunk) => seen.push(chunk.toString()) });
+    return { name, seen: seen.join(''), stdout: r.stdout, ms: Date.now() - started };
+  });
+  for (const r of await Promise.all(runs)) {
+    t.equal(r.seen, `${r.name} 0\n${r.name} 1\n${r.name} 2\n`, `${r.name}: its own lines, live`);
+    t.equal(r.stdout, r.seen, `${r.name}: and its result's`);
+  }
+  const followed = Date.now() - started;
+  const plainStart = Date.now();
+  await Promise.all(['a', 'b', 'c', 'd'].map((name) => handle.run(script, [name])));
+  const plain = Date.now() - plainStart;
+  // (a result waits at most 2 s for its output's end: one that waited for another job's would show it)
+  t.ok(followed < plain + 1500, `none waited for another's output to end (${followed} ms followed, ${plain} ms not)`);
+});
+
 t.test('pynwheel run --on: live output, stdin from a pipe, the same exit status', async (t) => {
   const script = write(code, 'cli/echo.py', 'import sys\nprint("got", sys.stdin.read().strip(), sys.argv[1:])\nprint("warn", file=sys.stderr)\nsys.exit(int(sys.argv[1]))\n');
   const env = { ...code.env, PYNWHEEL_CLUSTER_KEY: KEY };

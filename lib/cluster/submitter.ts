@@ -214,8 +214,8 @@ export class Cluster {
     const done = new Promise<ResultData>((resolve, reject) => this.pending.set(id, { resolve, reject, since: Date.now() }));
     done.catch(() => undefined);
     this.startSweeper();
-    let stopOutput: (() => Promise<void>) | null = null;
-    if (options.onOutput) stopOutput = this.follow(id, options.onOutput);
+    let output: Following | null = null;
+    if (options.onOutput) output = this.follow(id, options.onOutput);
     await this.queue.add(payload.kind, data, { jobId: id, attempts, backoff, removeOnComplete: KEEP_FINISHED, removeOnFail: KEEP_FINISHED });
     options.onJob?.(id);
     const cleanups: Array<() => void> = [];
@@ -239,13 +239,13 @@ export class Cluster {
     try {
       envelope = await done;
     } catch (err) {
-      if (stopOutput) await stopOutput();
+      if (output) await output.stop();
       throw withJob(err as Error, id, undefined);
     } finally {
       cleanups.forEach((c) => c());
     }
     const result = this.open(envelope, id);
-    if (stopOutput) await this.drainOutput(stopOutput, result);
+    if (output) await drainOutput(output, result);
     return { id, result, started };
   }
 
@@ -257,22 +257,12 @@ export class Cluster {
     return JSON.parse(envelope.payload) as ResultPayload & { attempt?: string };
   }
 
-  private lastAttemptSeen = new Map<string, Set<string>>();
-  private async drainOutput(stop: () => Promise<void>, result: { attempt?: string }): Promise<void> {
-    // The output of the attempt whose result this is ends with its end entry: wait for it (bounded).
-    const deadline = Date.now() + 2000;
-    const ended = this.lastAttemptSeen;
-    while (Date.now() < deadline && result.attempt && !(ended.get('current')?.has(result.attempt))) await new Promise((r) => setTimeout(r, 10));
-    await stop();
-  }
-
-  /** Reads the job's output stream as it grows; returns a stop function. */
-  private follow(id: string, onOutput: (stream: 1 | 2, chunk: Buffer) => void): () => Promise<void> {
+  /** Reads the job's output stream as it grows, until stopped. */
+  private follow(id: string, onOutput: (stream: 1 | 2, chunk: Buffer) => void): Following {
     const reader = this.redis.duplicate();
     reader.on('error', () => undefined);
     let stopped = false;
     const ended = new Set<string>();
-    this.lastAttemptSeen.set('current', ended);
     const key = outputKey(this.queueName, id);
     const loop = (async () => {
       let last = '0';
@@ -296,10 +286,13 @@ export class Cluster {
         }
       }
     })();
-    return async () => {
-      stopped = true;
-      await loop.catch(() => undefined);
-      reader.disconnect();
+    return {
+      ended,
+      stop: async () => {
+        stopped = true;
+        await loop.catch(() => undefined);
+        reader.disconnect();
+      },
     };
   }
 
@@ -396,4 +389,14 @@ function emptyFailure(started: number, payload?: JobPayload): RunFailure {
 function withJob<E extends Error>(err: E, id: string, worker: string | undefined): E {
   Object.assign(err, { jobId: id, ...(worker ? { worker } : {}) });
   return err;
+}
+
+/** A job's output being read: the attempts whose end entry came, and how to stop reading. */
+interface Following { ended: Set<string>; stop: () => Promise<void> }
+
+/** The output of the attempt whose result this is ends with its end entry: waited for (bounded), then reading stops. */
+async function drainOutput(output: Following, result: { attempt?: string }): Promise<void> {
+  const deadline = Date.now() + 2000;
+  while (Date.now() < deadline && result.attempt && !output.ended.has(result.attempt)) await new Promise((r) => setTimeout(r, 10));
+  await output.stop();
 }
