@@ -1,8 +1,11 @@
 // `pynwheel status`: per zygote, how many runs took each path to it (the lane, the daemon,
 // routed here for their family, after a stale zygote) and why its lane declined the last few.
 // The zygote counts `lane`, `daemon` and its declines; the daemon counts `routed` and `stale`.
+// And what each part costs in memory: the daemon, each zygote, its waiting spares, its runs.
 import t from 'tap';
-import { daemonStatus, makeSandbox, pynwheel, sleep, write, type Sandbox } from './helpers';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import { CLI, daemonStatus, makeSandbox, pynwheel, sleep, write, type Sandbox } from './helpers';
 
 let sb: Sandbox;
 t.before(() => { sb = makeSandbox('status-paths', { cold: true }); });
@@ -67,4 +70,33 @@ t.test('runs by the lane and by the daemon, a decline, a routed run, a cold run:
   t.match(text, /\n {2}paths: 2 from the lane, 1 through the daemon \(0 routed here for their family, 0 after a stale zygote\)/, 'base, with the zygote\'s counts');
   t.match(text, /\n {2}lane declines: other-key-env 1\n/, 'declines by code');
   t.match(text, /\n {2}last declines: other-key-env \(.+\) \d+s ago/, 'the last declines');
+});
+
+t.test('memory by part: the daemon, the zygote, its waiting spares and its runs, each counted', async (t) => {
+  write(sb, 'mem_sleep.py', 'import os, sys, time\nprint(os.getpid(), flush=True)\nsys.stdin.read()\n');
+  await pynwheel(sb, ['warm', 'mem_sleep.py']);
+  const children = [0, 1].map(() => spawn(process.execPath, [CLI, 'run', 'mem_sleep.py'], { cwd: sb.dir, env: sb.env, stdio: ['pipe', 'pipe', 'inherit'] }));
+  const pids = await Promise.all(children.map((c) => new Promise<number>((resolve) => {
+    let out = '';
+    c.stdout!.on('data', (d) => { out += d; if (out.includes('\n')) resolve(Number(out.trim())); });
+  })));
+  try {
+    const status = await daemonStatus(sb);
+    t.ok(status.memory.pssKiB > 0 && status.memory.ownKiB > 0, 'the daemon\'s own');
+    const z = status.zygotes.find((z: Zygote) => z.memory?.runs.count === 2);
+    t.ok(z, 'the zygote that runs them counts its two runs');
+    t.ok(z.memory.zygote.count === 1 && z.memory.zygote.ownKiB > 0, 'and itself');
+    const ownOfRuns = pids.reduce((sum, pid) => {
+      const text = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+      return sum + ['Private_Clean', 'Private_Dirty'].reduce((n, f) => n + Number(new RegExp(`^${f}:\\s+(\\d+) kB`, 'm').exec(text)![1]), 0);
+    }, 0);
+    t.ok(Math.abs(z.memory.runs.ownKiB - ownOfRuns) <= ownOfRuns * 0.5 + 256, `its runs' own pages as /proc tells them (${z.memory.runs.ownKiB} KiB, ${ownOfRuns} KiB)`);
+    t.ok(z.memory.spares.count >= 0 && z.memory.spares.pssKiB >= 0, 'its spares');
+    const text = (await pynwheel(sb, ['status'])).stdout.toString();
+    t.match(text, /\n {2}memory: PSS \d+\.\d MiB\n/, 'the daemon\'s line');
+    t.match(text, /\n {2}memory by part: zygote \d+\.\d MiB own; \d+ spares waiting, PSS \d+\.\d MiB.*; 2 runs, PSS \d+\.\d MiB, \d+\.\d MiB own each\n/, 'a zygote\'s line');
+  } finally {
+    for (const c of children) c.stdin!.end();
+    await Promise.all(children.map((c) => new Promise((r) => c.once('close', r))));
+  }
 });

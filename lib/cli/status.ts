@@ -8,6 +8,9 @@ export function formatStatus(reply: Record<string, unknown>): string {
     `daemon: pid ${String(reply.pid)}, pynwheel ${String(reply.version)}, up ${duration(Date.now() - Number(reply.startedAt))}, ` +
       `${String(reply.runs)} runs served, ${String(reply.active)} running`,
   ];
+  const mib = (kib: unknown) => (typeof kib === 'number' ? `${(kib / 1024).toFixed(1)} MiB` : '?');
+  const daemonMemory = reply.memory as { pssKiB?: number } | undefined;
+  if (daemonMemory) lines.push(`  memory: PSS ${mib(daemonMemory.pssKiB)}`);
   const zygotes = (reply.zygotes as Array<Record<string, unknown>>) ?? [];
   if (!zygotes.length) lines.push('no zygotes');
   for (const z of zygotes) {
@@ -18,9 +21,15 @@ export function formatStatus(reply: Record<string, unknown>): string {
     const keyEnv = Object.entries(key?.env ?? {}).map(([k, v]) => `${k}=${v}`).join(' ');
     lines.push(`  key: ${String(key?.realPython)}${keyEnv ? ` with ${keyEnv}` : ''}` +
       `${key?.session !== undefined ? `; for the clients of terminal session ${key.session}` : ''}`);
-    const mib = (kib: unknown) => (typeof kib === 'number' ? `${(kib / 1024).toFixed(1)} MiB` : '?');
     lines.push(`  memory: RSS ${mib(z.rssKiB)}, PSS ${mib(z.pssKiB)}; watching ${String(z.watchedDirectories ?? 0)} directories for changes` +
       `${typeof z.staleCheckNs === 'number' ? ` (${(z.staleCheckNs / 1000).toFixed(1)} us a check)` : ''}`);
+    // What each part costs: a spare's own pages are those it copied ahead, a run's those it wrote.
+    const parts = z.memory as Record<'zygote' | 'spares' | 'runs', { count: number; pssKiB: number; ownKiB: number }> | null | undefined;
+    if (parts) {
+      const each = (p: { count: number; ownKiB: number }) => (p.count ? `, ${mib(p.ownKiB / p.count)} own each` : '');
+      lines.push(`  memory by part: zygote ${mib(parts.zygote.ownKiB)} own; ${parts.spares.count} spares waiting, PSS ${mib(parts.spares.pssKiB)}${each(parts.spares)}; ` +
+        `${parts.runs.count} runs, PSS ${mib(parts.runs.pssKiB)}${each(parts.runs)}`);
+    }
     const forks = (z.forks as { spare?: number; onDemand?: number } | undefined) ?? {};
     const lane = (z.lane as { served?: number; path?: string | null } | undefined) ?? {};
     lines.push(`  up ${duration(Date.now() - Number(z.startedAt))}, ${String(z.runs)} runs served (${forks.spare ?? 0} by a pre-forked child, ` +

@@ -21,7 +21,7 @@ import { boundLog, debugLog, log } from './log';
 import { confinementOf, directReason } from './confinement';
 import { checkRunFds, checkRunRequest, checkWarmRequest } from './request-check';
 import { Routes } from './routes';
-import { Zygote, type ZygoteStatus } from './zygote';
+import { ownMemory, Zygote, type MemoryPart, type ZygoteStatus } from './zygote';
 import { keyFor, keyString, withFamily, withSession, type ZygoteKey } from './zygote-key';
 
 /** A connection that has not sent its request by then is dropped. */
@@ -744,12 +744,12 @@ export class Daemon {
     this.touch();
   }
 
-  private async status(): Promise<{ pid: number; version: string; startedAt: number; runs: number; active: number; zygotes: Array<ZygoteStatus & { unfit: Record<string, string> }> }> {
+  private async status(): Promise<{ pid: number; version: string; startedAt: number; runs: number; active: number; memory: MemoryPart; zygotes: Array<ZygoteStatus & { unfit: Record<string, string> }> }> {
     const zygotes = await Promise.all([...this.zygotes.values()].map(async (z) => ({
       ...(await z.status()),
       unfit: Object.fromEntries(this.unfitFor(z.python)),
     })));
-    return { pid: process.pid, version: VERSION, startedAt: this.startedAt, runs: this.runsServed, active: this.runs.size, zygotes };
+    return { pid: process.pid, version: VERSION, startedAt: this.startedAt, runs: this.runsServed, active: this.runs.size, memory: ownMemory(), zygotes };
   }
 }
 

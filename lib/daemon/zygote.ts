@@ -47,6 +47,9 @@ export interface WarmedFor {
   ms: number;
 }
 
+/** Processes' memory: their count, PSS (shared pages divided among their sharers) and own (private) pages, KiB. */
+export interface MemoryPart { count: number; pssKiB: number; ownKiB: number }
+
 export interface ZygoteStatus {
   pid: number;
   python: string;
@@ -79,6 +82,8 @@ export interface ZygoteStatus {
   /** Directories watched for changes to imported modules, and what one check costs (ns, mean). */
   watchedDirectories: number;
   staleCheckNs: number | null;
+  /** What it costs, as the zygote reads it: itself, its waiting spares (each one's pages copied ahead) and its runs (each one's own pages). */
+  memory: { zygote: MemoryPart; spares: MemoryPart; runs: MemoryPart } | null;
   skipped: string[];
   startedAt: number;
   /** The warm-ups it had (the last few), and what it is importing now. */
@@ -278,6 +283,7 @@ export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, strin
       recentDeclines: recentDeclines(reply?.recentDeclines),
       watchedDirectories: Number(reply?.watchedDirectories ?? 0),
       staleCheckNs: reply?.staleChecks ? Math.round(Number(reply.staleCheckNs) / Number(reply.staleChecks)) : null,
+      memory: memoryParts(reply?.memory),
     };
   }
 
@@ -398,6 +404,29 @@ function recentDeclines(value: unknown): Array<[string, string, number]> {
   if (!Array.isArray(value)) return [];
   return value.filter((d): d is [string, string, number] =>
     Array.isArray(d) && typeof d[0] === 'string' && typeof d[1] === 'string' && typeof d[2] === 'number');
+}
+
+function memoryParts(value: unknown): ZygoteStatus['memory'] {
+  const part = (p: unknown): MemoryPart | null => {
+    const o = p as Record<string, unknown> | null;
+    return o && typeof o === 'object' && [o.count, o.pssKiB, o.ownKiB].every((n) => typeof n === 'number')
+      ? { count: o.count as number, pssKiB: o.pssKiB as number, ownKiB: o.ownKiB as number } : null;
+  };
+  const v = value as Record<string, unknown> | null;
+  if (!v || typeof v !== 'object') return null;
+  const [zygote, spares, runs] = [part(v.zygote), part(v.spares), part(v.runs)];
+  return zygote && spares && runs ? { zygote, spares, runs } : null;
+}
+
+/** The daemon's own memory, as a zygote's parts are counted. */
+export function ownMemory(): MemoryPart {
+  try {
+    const text = fs.readFileSync('/proc/self/smaps_rollup', 'utf8');
+    const field = (name: string) => Number((new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text) ?? [])[1] ?? 0);
+    return { count: 1, pssKiB: field('Pss'), ownKiB: field('Private_Clean') + field('Private_Dirty') };
+  } catch {
+    return { count: 1, pssKiB: 0, ownKiB: 0 };
+  }
 }
 
 /** RSS and PSS from /proc/<pid>/smaps_rollup, in KiB. */

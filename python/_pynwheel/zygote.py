@@ -343,7 +343,10 @@ class Zygote:
                                "declines": self.declines.counts, "recentDeclines": self.declines.recent,
                                "watchedDirectories": len(self.watcher.watched),
                                "staleChecks": self.watcher.checks,
-                               "staleCheckNs": self.watcher.check_ns})
+                               "staleCheckNs": self.watcher.check_ns,
+                               "memory": {"zygote": memory_of([os.getpid()]),
+                                          "spares": memory_of([spare.pid for spare in self.spares]),
+                                          "runs": memory_of(list(self.runs) + list(self.lane_runs))}})
         return None
 
     def _signal(self, run_id, signo, group, unless_done=False):
@@ -787,3 +790,20 @@ class Zygote:
         self.lane.close()
         self.hot_pages.clear()
         os._exit(0)
+
+
+def memory_of(pids):
+    """What processes cost (for status): their count, proportional set size (shared pages divided
+    among their sharers) and own pages (private: a spare's copied ahead, a run's written), KiB."""
+    pss = own = 0
+    for pid in pids:
+        try:
+            with open("/proc/%d/smaps_rollup" % pid, "rb") as f:
+                for line in f:
+                    if line.startswith(b"Pss:"):
+                        pss += int(line.split()[1])
+                    elif line.startswith((b"Private_Clean:", b"Private_Dirty:")):
+                        own += int(line.split()[1])
+        except (OSError, ValueError, IndexError):
+            pass
+    return {"count": len(pids), "pssKiB": pss, "ownKiB": own}
