@@ -12,7 +12,7 @@ const HARNESS = path.join(__dirname, 'fixtures', 'pty_session.py');
 
 let sb: Sandbox;
 t.before(() => {
-  sb = makeSandbox('cmdline', { cold: true });
+  sb = makeSandbox('cmdline');
   write(sb, 'flags.py', [
     '"""the docstring"""',
     'import faulthandler, os, sys, tracemalloc, warnings',

@@ -10,7 +10,7 @@ import { collect, makeSandbox, sleep, view, write, CLI, ROOT, type Sandbox } fro
 const SHIM = path.join(ROOT, 'bin', 'pynwheel');
 
 let sb: Sandbox;
-t.before(() => { sb = makeSandbox('title', { cold: true }); });
+t.before(() => { sb = makeSandbox('title'); });
 t.teardown(() => sb.cleanup());
 
 const clients: Array<[string, string[]]> = [['the Node CLI', [process.execPath, CLI, 'run']], ['the runner', [SHIM, 'run']]];
