@@ -66,24 +66,27 @@ t.test('the first client starts the daemon; two racing clients get exactly one',
   // Four cold runs at once: python runs each (no daemon yet), and each starts a daemon that
   // warms the zygote for the next run: one wins the lock, the others hand it their warm-ups.
   const results = await Promise.all(Array.from({ length: 4 }, () => pynwheel(sb, ['run', 'hello.py'], { env: { PYNWHEEL_DEBUG: '1' } })));
+  // (No daemon yet; or, racing, the daemon another one started, whose zygote is not ready. On a
+  // loaded machine a client may start only after the zygote is warm: its run is a warm one.)
+  const cold = results.filter((r) => /running python directly \((cold-start: no daemon listening|cold run: )/.test(r.stderr.toString())).length;
   for (const r of results) {
     t.equal(r.stdout.toString(), 'hello\n');
-    // (No daemon yet; or, racing, the daemon another one started, whose zygote is not ready.)
-    t.match(r.stderr.toString(), /running python directly \((cold-start: no daemon listening|cold run: )/, 'a cold run: python ran it');
+    t.match(r.stderr.toString(), /running python directly \((cold-start: no daemon listening|cold run: )|lane taken|asking the daemon/, 'a cold run (python ran it), or a warm one');
   }
+  t.ok(cold >= 1, `the first ones were cold runs (${cold} of 4)`);
   const pid = await newDaemonPid(0);
   t.ok(isAlive(pid), 'the daemon is running');
-  const z = await warmedFor('', 4);
+  const z = await warmedFor('', cold);
   const s = await status();
   t.equal(s.pid, pid, 'every client reached the same daemon');
-  t.equal(s.runs, 0, 'no zygote ran them');
+  t.equal(s.runs, 4 - cold, 'no zygote ran the cold ones');
   t.equal(s.zygotes.length, 1, 'one zygote for one interpreter');
-  t.equal(z?.warmedFor.length, 4, 'which the four cold runs warmed (each daemon that lost the race handed its warm-up over)');
+  t.equal(z?.warmedFor.length, cold, 'which the cold runs warmed (each daemon that lost the race handed its warm-up over)');
   t.ok(z?.warmedFor.every((w: { why: string; target: string }) => w.why === 'cold run' && w.target === 'hello.py'), 'for hello.py');
   const next = await pynwheel(sb, ['run', 'hello.py'], { env: { PYNWHEEL_DEBUG: '1' } });
   t.equal(next.stdout.toString(), 'hello\n');
   t.match(next.stderr.toString(), /lane taken/, 'the next run is warm: it came by the lane');
-  t.equal((await status()).runs, 1);
+  t.equal((await status()).runs, 4 - cold + 1);
   t.equal(s.zygotes[0].python, path.join(sb.venv, 'bin', 'python3'), "the sandbox's venv python");
   const mode = fs.statSync(sb.runtimeDir).mode & 0o777;
   t.equal(mode, 0o700, 'runtime directory is private');

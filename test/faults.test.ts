@@ -110,6 +110,7 @@ async function laneVictim(t: Test, client: keyof typeof clients, tag: string) {
   child.stderr.on('data', (d) => { err += d; });
   const closed = new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
   t.ok(await waitFor(() => out.includes('ready'), 30_000), 'the run started');
+  await waitFor(() => /lane taken/.test(err), 5000); // (its stderr, a pipe of its own, may come after stdout's line)
   t.match(err, /lane taken/, 'by the lane');
   return { runPid: Number(fs.readFileSync(marker, 'utf8')), closed, err: () => err };
 }
