@@ -12,4 +12,13 @@ export type { ResultOf, StderrOf, StdoutOf } from './api/result-types';
 export { runTasks, SUCCESSFUL_RESULTS, TASK_RESULTS, type TaskEvent, type TaskOutcome, type TaskResultName, type TaskSpec, type TasksOptions, type TasksReport } from './api/tasks';
 export { PynwheelError } from './shared/errors';
 export { VERSION } from './shared/version';
-export { cluster, Cluster, type ClusterJobOptions, type ClusterOptions, type ClusterRunResult } from './cluster/submitter';
+export type { Cluster, ClusterJobOptions, ClusterOptions, ClusterRunResult } from './cluster/submitter';
+
+/**
+ * A handle on a cluster of pynwheel workers (lib/cluster/submitter.ts). Loaded on first use:
+ * BullMQ and ioredis cost about 80 ms to load, which no local run() or call() should pay.
+ */
+export function cluster(url: string, options?: import('./cluster/submitter').ClusterOptions): import('./cluster/submitter').Cluster {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('./cluster/submitter') as typeof import('./cluster/submitter')).cluster(url, options);
+}

@@ -333,4 +333,11 @@ t.test('ESM entry point', async (t) => {
   const r = await collect(process.execPath, ['--input-type=module', '-e', script], { cwd: path.join(__dirname, '..'), env: sb.env });
   t.equal(r.stderr.toString(), '');
   t.equal(r.stdout.toString(), 'from esm function\n');
+  // cluster() too, and loading the package loads no BullMQ (about 80 ms) until cluster() is called.
+  const loaded = `import * as p from 'pynwheel'; import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);
+    const bull = () => Object.keys(require.cache).some((k) => k.includes('/node_modules/bullmq/'));
+    const before = bull(); const c = p.cluster('redis://127.0.0.1:1', { key: 'k'.repeat(32) }); const after = bull(); await c.close();
+    console.log(typeof p.cluster, before, after);`;
+  const c = await collect(process.execPath, ['--input-type=module', '-e', loaded], { cwd: path.join(__dirname, '..'), env: sb.env });
+  t.equal(c.stdout.toString(), 'function false true\n', `the ESM entry has cluster(), and BullMQ loads only with it (${c.stderr.toString().trim()})`);
 });

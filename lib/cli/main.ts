@@ -7,21 +7,18 @@ import { managementCommand } from './manage';
 import { splitShebangOptions, UsageError } from './run-args';
 import { EXIT_PYNWHEEL_FAILED, runCommand } from './run-command';
 import { say } from './say';
-import { clusterStatusCommand } from './cluster-status';
-import { runOnCommand } from './run-on';
 import { tasksCommand } from './tasks';
 import { warmCommand } from './warm';
-import { workerCommand } from './worker-command';
 
 const COMMANDS = new Set(['run', 'tasks', 'warm', 'worker', 'start', 'stop', 'status', 'doctor', 'shims', 'python-path', 'help', '--help', '-h', '--version', '-V']);
 
 export async function main(argv: string[]): Promise<number> {
   takeCaller(); // first: it takes a variable out of the environment
   const [first] = argv;
-  if (first === 'run' && (argv[1] === '--on' || argv[1]?.startsWith('--on='))) return runOnCommand(argv.slice(1));
+  if (first === 'run' && (argv[1] === '--on' || argv[1]?.startsWith('--on='))) return (await import('./run-on')).runOnCommand(argv.slice(1)); // (the cluster's modules load BullMQ: only when asked)
   if (first === 'run') return runCommand(argv.slice(1));
-  if (first === 'worker') return workerCommand(argv.slice(1));
-  if (first === 'status' && argv.some((a) => a === '--on' || a.startsWith('--on='))) return clusterStatusCommand(argv.slice(1));
+  if (first === 'worker') return (await import('./worker-command')).workerCommand(argv.slice(1));
+  if (first === 'status' && argv.some((a) => a === '--on' || a.startsWith('--on='))) return (await import('./cluster-status')).clusterStatusCommand(argv.slice(1));
   if (first === 'tasks') return tasksCommand(argv.slice(1));
   if (first === 'warm') return warmCommand(argv.slice(1));
   if (first !== undefined && !COMMANDS.has(first)) {
