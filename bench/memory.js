@@ -19,13 +19,6 @@ const CLI = path.join(ROOT, 'bin', 'pynwheel.js');
 const RUNNER = path.join(ROOT, 'build', 'Release', 'pynwheel-runner');
 const CLIENT = fs.existsSync(RUNNER) ? RUNNER : path.join(ROOT, 'bin', 'pynwheel');
 
-const pssKiB = (pid) => {
-  try {
-    return Number(/^Pss:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))[1]);
-  } catch {
-    return 0;
-  }
-};
 
 /** Start COUNT processes, wait until each printed its pid and "ready", then sum their PSS. */
 async function measure(command, args, env, inspect) {
@@ -43,7 +36,7 @@ async function measure(command, args, env, inspect) {
     child.on('error', reject);
   })));
   await new Promise((r) => setTimeout(r, 500)); // let the last collections settle
-  const runs = pids.reduce((sum, pid) => sum + pssKiB(pid), 0);
+  const runs = pids.reduce((sum, pid) => sum + pages(pid).pss, 0);
   const clientPids = children.map((c) => c.pid).filter((pid) => pid !== undefined && !pids.includes(pid));
   const parts = inspect ? inspect(pids, clientPids) : null;
   for (const child of children) child.kill('SIGTERM');

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PynwheelError } from '../shared/errors';
 import { native } from '../shared/native';
+import { isAlive } from '../shared/proc-stat';
 import type { RuntimePaths } from '../shared/runtime-dir';
 
 const DAEMON_MAIN = path.resolve(__dirname, '..', 'daemon', 'main.js');
@@ -59,15 +60,6 @@ export async function replaceDaemon(paths: RuntimePaths): Promise<void> {
   }
   // Whatever answered must not answer again.
   fs.rmSync(paths.socket, { force: true });
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** `args`: the daemon's (`--warm JSON`: a warm-up to begin with, lib/client/cold.ts). */

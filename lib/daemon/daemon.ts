@@ -14,7 +14,7 @@ import { native, type Poller } from '../shared/native';
 import { MAX_CLIENT_FRAME } from '../shared/protocol-constants';
 import type { Frame } from '../shared/wire';
 import type { RuntimePaths } from '../shared/runtime-dir';
-import { sessionOf } from '../shared/proc-stat';
+import { isAlive, sessionOf } from '../shared/proc-stat';
 import { forwardableSignal, signalNumber } from '../shared/signals';
 import { VERSION } from '../shared/version';
 import { boundLog, debugLog, log } from './log';
@@ -311,6 +311,23 @@ export class Daemon {
     });
   }
 
+  /**
+   * What a run or warm request's client must be: of this version, in the terminal session it
+   * names (a run is born there), and asking a daemon that is not stopping. A refusal, or null.
+   */
+  private refusedClient(request: { client: string; session?: [number, number] }, peerPid: number, what: 'run' | 'warm'): [string, string, string?] | null {
+    if (request.client !== VERSION) return ['EVERSION', `this daemon is pynwheel ${VERSION}, the client is ${String(request.client)}`];
+    if (request.session !== undefined) {
+      const own = sessionOf(peerPid);
+      if (own === null || own.ttyNr === 0 || own.sid !== request.session[0] || own.pgid !== request.session[1]) {
+        return ['EBADREQUEST', `bad ${what} request: "session" ${JSON.stringify(request.session)} is not the client's` +
+          (what === 'run' ? ` (${own === null ? 'gone' : own.ttyNr === 0 ? 'no terminal' : `[${own.sid}, ${own.pgid}]`})` : ''), 'bad-session'];
+      }
+    }
+    if (this.stopping) return ['ESTOPPED', 'the pynwheel daemon is stopping'];
+    return null;
+  }
+
   /** The first frame of a connection says what it wants. */
   private onRequest(conn: FdChannel, { message, fds }: Frame, peerPid: number): Run | undefined {
     const refuse = (code: string, text: string, reason?: string): undefined => {
@@ -328,18 +345,8 @@ export class Daemon {
         } catch (err) {
           return refuse((err as PynwheelError).code ?? 'EBADREQUEST', (err as Error).message, (err as PynwheelError).reason);
         }
-        if (request.client !== VERSION) {
-          return refuse('EVERSION', `this daemon is pynwheel ${VERSION}, the client is ${String(request.client)}`);
-        }
-        if (request.session !== undefined) {
-          // The client's own session and group, which has a terminal: its run is born there.
-          const own = sessionOf(peerPid);
-          if (own === null || own.ttyNr === 0 || own.sid !== request.session[0] || own.pgid !== request.session[1]) {
-            return refuse('EBADREQUEST', `bad run request: "session" ${JSON.stringify(request.session)} is not the client's ` +
-              `(${own === null ? 'gone' : own.ttyNr === 0 ? 'no terminal' : `[${own.sid}, ${own.pgid}]`})`, 'bad-session');
-          }
-        }
-        if (this.stopping) return refuse('ESTOPPED', 'the pynwheel daemon is stopping');
+        const refused = this.refusedClient(request, peerPid, 'run');
+        if (refused) return refuse(...refused);
         if (isPynwheelItself(request.python)) {
           // A zygote of it would be a pynwheel run, whose zygote would be another, and so on.
           return refuse('EBADREQUEST', `bad run request: the interpreter ${request.python} is pynwheel itself (a link of \`pynwheel shims\`), not a python`, 'bad-python');
@@ -366,16 +373,8 @@ export class Daemon {
         } catch (err) {
           return refuse((err as PynwheelError).code ?? 'EBADREQUEST', (err as Error).message, (err as PynwheelError).reason);
         }
-        if (request.client !== VERSION) {
-          return refuse('EVERSION', `this daemon is pynwheel ${VERSION}, the client is ${String(request.client)}`);
-        }
-        if (request.session !== undefined) {
-          const own = sessionOf(peerPid);
-          if (own === null || own.ttyNr === 0 || own.sid !== request.session[0] || own.pgid !== request.session[1]) {
-            return refuse('EBADREQUEST', `bad warm request: "session" ${JSON.stringify(request.session)} is not the client's`, 'bad-session');
-          }
-        }
-        if (this.stopping) return refuse('ESTOPPED', 'the pynwheel daemon is stopping');
+        const refused = this.refusedClient(request, peerPid, 'warm');
+        if (refused) return refuse(...refused);
         this.warm(request, conn);
         return undefined;
       }
@@ -770,15 +769,6 @@ function realPath(file: string): string {
     return fs.realpathSync(file);
   } catch {
     return file; // the zygote's start will say what is wrong with it
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

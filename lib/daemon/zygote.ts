@@ -420,24 +420,23 @@ function memoryParts(value: unknown): ZygoteStatus['memory'] {
 
 /** The daemon's own memory, as a zygote's parts are counted. */
 export function ownMemory(): MemoryPart {
-  try {
-    const text = fs.readFileSync('/proc/self/smaps_rollup', 'utf8');
-    const field = (name: string) => Number((new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text) ?? [])[1] ?? 0);
-    return { count: 1, pssKiB: field('Pss'), ownKiB: field('Private_Clean') + field('Private_Dirty') };
-  } catch {
-    return { count: 1, pssKiB: 0, ownKiB: 0 };
-  }
+  const own = smapsRollup('self');
+  return { count: 1, pssKiB: own?.Pss ?? 0, ownKiB: (own?.Private_Clean ?? 0) + (own?.Private_Dirty ?? 0) };
 }
 
 /** RSS and PSS from /proc/<pid>/smaps_rollup, in KiB. */
 function memoryOf(pid: number): { rssKiB: number | null; pssKiB: number | null } {
+  const fields = smapsRollup(pid);
+  return { rssKiB: fields?.Rss ?? null, pssKiB: fields?.Pss ?? null };
+}
+
+/** /proc/<pid>/smaps_rollup's fields, in KiB, or null if it cannot be read. */
+function smapsRollup(pid: number | 'self'): Record<string, number> | null {
   try {
-    const text = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-    const field = (name: string) => Number((new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text) ?? [])[1] ?? NaN);
-    const rss = field('Rss');
-    const pss = field('Pss');
-    return { rssKiB: Number.isNaN(rss) ? null : rss, pssKiB: Number.isNaN(pss) ? null : pss };
+    const fields: Record<string, number> = {};
+    for (const [, name, kib] of fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8').matchAll(/^(\w+):\s+(\d+) kB$/gm)) fields[name] = Number(kib);
+    return fields;
   } catch {
-    return { rssKiB: null, pssKiB: null };
+    return null;
   }
 }

@@ -48,3 +48,13 @@ export function isStopped(pid: number | null): boolean {
     return false;
   }
 }
+
+/** Whether process `pid` exists (EPERM: it does, another user's). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
