@@ -261,7 +261,8 @@ t.test('ResolvePython beside lib/client/interpreter.ts', async (t) => {
   ];
   const replies = run(cases.map(([explicit, env]) => ['python', explicit, cwd, ...Object.entries(env).map(([k, v]) => `${k}=${v}`)]));
   cases.forEach(([explicit, env], i) => {
-    const want = interpreterOf(explicit, env, cwd);
+    // (a runtime directory of the test's, which does not exist: no shim answer is cached anywhere)
+    const want = interpreterOf(explicit, { ...env, PYNWHEEL_RUNTIME_DIR: path.join(scratch, 'no-runtime-dir') }, cwd);
     t.same(replies[i], want, `--python ${JSON.stringify(explicit)} ${JSON.stringify(env)}: ${want.found ? want.path : 'not found'}`);
   });
 });
