@@ -12,7 +12,8 @@ export type { ResultOf, StderrOf, StdoutOf } from './api/result-types';
 export { runTasks, SUCCESSFUL_RESULTS, TASK_RESULTS, type TaskEvent, type TaskOutcome, type TaskResultName, type TaskSpec, type TasksOptions, type TasksReport } from './api/tasks';
 export { PynwheelError } from './shared/errors';
 export { VERSION } from './shared/version';
-export type { Cluster, ClusterJobOptions, ClusterOptions, ClusterRunResult } from './cluster/submitter';
+export type { Cluster, ClusterJobOptions, ClusterOptions, ClusterProgressEvent, ClusterRunResult } from './cluster/submitter';
+export type { ClusterTaskEvent, ClusterTasksOptions } from './cluster/tasks-submit';
 
 /**
  * A handle on a cluster of pynwheel workers (lib/cluster/submitter.ts). Loaded on first use:

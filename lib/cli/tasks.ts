@@ -16,9 +16,16 @@ const USAGE = `usage: pynwheel tasks [--jobs N] [--log-dir DIR] [--max-runtime S
   --max-runtime S   seconds per task; then SIGTERM, SIGKILL 5 s later: Aborted
   --json            print the report as JSON instead of the table
   --follow          show the tasks' output as they write it, each line prefixed with [taskid]
-  --from FILE       tasks one per line (blank lines and # comments skipped; - for stdin)`;
+  --from FILE       tasks one per line (blank lines and # comments skipped; - for stdin)
+  --on URL          run each task as a job on the cluster's workers (redis://, rediss://, unix://);
+                    the logs come back into --log-dir; with --queue NAME, --key-file F, --code-dir D
+                    (default: the current directory, packed and sent with every task)`;
 
-interface TasksArgs { jobs?: number; logDir?: string; maxRuntime?: number; json: boolean; follow?: boolean; tasks: TaskSpec[] }
+interface TasksArgs {
+  jobs?: number; logDir?: string; maxRuntime?: number; json: boolean; follow?: boolean; tasks: TaskSpec[];
+  /** --on URL and the cluster's options (--queue, --key-file, --code-dir). */
+  on?: string; queue?: string; keyFile?: string; codeDir?: string;
+}
 
 /** Words of a task line: whitespace apart, '...' and "..." quoted (no escapes but \\ and \\" in "..."). */
 export function splitWords(line: string): string[] {
@@ -74,6 +81,11 @@ export function parseTasksArgs(argv: readonly string[]): TasksArgs {
       out.logDir = dir;
     } else if (flag === '--max-runtime') out.maxRuntime = number(flag, value(), false);
     else if (flag === '--json') out.json = true;
+    else if (flag === '--on' || flag === '--queue' || flag === '--key-file' || flag === '--code-dir') {
+      const text = value();
+      if (!text) throw new UsageError(`${flag} takes a value`);
+      out[({ '--on': 'on', '--queue': 'queue', '--key-file': 'keyFile', '--code-dir': 'codeDir' } as const)[flag]] = text;
+    }
     else if (flag === '--follow') out.follow = true;
     else if (flag === '--from') {
       const file = value();
@@ -93,6 +105,7 @@ export function parseTasksArgs(argv: readonly string[]): TasksArgs {
   }
   for (; i < argv.length; i++) out.tasks.push(taskFromLine(argv[i]!));
   if (out.tasks.length === 0) throw new UsageError(`no tasks\n${USAGE}`);
+  if (out.on === undefined && (out.queue ?? out.keyFile ?? out.codeDir) !== undefined) throw new UsageError('--queue, --key-file and --code-dir go with --on URL');
   return out;
 }
 
@@ -246,15 +259,34 @@ export async function tasksCommand(argv: readonly string[]): Promise<number> {
   process.on('SIGINT', onInterrupt);
   process.on('SIGTERM', onInterrupt);
   let report: TasksReport;
+  // On a cluster (its modules load BullMQ: only when asked). A follower reads the logs as they come back.
+  const handle = args.on === undefined ? undefined
+    : (await import('../cluster/submitter')).cluster(args.on, { queue: args.queue, keyFile: args.keyFile, codeDir: args.codeDir });
   try {
-    report = await runTasks(args.tasks, {
+    if (handle) {
+      try {
+        await handle.connect();
+      } catch (err) {
+        say(2, `pynwheel tasks: ${(err as Error).message}`);
+        return 1;
+      }
+    }
+    report = await (handle ? handle.runTasks(args.tasks, {
+      concurrency: args.jobs, logDir: args.logDir, maxRuntime: args.maxRuntime, signal: controller.signal,
+      onProgress: (event) => {
+        if (event.event === 'queued' || event.event === 'retried') return;
+        follower?.onEvent(event);
+        if (!args.json) progress.onEvent(event);
+      },
+    }) : runTasks(args.tasks, {
       concurrency: args.jobs, logDir: args.logDir, maxRuntime: args.maxRuntime, signal: controller.signal,
       stderr: 'inherit', terminal: isatty(0), onProgress: (event) => {
         follower?.onEvent(event);
         if (!args.json) progress.onEvent(event);
       },
-    });
+    }));
   } finally {
+    await handle?.close();
     follower?.stop();
     process.off('SIGINT', onInterrupt);
     process.off('SIGTERM', onInterrupt);

@@ -1,5 +1,6 @@
 // Runs in a submitter's process and in a worker's: what a cluster job and its result are, as
 // they sit in Redis (BullMQ's job data and return value), and their limits.
+import type { TaskOutcome, TaskSpec } from '../api/tasks';
 
 /** BullMQ's queue name when none is given. */
 export const DEFAULT_QUEUE = 'pynwheel';
@@ -28,10 +29,12 @@ export interface JobData {
   sig: string;
 }
 
-/** What the job asks for. Paths are relative to the code bundle's root. */
-export type JobPayload =
+/** What the job asks for. Paths are relative to the code bundle's root. `progress`: the worker reports its start (job.updateProgress). */
+export type JobPayload = { progress?: boolean } & (
   | { kind: 'run'; file: string; args: string[]; cwd: string; pythonOptions: string[]; stdin: string | null; stream: boolean; timeout: number }
-  | { kind: 'call'; target: string; module: boolean; value: EncodedValue; cwd: string; stream: boolean; timeout: number };
+  | { kind: 'call'; target: string; module: boolean; value: EncodedValue; cwd: string; stream: boolean; timeout: number }
+  /** One task of a tasks job (its file relative to the bundle's root), run with the local runTasks(). */
+  | { kind: 'task'; task: TaskSpec; cwd: string; stream: boolean; timeout: number });
 
 /** The codec's tree (lib/api/codec.ts) with its blobs as base64. */
 export interface EncodedValue { tree: unknown; blobs: string[] }
@@ -42,6 +45,7 @@ export interface ResultData { v: 1; id: string; payload: string; sig: string }
 export type ResultPayload =
   | { kind: 'run'; exitCode: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; durationMs: number; worker: string }
   | { kind: 'value'; value: EncodedValue; stdout: string; stderr: string; durationMs: number; worker: string }
+  | { kind: 'task'; outcome: TaskOutcome; files: Record<string, string>; durationMs: number; worker: string; stdout: string; stderr: string }
   | { kind: 'error'; name: string; code: string | null; message: string; exception: unknown; durationMs: number; worker: string; stdout: string; stderr: string };
 
 export function bundleKey(hash: string): string {

@@ -15,6 +15,8 @@ import {
   type JobData, type JobPayload, type ResultData, type ResultPayload,
 } from './job-format';
 import { checkRedis, connection } from './redis';
+import { clusterRunTasks, type ClusterTasksOptions } from './tasks-submit';
+import type { TaskSpec, TasksReport } from '../api/tasks';
 import { decodeJson, encodeJson, rebuildError, type ErrorDescription } from './result-codec';
 import { checkKey, jobSigningBytes, loadKey, resultSigningBytes, sign, verify } from './signing';
 
@@ -58,7 +60,15 @@ export interface ClusterJobOptions {
   onJob?: (id: string) => void;
   /** The job's output as it is written, from every attempt (at least once: a retried job's output comes again). */
   onOutput?: (stream: 1 | 2, chunk: Buffer) => void;
+  /** The job's progress: queued, started on a worker (its name), retried (after a fault: its worker died; or an error, with attempts), finished. */
+  onProgress?: (event: ClusterProgressEvent) => void;
 }
+
+export type ClusterProgressEvent =
+  | { event: 'queued'; jobId: string }
+  | { event: 'started'; jobId: string; worker: string; retry: number }
+  | { event: 'retried'; jobId: string; reason: 'fault' | 'error' }
+  | { event: 'finished'; jobId: string; worker: string };
 
 export interface ClusterRunResult extends RunResult { jobId: string; worker: string }
 
@@ -75,6 +85,8 @@ export class Cluster {
   private queue!: Queue;
   private events: QueueEvents | null = null;
   private readonly pending = new Map<string, Pending>();
+  /** Jobs whose submitter wants progress: BullMQ's progress and stalled events for them. */
+  private readonly watchers = new Map<string, (kind: 'progress' | 'stalled', data: unknown) => void>();
   private readonly storedBundles = new Map<string, number>();
   private readonly ready: Promise<void>;
   private sweeper: NodeJS.Timeout | null = null;
@@ -108,6 +120,8 @@ export class Cluster {
     this.events.on('error', () => undefined);
     this.events.on('completed', ({ jobId, returnvalue }) => this.settle(jobId, () => parseReturn(returnvalue)));
     this.events.on('failed', ({ jobId, failedReason }) => this.fail(jobId, failedReason));
+    this.events.on('progress', ({ jobId, data }) => this.watchers.get(jobId)?.('progress', data));
+    this.events.on('stalled', ({ jobId }) => this.watchers.get(jobId)?.('stalled', null));
     await this.redis.connect();
     void this.events.run().catch(() => undefined);
     await this.events.waitUntilReady();
@@ -178,6 +192,23 @@ export class Cluster {
     throw withJob(rebuildError(r as unknown as ErrorDescription, failure, target), id, r.worker);
   }
 
+  /**
+   * Runs pyATS-style tasks on the workers, each task a job of its own: resolves what the local
+   * runTasks() resolves, with the tasks' logs laid out in the local log directory.
+   */
+  runTasks(tasks: readonly TaskSpec[], options: ClusterTasksOptions = {}): Promise<TasksReport> {
+    return clusterRunTasks(async (task, codeDir, cwd, signal, onEvent) => {
+      const spec = { ...task, ...(task.file !== undefined ? { file: relativeInside(codeDir, task.file, `task ${task.id}'s file`) } : {}) };
+      const payload: JobPayload = { kind: 'task', task: spec, cwd: relativeInside(codeDir, cwd, 'cwd') || '.', stream: false, timeout: 0 };
+      const { id, result } = await this.submit(codeDir, payload, {
+        signal, onProgress: (e) => { if (e.event !== 'finished') onEvent(e as Parameters<typeof onEvent>[0]); },
+      });
+      if (result.kind === 'task') return { outcome: result.outcome, files: result.files, jobId: id, worker: result.worker };
+      const r = result as Extract<ResultPayload, { kind: 'error' }>;
+      throw withJob(new PynwheelError('ECLUSTER', `task ${task.id} (job ${id}) on worker ${r.worker}: ${r.name}: ${r.message}`), id, r.worker);
+    }, this.options.codeDir, tasks, options);
+  }
+
   /** Stops listening; jobs already queued stay queued. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -203,6 +234,7 @@ export class Cluster {
     const bundle = packDirectory(codeDir, { maxBytes: this.options.maxBundleBytes ?? DEFAULT_MAX_BUNDLE });
     await this.storeBundle(bundle.hash, bundle.bytes);
     const id = randomUUID();
+    if (options.onProgress) payload.progress = true;
     const text = JSON.stringify(payload);
     const max = this.options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD;
     if (text.length > max) throw new PynwheelError('ECLUSTER', `the job's payload is ${text.length} bytes, over the limit of ${max} (maxPayloadBytes)`);
@@ -216,8 +248,11 @@ export class Cluster {
     this.startSweeper();
     let output: Following | null = null;
     if (options.onOutput) output = this.follow(id, options.onOutput);
+    const progress = options.onProgress;
+    if (progress) this.watchers.set(id, watchProgress(id, progress));
     await this.queue.add(payload.kind, data, { jobId: id, attempts, backoff, removeOnComplete: KEEP_FINISHED, removeOnFail: KEEP_FINISHED });
     options.onJob?.(id);
+    progress?.({ event: 'queued', jobId: id });
     const cleanups: Array<() => void> = [];
     const stop = (err: Error): void => {
       const p = this.pending.get(id);
@@ -243,8 +278,10 @@ export class Cluster {
       throw withJob(err as Error, id, undefined);
     } finally {
       cleanups.forEach((c) => c());
+      this.watchers.delete(id);
     }
     const result = this.open(envelope, id);
+    progress?.({ event: 'finished', jobId: id, worker: result.worker });
     if (output) await drainOutput(output, result);
     return { id, result, started };
   }
@@ -371,6 +408,24 @@ export function cluster(url: string, options?: ClusterOptions): Cluster {
   return new Cluster(url, options);
 }
 
+/** BullMQ's events of one job as progress: a start after a stall is a retry after a fault, any other later start one after an error. */
+function watchProgress(jobId: string, onProgress: (event: ClusterProgressEvent) => void): (kind: 'progress' | 'stalled', data: unknown) => void {
+  let retried = false;
+  let starts = 0;
+  return (kind, data) => {
+    if (kind === 'stalled') {
+      retried = true;
+      onProgress({ event: 'retried', jobId, reason: 'fault' });
+      return;
+    }
+    const d = data as { event?: string; worker?: string; retry?: number } | null;
+    if (d?.event !== 'started' || typeof d.worker !== 'string') return;
+    if (starts++ > 0 && !retried) onProgress({ event: 'retried', jobId, reason: 'error' });
+    retried = false;
+    onProgress({ event: 'started', jobId, worker: d.worker, retry: d.retry ?? 0 });
+  };
+}
+
 function parseReturn(value: unknown): ResultData {
   return (typeof value === 'string' ? JSON.parse(value) : value) as ResultData;
 }
@@ -382,7 +437,7 @@ function relativeInside(root: string, abs: string, what: string): string {
 }
 
 function emptyFailure(started: number, payload?: JobPayload): RunFailure {
-  const command = payload?.kind === 'run' ? ['python3', payload.file, ...payload.args] : payload ? ['python3', '-c', `call ${payload.target}`] : [];
+  const command = payload?.kind === 'run' ? ['python3', payload.file, ...payload.args] : payload?.kind === 'call' ? ['python3', '-c', `call ${payload.target}`] : payload ? ['pynwheel', 'tasks', `${payload.task.id}`] : [];
   return { exitCode: null, signal: null, stdout: null, stderr: null, durationMs: performance.now() - started, pid: undefined, command };
 }
 

@@ -11,6 +11,7 @@ import { call } from '../api/call';
 import { PythonError } from '../api/errors';
 import { spawn } from '../api/spawn';
 import { BundleCache } from './bundle-cache';
+import { runOneTask } from './tasks-worker';
 import {
   cancelChannel, DEFAULT_FAULT_RETRIES, DEFAULT_MAX_RESULT, DEFAULT_QUEUE, doneKey, OUTPUT_TTL_S, outputKey, workersKey,
   type EncodedValue, type JobData, type JobPayload, type ResultData, type ResultPayload,
@@ -133,8 +134,10 @@ export class ClusterWorker {
     const payload = JSON.parse(data.payload) as JobPayload;
     const dir = await this.cache.directory(data.code);
     const attempt = randomBytes(6).toString('hex');
-    const what = payload.kind === 'run' ? `run ${[payload.file, ...payload.args].join(' ')}` : `call ${payload.target}`;
+    const what = payload.kind === 'run' ? `run ${[payload.file, ...payload.args].join(' ')}` : payload.kind === 'task' ? `task ${payload.task.id}` : `call ${payload.target}`;
     this.options.log(`job ${job.id}: ${what} (code ${data.code.slice(0, 12)}, attempt ${attempt}${job.attemptsMade || job.stalledCounter ? `, retry ${job.attemptsMade + job.stalledCounter}` : ''})`);
+    // The submitter's progress events: started here, and the how-manieth time (a retry after a fault or an error).
+    if (payload.progress) void job.updateProgress({ event: 'started', worker: this.name, attempt, retry: job.attemptsMade + job.stalledCounter }).catch(() => undefined);
     this.running++;
     const output = new OutputStream(this.redis, outputKey(this.queue, data.id), attempt, payload.stream);
     let result: ResultPayload;
@@ -146,7 +149,7 @@ export class ClusterWorker {
     }
     await output.end();
     const retry = result.kind === 'error' && result.name === 'PythonError' && job.attemptsMade + 1 < (job.opts.attempts ?? 1);
-    this.options.log(`job ${job.id}: ${result.kind === 'run' ? `exit ${result.signal ?? result.exitCode}` : result.kind === 'value' ? 'returned' : `raised ${result.name}: ${result.message.split('\n')[0]}`} in ${Math.round(result.durationMs)} ms${retry ? '; retried, as its submitter asked' : ''}`);
+    this.options.log(`job ${job.id}: ${result.kind === 'run' ? `exit ${result.signal ?? result.exitCode}` : result.kind === 'task' ? result.outcome.result : result.kind === 'value' ? 'returned' : `raised ${result.name}: ${result.message.split('\n')[0]}`} in ${Math.round(result.durationMs)} ms${retry ? '; retried, as its submitter asked' : ''}`);
     if (retry) throw new Error(result.kind === 'error' ? result.message : 'retry');
     let text = JSON.stringify({ ...result, attempt });
     if (text.length > DEFAULT_MAX_RESULT) {
@@ -172,6 +175,15 @@ export class ClusterWorker {
     const cwd = path.join(dir, payload.cwd);
     const timeout = payload.timeout > 0 ? payload.timeout : undefined;
     const common = { worker: this.name };
+    if (payload.kind === 'task') {
+      const task = { ...payload.task, ...(payload.task.file !== undefined ? { file: path.join(dir, payload.task.file) } : {}) };
+      try {
+        const ran = await runOneTask(task, cwd, this.options.python, signal);
+        return { kind: 'task', ...ran, durationMs: performance.now() - started, ...common, stdout: '', stderr: '' };
+      } catch (err) {
+        return { kind: 'error', ...describeError(err), durationMs: performance.now() - started, ...common, stdout: '', stderr: '' };
+      }
+    }
     if (payload.kind === 'run') {
       const child = spawn(path.join(dir, payload.file), payload.args, {
         cwd, pythonPath: this.options.python, pythonOptions: payload.pythonOptions, timeout, signal,

@@ -1,0 +1,179 @@
+// Tasks on the cluster (cluster(url).runTasks(), `pynwheel tasks --on`), progress events, and the
+// submitter's code bundle packed once, against a real redis-server of the test's own and two
+// workers with their own runtime directories: the report and the log directory against a local
+// runTasks() of the same tasks, the CLI's exit status and table against the local command's,
+// progress of a job (queued, started on a named worker, retried after kill -9, finished), and a
+// code edit between two jobs (the stat-based reuse of the last pack still sees it).
+import t from 'tap';
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { cluster, runTasks, type Cluster } from '../dist/index';
+import { removeTree } from '../dist/cluster/bundle-cache';
+import { rollup, taskIds } from '../dist/cluster/tasks-submit';
+import { CLI, collect, makeSandbox, sleep, write, type Sandbox } from './helpers';
+import { removeRedis, startRedis, type TestRedis } from './redis-helper';
+
+const KEY = 'cluster-tasks-test-key-0123456789';
+const VECTORS = JSON.parse(fs.readFileSync(path.join(__dirname, 'vectors', 'task-results.json'), 'utf8'));
+
+let redis: TestRedis;
+let code: Sandbox;
+let handle: Cluster;
+interface Worker { sb: Sandbox; child: ChildProcess; log: string; exited: Promise<number | null> }
+const workers: Worker[] = [];
+
+async function startWorker(name: string): Promise<Worker> {
+  const sb = makeSandbox(`ctasks-${name}`);
+  const log = path.join(sb.runtimeDir, 'worker.log');
+  const out = fs.openSync(log, 'a');
+  const child = spawn(process.execPath, [CLI, 'worker', '--redis', redis.url, '--concurrency', '1', '--cache-dir', path.join(sb.runtimeDir, 'code')], {
+    env: { ...sb.env, PYNWHEEL_CLUSTER_KEY: KEY, PYNWHEEL_CLUSTER_LOCK_MS: '2000' }, stdio: ['ignore', out, out],
+  });
+  fs.closeSync(out);
+  const w: Worker = { sb, child, log, exited: new Promise((resolve) => child.once('exit', (c) => resolve(c))) };
+  const deadline = Date.now() + 20000;
+  while (!fs.readFileSync(log, 'utf8').includes('concurrency 1')) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`worker ${name} did not start: ${fs.readFileSync(log, 'utf8')}`);
+    await sleep(50);
+  }
+  workers.push(w);
+  return w;
+}
+
+async function stopWorker(w: Worker, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill(signal);
+  await w.exited;
+  removeTree(path.join(w.sb.runtimeDir, 'code'));
+  await w.sb.cleanup();
+  workers.splice(workers.indexOf(w), 1);
+}
+
+t.before(async () => {
+  redis = await startRedis();
+  code = makeSandbox('ctasks-code');
+  await startWorker('a');
+  await startWorker('b');
+  handle = cluster(redis.url, { key: KEY });
+  await handle.connect();
+});
+process.on('exit', () => { for (const w of workers) w.child.kill('SIGKILL'); });
+t.teardown(async () => {
+  for (const w of [...workers]) await stopWorker(w, 'SIGKILL').catch(() => undefined);
+  await handle?.close().catch(() => undefined);
+  await code?.cleanup();
+  if (redis) await removeRedis(redis);
+});
+
+t.test('the task ids and the roll-up are pynwheel.tasks\' (the vectors)', async (t) => {
+  t.same(taskIds([{ file: 'a.py' }, { id: 'x/y', file: 'b.py' }, { id: 'Task-2', file: 'c.py' }, { file: 'd.py' }]), ['Task-1', 'x_y', 'Task-2', 'Task-3']);
+  t.throws(() => taskIds([{ id: 'a', file: 'a.py' }, { id: 'a', file: 'b.py' }]), /duplicate task id "a"/);
+  for (const a of VECTORS.names) {
+    for (const b of VECTORS.names) t.equal(rollup([a, b]), VECTORS.rollup[a][b], `${a} + ${b}`);
+  }
+  t.equal(rollup([]), VECTORS.empty);
+});
+
+const TASKS = (dir: string) => {
+  write(code, `${dir}/passing.py`, 'import sys, time\ntime.sleep(0.5)\nprint("hello", sys.argv[1:])\n');
+  write(code, `${dir}/failing.py`, 'print("about to fail")\nassert False, "no"\n');
+  write(code, `${dir}/forking.py`, 'import os, time\npid = os.fork()\nif pid == 0:\n    print("child here")\n    os._exit(0)\nos.waitpid(pid, 0)\ntime.sleep(0.5)\nprint("parent here")\n');
+  return [
+    { file: 'passing.py', args: ['a', 'b'] },
+    { id: 'fails', file: 'failing.py' },
+    { id: 'forks', file: 'forking.py' },
+    { id: 'fn', target: 'json:loads', args: ['{"twice": 42}'] },
+  ];
+};
+
+/** report.txt without what differs between runs (durations, the log paths' directories). */
+const table = (file: string, dir: string) => fs.readFileSync(file, 'utf8').split(dir).join('<dir>').replace(/\d+\.\d{3} s/g, 'N s').replace(/ +/g, ' ');
+const logText = (file: string) => fs.readFileSync(file, 'utf8').replace(/\d+(\.\d+)?/g, 'N');
+
+t.test('runTasks() on the cluster resolves what the local runTasks() does, the logs laid out the same', async (t) => {
+  const tasks = TASKS('job');
+  const cwd = path.join(code.dir, 'job');
+  const local = await runTasks(tasks, { cwd, env: code.env, logDir: path.join(cwd, 'local-logs') });
+  // (the local logs are not sent: they are left out of the next bundle by name)
+  fs.writeFileSync(path.join(cwd, '.gitignore'), 'local-logs/\nremote-logs/\n');
+  const events: any[] = [];
+  const remote = await handle.runTasks(tasks, { cwd, logDir: 'remote-logs', onProgress: (e) => events.push(e) });
+  t.equal(remote.result, local.result, `the roll-up: ${local.result}`);
+  t.equal(remote.result, 'Failed');
+  t.equal(remote.interrupted, false);
+  t.same(remote.notStarted, []);
+  t.same(Object.keys(remote.byId).sort(), Object.keys(local.byId).sort());
+  for (const id of Object.keys(local.byId)) {
+    const [l, r] = [local.byId[id]!, remote.byId[id]!];
+    t.same({ result: r.result, reason: r.reason, value: r.value, exitCode: r.exitCode, signal: r.signal, left: r.left },
+      { result: l.result, reason: l.reason, value: l.value, exitCode: l.exitCode, signal: l.signal, left: l.left }, `task ${id}`);
+    t.equal(path.basename(r.log), path.basename(l.log));
+    t.equal(path.dirname(r.log), path.join(cwd, 'remote-logs'), `${id}'s log is local`);
+    t.equal(r.target.replace('remote-logs', 'x'), l.target.replace('local-logs', 'x'), `${id}'s target`);
+  }
+  t.same(local.byId.fn!.value, { twice: 42 });
+  const names = (dir: string) => fs.readdirSync(dir).map((n) => n.replace(/pid-\d+/, 'pid-N')).sort();
+  t.same(names(remote.logDir), names(local.logDir), 'the same files: per-task and per-fork logs, results.json, report.txt');
+  t.ok(names(remote.logDir).includes('TaskLog.forks:pid-N'), 'the fork\'s own log came back');
+  for (const name of ['TaskLog.Task-1', 'TaskLog.fails', 'TaskLog.fn']) {
+    t.equal(logText(path.join(remote.logDir, name)).split('\n').filter((l) => !/pynwheel-task-|local-logs|remote-logs|\/tmp\//.test(l)).join('\n'),
+      logText(path.join(local.logDir, name)).split('\n').filter((l) => !/pynwheel-task-|local-logs|remote-logs|\/tmp\//.test(l)).join('\n'), `${name}'s content`);
+  }
+  t.match(fs.readFileSync(path.join(remote.logDir, 'TaskLog.Task-1'), 'utf8'), /hello \['a', 'b'\]/);
+  t.equal(table(remote.reportFile, remote.logDir), table(local.reportFile, local.logDir), 'report.txt');
+  const results = (file: string) => { const r = JSON.parse(fs.readFileSync(file, 'utf8')); return { result: r.result, interrupted: r.interrupted, tasks: r.tasks.map((x: any) => [x.id, x.result, x.reason, x.value]) }; };
+  t.same(results(remote.resultsFile), results(local.resultsFile), 'results.json');
+  // Events: the local ones (job, started, finished, summary) plus queued, and the worker's name.
+  t.same(events.filter((e) => e.event === 'job' || e.event === 'summary').map((e) => e.event), ['job', 'summary']);
+  const started = events.filter((e) => e.event === 'started');
+  t.equal(started.length, 4);
+  t.equal(events.filter((e) => e.event === 'queued').length, 4);
+  t.equal(events.filter((e) => e.event === 'finished').length, 4);
+  const workerNames = new Set(started.map((e) => e.worker));
+  t.equal(workerNames.size, 2, `spread over both workers: ${[...workerNames].join(', ')}`);
+});
+
+t.test('pynwheel tasks --on: the same exit status and table as the local command; bad Redis before anything', async (t) => {
+  TASKS('cli');
+  const cwd = path.join(code.dir, 'cli');
+  fs.writeFileSync(path.join(cwd, '.gitignore'), 'l/\nr/\n');
+  const env = { ...code.env, PYNWHEEL_CLUSTER_KEY: KEY };
+  const run = (args: string[]) => collect(process.execPath, [CLI, 'tasks', ...args], { cwd, env, timeoutMs: 60000 });
+  const local = await run(['--log-dir', 'l', 'passing.py x', 'json:loads [3]']);
+  const remote = await run(['--on', redis.url, '--log-dir', 'r', 'passing.py x', 'json:loads [3]']);
+  t.equal(local.status, 0, local.stderr.toString());
+  t.equal(remote.status, local.status, remote.stderr.toString());
+  const clean = (o: { stdout: Buffer }, dir: string) => o.stdout.toString().split(path.join(cwd, dir)).join('<dir>').replace(/\d+\.\d{3} s/g, 'N s').replace(/ +/g, ' ');
+  t.equal(clean(remote, 'r'), clean(local, 'l'));
+  const failing = await run(['--on', redis.url, '--log-dir', 'r2', 'failing.py']);
+  t.equal(failing.status, 1);
+  t.match(failing.stdout.toString(), /result: Failed/);
+  const bad = await run(['--on', 'redis://127.0.0.1:1', 'passing.py']);
+  t.equal(bad.status, 1);
+  t.match(bad.stderr.toString(), /pynwheel tasks: cannot reach Redis at redis:\/\/127\.0\.0\.1:1/);
+  t.notOk(fs.existsSync(path.join(cwd, 'tasklogs', 'results.json')), 'nothing ran');
+});
+
+t.test('progress of a job: queued, started on a worker, retried after kill -9, finished', async (t) => {
+  const file = write(code, 'progress/slow.py', 'import time\ndef f():\n    time.sleep(2)\n    return "done"\n');
+  const events: any[] = [];
+  const quick = await handle.call(`${file.replace('slow.py', 'slow.py')}:f`, [], { onProgress: (e) => events.push(e) });
+  t.equal(quick, 'done');
+  t.same(events.map((e) => e.event), ['queued', 'started', 'finished']);
+  const names = workers.map((w) => fs.readFileSync(w.log, 'utf8').match(/worker (\S+) on/)![1]);
+  t.ok(names.includes(events[1].worker), `started on ${events[1].worker}, one of ours`);
+  t.equal(events[2].worker, events[1].worker);
+  events.length = 0;
+  const result = handle.call(`${file}:f`, [], { onProgress: (e) => events.push(e) });
+  const deadline = Date.now() + 15000;
+  while (!events.some((e) => e.event === 'started') && Date.now() < deadline) await sleep(20);
+  const first = events.find((e) => e.event === 'started')!.worker;
+  const victim = workers[names.indexOf(first)]!;
+  await stopWorker(victim, 'SIGKILL');
+  t.equal(await result, 'done');
+  t.same(events.map((e) => e.event), ['queued', 'started', 'retried', 'started', 'finished']);
+  t.equal(events[2].reason, 'fault');
+  t.not(events[3].worker, first, 'the second start is on the other worker');
+  t.equal(events[3].retry, 1);
+  await startWorker('c');
+});
