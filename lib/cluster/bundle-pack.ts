@@ -19,9 +19,19 @@ const PRIVATE_KEY = /-----BEGIN ([A-Z0-9]+ )*PRIVATE KEY-----/;
 export interface PackOptions {
   /** Largest bundle, in bytes; default 100 MiB. */
   maxBytes?: number;
+  /** The last pack of this directory: a file whose stat is unchanged is not read again (see below). */
+  previous?: Packed;
 }
 
-export interface Packed { hash: string; bytes: Buffer; files: number; skipped: string[] }
+export interface Packed {
+  hash: string; bytes: Buffer; files: number; skipped: string[];
+  /** Files whose content came from `previous`, unread. */
+  reused: number;
+  /** Per file: its stat signature and content, for the next pack. */
+  seen: Map<string, { sig: string; data: Buffer }>;
+  /** Epoch ms at the start of the walk: a file modified in that second or later is read again (git's racy-timestamp rule). */
+  packedAt: number;
+}
 
 export function packDirectory(dir: string, options: PackOptions = {}): Packed {
   const root = fs.realpathSync(dir);
@@ -31,6 +41,10 @@ export function packDirectory(dir: string, options: PackOptions = {}): Packed {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BUNDLE;
   const files: BundleFile[] = [];
   const skipped: string[] = [];
+  const previous = options.previous;
+  const seen = new Map<string, { sig: string; data: Buffer }>();
+  const packedAt = Date.now();
+  let reused = 0;
   let total = 0;
   const walk = (abs: string, rel: string, rules: IgnoreRule[]): void => {
     const here = [...rules, ...readGitignore(abs, rel)];
@@ -61,11 +75,23 @@ export function packDirectory(dir: string, options: PackOptions = {}): Packed {
         continue;
       }
       if (!stat.isFile()) continue;
+      // Unchanged since the last pack, by its stat, and not modified within that pack's second
+      // (a write later in the same second could keep the same mtime): its content is the last pack's.
+      const sig = `${stat.ino}:${stat.size}:${stat.mtimeMs}:${stat.mode}`;
+      const before = previous?.seen.get(childRel);
+      if (before !== undefined && before.sig === sig && Math.floor(stat.mtimeMs / 1000) < Math.floor(previous!.packedAt / 1000)) {
+        reused++;
+        seen.set(childRel, before);
+        total += before.data.length;
+        files.push({ path: childRel, mode: stat.mode, data: before.data });
+        continue;
+      }
       if (SECRET_FILES.test(entry.name) || holdsPrivateKey(childAbs)) {
         skipped.push(`${childRel} (secret)`);
         continue;
       }
       const data = fs.readFileSync(childAbs);
+      seen.set(childRel, { sig, data });
       total += data.length;
       files.push({ path: childRel, mode: stat.mode, data });
     }
@@ -76,8 +102,12 @@ export function packDirectory(dir: string, options: PackOptions = {}): Packed {
       .map((f) => `${f.path} (${mib(f.data.length)})`).join(', ');
     throw new PynwheelError('EBUNDLE', `the code directory ${root} packs to ${mib(total)}, over the limit of ${mib(maxBytes)}; its largest files: ${largest} (leave them out with .gitignore, or give a smaller codeDir)`);
   }
+  // Nothing read and the same files: the last bundle as it was (no encoding, no hashing).
+  if (previous && reused === files.length && files.length === previous.files && skipped.length === previous.skipped.length) {
+    return { ...previous, reused, seen, packedAt: previous.packedAt };
+  }
   const bytes = encodeBundle(files);
-  return { hash: bundleHash(bytes), bytes, files: files.length, skipped };
+  return { hash: bundleHash(bytes), bytes, files: files.length, skipped, reused, seen, packedAt };
 }
 
 function mib(bytes: number): string {

@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import { parseTarget } from '../api/call';
 import { AbortError, PythonError, TimeoutError, type RunFailure, type RunResult } from '../api/errors';
 import { PynwheelError } from '../shared/errors';
-import { packDirectory, DEFAULT_MAX_BUNDLE } from './bundle-pack';
+import { packDirectory, DEFAULT_MAX_BUNDLE, type Packed } from './bundle-pack';
 import {
   bundleKey, cancelChannel, DEFAULT_EXPIRY_MS, DEFAULT_MAX_PAYLOAD, DEFAULT_QUEUE, KEEP_FINISHED, outputKey,
   type JobData, type JobPayload, type ResultData, type ResultPayload,
@@ -88,6 +88,8 @@ export class Cluster {
   /** Jobs whose submitter wants progress: BullMQ's progress and stalled events for them. */
   private readonly watchers = new Map<string, (kind: 'progress' | 'stalled', data: unknown) => void>();
   private readonly storedBundles = new Map<string, number>();
+  /** The last pack of each code directory: the next job re-reads only the files whose stat changed. */
+  private readonly packs = new Map<string, Packed>();
   private readonly ready: Promise<void>;
   private sweeper: NodeJS.Timeout | null = null;
   private readonly connections: Redis[] = [];
@@ -231,7 +233,8 @@ export class Cluster {
     const started = performance.now();
     if (options.signal?.aborted) throw new AbortError(emptyFailure(started), options.signal.reason);
     await this.ready;
-    const bundle = packDirectory(codeDir, { maxBytes: this.options.maxBundleBytes ?? DEFAULT_MAX_BUNDLE });
+    const bundle = packDirectory(codeDir, { maxBytes: this.options.maxBundleBytes ?? DEFAULT_MAX_BUNDLE, previous: this.packs.get(codeDir) });
+    this.packs.set(codeDir, bundle);
     await this.storeBundle(bundle.hash, bundle.bytes);
     const id = randomUUID();
     if (options.onProgress) payload.progress = true;
