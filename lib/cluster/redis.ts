@@ -1,5 +1,7 @@
 // Runs in a submitter's process and in a worker's: Redis connections from a URL, and the checks
 // made before anything is queued (reachable, version, eviction policy).
+import * as fs from 'node:fs';
+import { isIP } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
 import { PynwheelError } from '../shared/errors';
 
@@ -9,6 +11,9 @@ const MIN_VERSION = [5, 0, 0];
 /**
  * ioredis options for `redis://[user:pass@]host[:port][/db]`, `rediss://` (TLS) or
  * `unix:///path/to/redis.sock[?db=N&password=...]` (also `redis+unix://`).
+ * TLS (rediss://): the server's certificate is checked against `?ca=FILE` (PEM), else
+ * $PYNWHEEL_REDIS_CA, else the system's CAs; `?cert=FILE&key=FILE` for a client certificate
+ * (a server with tls-auth-clients yes, Redis's default).
  */
 export function redisOptions(url: string): RedisOptions {
   let parsed: URL;
@@ -28,7 +33,7 @@ export function redisOptions(url: string): RedisOptions {
       if (!parsed.hostname) throw new PynwheelError('EREDIS', `${redact(url)}: no host`);
       const port = parsed.port ? Number(parsed.port) : 6379;
       const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
-      return { ...common, host, port, ...(parsed.protocol === 'rediss:' ? { tls: { servername: host } } : {}) };
+      return { ...common, host, port, ...(parsed.protocol === 'rediss:' ? { tls: tlsOptions(url, parsed, host) } : {}) };
     }
     case 'unix:': case 'redis+unix:':
       if (!parsed.pathname || parsed.pathname === '/') throw new PynwheelError('EREDIS', `${redact(url)}: no socket path`);
@@ -36,6 +41,22 @@ export function redisOptions(url: string): RedisOptions {
     default:
       throw new PynwheelError('EREDIS', `${redact(url)}: the scheme ${parsed.protocol} is not redis:, rediss: or unix:`);
   }
+}
+
+function tlsOptions(url: string, parsed: URL, host: string): NonNullable<RedisOptions['tls']> {
+  const read = (what: string, file: string | null | undefined): Buffer | undefined => {
+    if (!file) return undefined;
+    try {
+      return fs.readFileSync(file);
+    } catch (err) {
+      throw new PynwheelError('EREDIS', `${redact(url)}: the ${what} file ${file}: ${(err as Error).message}`);
+    }
+  };
+  const ca = read('CA', parsed.searchParams.get('ca') ?? process.env.PYNWHEEL_REDIS_CA);
+  const cert = read('client certificate', parsed.searchParams.get('cert'));
+  const key = read('client key', parsed.searchParams.get('key'));
+  // (an IP address is no server name: RFC 6066; the certificate's IP SAN is checked)
+  return { ...(isIP(host) ? {} : { servername: host }), ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
 }
 
 /** The URL without its password, for messages and logs. */
@@ -78,7 +99,13 @@ export async function checkRedis(url: string): Promise<{ version: string }> {
     try {
       await probe.connect();
     } catch (err) {
-      throw new PynwheelError('EREDIS', `cannot reach Redis at ${redact(url)}: ${(cause ?? err as Error).message}`);
+      const why = (cause ?? err as Error).message;
+      // A wrong user or password is no unreachable server: say which it is.
+      if (/WRONGPASS|NOAUTH|NOPERM|invalid password|AUTH failed/i.test(why)) {
+        const user = redisOptions(url).username;
+        throw new PynwheelError('EREDIS', `Redis at ${redact(url)} refused the login${user ? ` of user ${user}` : ''}: ${why} (the user and password go in the URL: redis://user:password@host:port)`);
+      }
+      throw new PynwheelError('EREDIS', `cannot reach Redis at ${redact(url)}: ${why}`);
     }
     let info: string;
     try {
