@@ -230,3 +230,21 @@ function decodeFiles(bytes: Buffer): Record<string, string> {
   for (const f of decodeBundle(bytes)) out[f.path] = f.data.toString();
   return out;
 }
+
+t.test('a job\'s own progress: pynwheel.progress(data) in a function and in a task comes as progress events', async (t) => {
+  const file = write(code, 'own/steps.py', 'import time, pynwheel\ndef f(n):\n    sent = [pynwheel.progress({"step": i, "of": n}) for i in range(n)]\n    time.sleep(0.3)\n    return sent\n');
+  const events: any[] = [];
+  t.same(await handle.call(`${file}:f`, [3], { onProgress: (e) => events.push(e) }), [true, true, true], 'sent');
+  t.same(events.filter((e) => e.event === 'progress').map((e) => e.data), [{ step: 0, of: 3 }, { step: 1, of: 3 }, { step: 2, of: 3 }]);
+  t.same(events.map((e) => e.event), ['queued', 'started', 'progress', 'progress', 'progress', 'finished'], 'in order, before finished');
+  // Not listened to (no onProgress): it does nothing, and says so.
+  t.same(await handle.call(`${file}:f`, [2]), [false, false]);
+  write(code, 'own/task.py', 'import pynwheel\npynwheel.progress("half")\nprint("done")\n');
+  const taskEvents: any[] = [];
+  const report = await handle.runTasks([{ id: 'own', file: 'task.py' }], { cwd: path.join(code.dir, 'own'), logDir: path.join(code.dir, 'own-logs'), onProgress: (e) => taskEvents.push(e) });
+  t.equal(report.result, 'Passed');
+  t.same(taskEvents.filter((e) => e.event === 'progress').map((e) => [e.id, e.data]), [['own', 'half']]);
+  // Locally: nothing to send to.
+  const local = await runTasks([{ id: 'own', file: 'task.py' }], { cwd: path.join(code.dir, 'own'), env: code.env, logDir: path.join(code.dir, 'own-local') });
+  t.equal(local.result, 'Passed');
+});

@@ -274,7 +274,7 @@ export async function tasksCommand(argv: readonly string[]): Promise<number> {
     report = await (handle ? handle.runTasks(args.tasks, {
       concurrency: args.jobs, logDir: args.logDir, maxRuntime: args.maxRuntime, signal: controller.signal,
       onProgress: (event) => {
-        if (event.event === 'queued' || event.event === 'retried') return;
+        if (event.event === 'queued' || event.event === 'retried' || event.event === 'progress') return;
         follower?.onEvent(event);
         if (!args.json) progress.onEvent(event);
       },

@@ -68,7 +68,9 @@ export type ClusterProgressEvent =
   | { event: 'queued'; jobId: string }
   | { event: 'started'; jobId: string; worker: string; retry: number }
   | { event: 'retried'; jobId: string; reason: 'fault' | 'error' }
-  | { event: 'finished'; jobId: string; worker: string };
+  | { event: 'finished'; jobId: string; worker: string }
+  /** The job's own: pynwheel.progress(data) in Python. */
+  | { event: 'progress'; jobId: string; worker: string; data: unknown };
 
 export interface ClusterRunResult extends RunResult { jobId: string; worker: string }
 
@@ -421,7 +423,11 @@ function watchProgress(jobId: string, onProgress: (event: ClusterProgressEvent) 
       onProgress({ event: 'retried', jobId, reason: 'fault' });
       return;
     }
-    const d = data as { event?: string; worker?: string; retry?: number } | null;
+    const d = data as { event?: string; worker?: string; retry?: number; data?: unknown } | null;
+    if (d?.event === 'progress' && typeof d.worker === 'string') {
+      onProgress({ event: 'progress', jobId, worker: d.worker, data: d.data });
+      return;
+    }
     if (d?.event !== 'started' || typeof d.worker !== 'string') return;
     if (starts++ > 0 && !retried) onProgress({ event: 'retried', jobId, reason: 'error' });
     retried = false;

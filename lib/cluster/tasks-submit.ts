@@ -14,7 +14,9 @@ import type { RanTask } from './tasks-worker';
 export type ClusterTaskEvent =
   | TaskEvent
   | { event: 'queued'; id: string; jobId: string }
-  | { event: 'retried'; id: string; jobId: string; reason: 'fault' | 'error' };
+  | { event: 'retried'; id: string; jobId: string; reason: 'fault' | 'error' }
+  /** pynwheel.progress(data) in the task. */
+  | { event: 'progress'; id: string; jobId: string; worker: string; data: unknown };
 
 export interface ClusterTasksOptions {
   /** Task files and the default code directory are relative to it; default process.cwd(). */
@@ -33,7 +35,7 @@ export interface ClusterTasksOptions {
 
 /** Sends one task (its file relative to the code directory) and resolves what its worker ran. */
 export type SendTask = (task: TaskSpec, codeDir: string, cwd: string, signal: AbortSignal,
-  onEvent: (event: { event: 'queued' | 'started' | 'retried'; jobId: string; worker?: string; reason?: 'fault' | 'error' }) => void) => Promise<RanTask & { jobId: string; worker: string }>;
+  onEvent: (event: { event: 'queued' | 'started' | 'retried' | 'progress'; jobId: string; worker?: string; reason?: 'fault' | 'error'; data?: unknown }) => void) => Promise<RanTask & { jobId: string; worker: string }>;
 
 /** pyATS's roll-up (python/pynwheel/tasks/results.py): the table amounts to this precedence; nothing rolls up to Skipped. */
 const PRECEDENCE: readonly TaskResultName[] = ['Skipped', 'Passed', 'Passx', 'Blocked', 'Failed', 'Errored', 'Aborted'];
@@ -120,6 +122,7 @@ export async function clusterRunTasks(send: SendTask, defaultCodeDir: string | u
     try {
       const ran = await send(spec, codeDir, cwd, stop.signal, (e) => {
         if (e.event === 'queued') emit({ event: 'queued', id, jobId: e.jobId });
+        else if (e.event === 'progress') emit({ event: 'progress', id, jobId: e.jobId, worker: e.worker!, data: e.data });
         else if (e.event === 'retried') emit({ event: 'retried', id, jobId: e.jobId, reason: e.reason ?? 'fault' });
         else {
           started.add(id);

@@ -8,10 +8,10 @@ import { runTasks, type TaskOutcome, type TaskSpec } from '../api/tasks';
 
 export interface RanTask { outcome: TaskOutcome; files: Record<string, string> }
 
-export async function runOneTask(task: TaskSpec, cwd: string, python: string | undefined, signal: AbortSignal | undefined): Promise<RanTask> {
+export async function runOneTask(task: TaskSpec, cwd: string, python: string | undefined, signal: AbortSignal | undefined, env?: NodeJS.ProcessEnv): Promise<RanTask> {
   const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pynwheel-task-'));
   try {
-    const report = await runTasks([task], { cwd, logDir, concurrency: 1, python, signal });
+    const report = await runTasks([task], { cwd, logDir, concurrency: 1, python, signal, env });
     const outcome = report.tasks[0];
     if (!outcome) throw new Error(`task ${task.id}: the job driver reported no outcome${report.interrupted ? ' (interrupted)' : ''}`);
     const files: Record<string, string> = {};

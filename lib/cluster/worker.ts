@@ -2,6 +2,7 @@
 // through this machine's pynwheel daemon (lib/api run()/call(): a fork of a warm zygote),
 // streams its output to Redis and returns a signed result.
 import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -141,9 +142,11 @@ export class ClusterWorker {
     this.running++;
     const output = new OutputStream(this.redis, outputKey(this.queue, data.id), attempt, payload.stream);
     let result: ResultPayload;
+    const own = payload.progress ? new ProgressFile(job, this.name) : null;
     try {
-      result = await this.execute(payload, dir, output, signal);
+      result = await this.execute(payload, dir, output, signal, own?.env);
     } finally {
+      await own?.close();
       this.running--;
       this.served++;
     }
@@ -170,7 +173,7 @@ export class ClusterWorker {
     return null;
   }
 
-  private async execute(payload: JobPayload, dir: string, output: OutputStream, signal: AbortSignal | undefined): Promise<ResultPayload> {
+  private async execute(payload: JobPayload, dir: string, output: OutputStream, signal: AbortSignal | undefined, env?: NodeJS.ProcessEnv): Promise<ResultPayload> {
     const started = performance.now();
     const cwd = path.join(dir, payload.cwd);
     const timeout = payload.timeout > 0 ? payload.timeout : undefined;
@@ -178,7 +181,7 @@ export class ClusterWorker {
     if (payload.kind === 'task') {
       const task = { ...payload.task, ...(payload.task.file !== undefined ? { file: path.join(dir, payload.task.file) } : {}) };
       try {
-        const ran = await runOneTask(task, cwd, this.options.python, signal);
+        const ran = await runOneTask(task, cwd, this.options.python, signal, env);
         return { kind: 'task', ...ran, durationMs: performance.now() - started, ...common, stdout: '', stderr: '' };
       } catch (err) {
         return { kind: 'error', ...describeError(err), durationMs: performance.now() - started, ...common, stdout: '', stderr: '' };
@@ -186,7 +189,7 @@ export class ClusterWorker {
     }
     if (payload.kind === 'run') {
       const child = spawn(path.join(dir, payload.file), payload.args, {
-        cwd, pythonPath: this.options.python, pythonOptions: payload.pythonOptions, timeout, signal,
+        cwd, env, pythonPath: this.options.python, pythonOptions: payload.pythonOptions, timeout, signal,
         stdio: [payload.stdin === null ? 'ignore' : 'pipe', 'pipe', 'pipe'],
         input: payload.stdin === null ? undefined : Buffer.from(payload.stdin, 'base64'),
         reject: false, maxBuffer: DEFAULT_MAX_RESULT / 4,
@@ -208,7 +211,7 @@ export class ClusterWorker {
     const target = payload.module ? payload.target : `./${payload.target}`;
     const { args, kwargs } = decodeArguments(payload.value);
     try {
-      const value = await call(target, args, { cwd, kwargs, pythonPath: this.options.python, timeout, signal, stdio: ['ignore', out, errOut] });
+      const value = await call(target, args, { cwd, env, kwargs, pythonPath: this.options.python, timeout, signal, stdio: ['ignore', out, errOut] });
       return { kind: 'value', value: encodeJson(value, 'result'), stdout: Buffer.concat(captured[1]).toString('base64'), stderr: Buffer.concat(captured[2]).toString('base64'), durationMs: performance.now() - started, ...common };
     } catch (err) {
       if (!(err instanceof PythonError) && (err as Error).name === 'PynwheelError') throw err; // the daemon's trouble: a fault, not a result
@@ -244,5 +247,52 @@ class OutputStream {
     if (!this.live) return;
     await this.chain;
     await this.redis.multi().xadd(this.key, '*', 'e', this.attempt).expire(this.key, OUTPUT_TTL_S).exec().catch(() => undefined);
+  }
+}
+
+/**
+ * A job's own progress (pynwheel.progress() in Python): lines of JSON appended to a file named in
+ * $PYNWHEEL_PROGRESS_FILE (not a zygote key: the job stays warm), read as they come and sent to
+ * the submitter as BullMQ progress.
+ */
+class ProgressFile {
+  readonly env: NodeJS.ProcessEnv;
+  private readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pynwheel-progress-'));
+  private readonly file = path.join(this.dir, 'progress');
+  private readonly fd: number;
+  private rest = '';
+  private sent: Promise<unknown> = Promise.resolve();
+  private readonly timer: NodeJS.Timeout;
+  constructor(private readonly job: Job, private readonly worker: string) {
+    fs.writeFileSync(this.file, '', { mode: 0o600 });
+    this.fd = fs.openSync(this.file, 'r');
+    this.env = { ...process.env, PYNWHEEL_PROGRESS_FILE: this.file };
+    this.timer = setInterval(() => this.read(), 100);
+  }
+
+  private read(): void {
+    const buffer = Buffer.alloc(65536);
+    let n: number;
+    while ((n = fs.readSync(this.fd, buffer, 0, buffer.length, null)) > 0) this.rest += buffer.toString('utf8', 0, n);
+    const lines = this.rest.split('\n');
+    this.rest = lines.pop()!;
+    for (const line of lines) {
+      let data: unknown;
+      try {
+        data = JSON.parse(line);
+      } catch {
+        continue;
+      }
+      // (chained: in order, and all sent before the job's result)
+      this.sent = this.sent.then(() => this.job.updateProgress({ event: 'progress', worker: this.worker, data: data as object })).catch(() => undefined);
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    this.read();
+    fs.closeSync(this.fd);
+    fs.rmSync(this.dir, { recursive: true, force: true });
+    await this.sent;
   }
 }

@@ -6,11 +6,13 @@ any python that has `pynwheel python-path` on its sys.path). Standard library on
 - `pynwheel.tasks`: pyATS-style tasks (a script or a function per fork), their logs and results
   (see pynwheel/tasks/__init__.py).
 - `pynwheel.at_fork(hook)`: hooks that run in every forked task, before its function.
+- `pynwheel.progress(data)`: a cluster job's progress, sent to its submitter (pynwheel/progress.py).
 """
 
 from pynwheel.hooks import at_fork
+from pynwheel.progress import progress
 
-__all__ = ["at_fork", "futures", "tasks"]
+__all__ = ["at_fork", "futures", "progress", "tasks"]
 
 
 def __getattr__(name):
