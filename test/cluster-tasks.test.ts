@@ -248,3 +248,31 @@ t.test('a job\'s own progress: pynwheel.progress(data) in a function and in a ta
   const local = await runTasks([{ id: 'own', file: 'task.py' }], { cwd: path.join(code.dir, 'own'), env: code.env, logDir: path.join(code.dir, 'own-local') });
   t.equal(local.result, 'Passed');
 });
+
+t.test('an abort of a tasks job on the cluster: running tasks end Aborted, the rest not started, the report interrupted', async (t) => {
+  write(code, 'abort/slow.py', 'import time\ntime.sleep(30)\n');
+  const cwd = path.join(code.dir, 'abort');
+  const controller = new AbortController();
+  const events: any[] = [];
+  const began = Date.now();
+  const pending = handle.runTasks([{ id: 's1', file: 'slow.py' }, { id: 's2', file: 'slow.py' }, { id: 's3', file: 'slow.py' }], {
+    cwd, concurrency: 2, logDir: path.join(code.dir, 'abort-logs'),
+    onProgress: (e) => {
+      events.push(e);
+      if (events.filter((x) => x.event === 'started').length === 2) controller.abort();
+    },
+    signal: controller.signal,
+  });
+  const report = await pending;
+  t.ok(Date.now() - began < 20000, 'it did not wait for the tasks');
+  t.equal(report.interrupted, true);
+  t.equal(report.result, 'Aborted');
+  t.same(report.tasks.map((o) => [o.id, o.result]).sort(), [['s1', 'Aborted'], ['s2', 'Aborted']]);
+  t.same(report.notStarted, ['s3']);
+  t.match(fs.readFileSync(report.reportFile, 'utf8'), /the job was interrupted/);
+  // The workers stopped them: both take a new job at once.
+  const file = write(code, 'abort/quick.py', 'def f():\n    return 1\n');
+  const quick = Date.now();
+  t.same(await Promise.all([handle.call(`${file}:f`), handle.call(`${file}:f`)]), [1, 1]);
+  t.ok(Date.now() - quick < 10000, 'the workers are free again');
+});
