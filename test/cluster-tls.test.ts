@@ -28,6 +28,7 @@ t.teardown(async () => {
 
 function openssl(dir: string, ...args: string[]): void {
   const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+  if (r.error) throw new Error(`this test needs openssl (Debian's package openssl; .ci/run installs it): ${r.error.message}`);
   if (r.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`);
 }
 
