@@ -51,7 +51,9 @@ def record(child):
     directory = sys.path[0] if sys.path and isinstance(sys.path[0], str) else ""
     line = ("%s\t%s\n" % (os.path.realpath(directory or "."), " ".join(names))).encode("utf-8", "surrogateescape")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        # Never created here: the zygote made it, and removes it as it leaves (a run that
+        # ends after that leaves nothing behind).
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
         try:
             os.write(fd, line)
         finally:
@@ -71,11 +73,21 @@ class Learner:
         self.refused = {}  # name -> why it is not learned
 
     def clear(self):
+        """A predecessor's records (another zygote's counts), or its own as it leaves."""
         if self.path is not None:
             try:
                 os.unlink(self.path)
             except OSError:
                 pass
+
+    def begin(self):
+        """In the zygote, at its start: an empty file for its runs' records (private: 0600)."""
+        if self.path is not None:
+            self.clear()
+            try:
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+            except OSError:
+                self.path = None  # nothing learned, rather than another's file
 
     def _records(self):
         """(directory, names) of the lines appended since the last read."""

@@ -121,7 +121,7 @@ class Zygote:
         self.hot_pages = HotPages(self.lane.published + ".hot" if self.lane.published else None)
         self.hot_pages.clear()  # a predecessor's of the same lane: another layout
         self.learner = Learner(self.lane.published + ".imports" if self.lane.published else None)
-        self.learner.clear()
+        self.learner.begin()
         self.lane_runs = {}  # pid -> LaneRun, for runs whose client came by the lane
         self.lane_served = 0
         self.daemon_served = 0  # runs of the daemon's that a spare took (relayed)
