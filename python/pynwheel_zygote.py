@@ -85,6 +85,7 @@ import _pynwheel.libc  # noqa: E402
 import _pynwheel.debug  # noqa: E402
 import _pynwheel.frozen  # noqa: E402
 import _pynwheel.preload  # noqa: E402
+import _pynwheel.learn  # noqa: E402
 import _pynwheel.relevance  # noqa: E402
 import _pynwheel.watcher  # noqa: E402
 import _pynwheel.lane  # noqa: E402

@@ -209,6 +209,28 @@ t.test('functions on a worker: values, kwargs, arrays, PythonError with its trac
   t.equal(await handle.call('funcs:add', [1, 1], { codeDir: path.dirname(file) }), 2);
 });
 
+t.test('a result is pushed, signed, to its submitter\'s own channel', async (t) => {
+  const file = write(code, 'push/f.py', 'def f(x):\n    return x + 1\n');
+  const listener = connection(redis.url);
+  listener.on('error', () => undefined);
+  await listener.connect();
+  const pushed: Array<{ channel: string; id: string; payload: string; sig: string }> = [];
+  listener.on('pmessage', (_pattern: string, channel: string, text: string) => pushed.push({ channel, ...JSON.parse(text) }));
+  await listener.psubscribe('pynwheel:pynwheel:reply:*');
+  let id = '';
+  t.equal(await handle.call(`${file}:f`, [41], { onJob: (j) => { id = j; } }), 42);
+  await listener.punsubscribe();
+  listener.disconnect();
+  const mine = pushed.filter((p) => p.id === id);
+  t.equal(mine.length, 1, 'one push of the job\'s result');
+  t.match(mine[0]?.channel, /^pynwheel:pynwheel:reply:[0-9a-f-]{36}$/, 'on the handle\'s channel');
+  t.ok(mine[0] && verify(Buffer.from(KEY), resultSigningBytes(id, mine[0].payload), mine[0].sig), 'signed with the cluster\'s key');
+  // A handle that did not submit the job sees no result of it on its own channel (each its own).
+  const other = cluster(redis.url, { key: KEY });
+  t.equal(await other.call(`${file}:f`, [1]), 2, 'another handle gets its own result');
+  await other.close();
+});
+
 t.test('live output: chunks arrive while the job runs', async (t) => {
   const script = write(code, 'live/ticks.py', 'import sys, time\nprint("first", flush=True)\ntime.sleep(1.5)\nprint("err", file=sys.stderr, flush=True)\nprint("last")\n');
   const seen: Array<{ stream: number; text: string; at: number }> = [];

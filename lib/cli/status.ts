@@ -47,6 +47,10 @@ export function formatStatus(reply: Record<string, unknown>): string {
     if (failed.length) lines.push(`  failed to import: ${failed.map(([m, why]) => `${m} (${why})`).join('; ')}`);
     const notShared = Object.entries((z.notShared as Record<string, string>) ?? {});
     if (notShared.length) lines.push(`  run by the script itself: ${notShared.map(([m, why]) => `${m} (${why})`).join('; ')}`);
+    const learned = (z.learned as string[] | undefined) ?? [];
+    if (learned.length) lines.push(`  learned from its runs: ${learned.join(', ')}`);
+    const notLearned = Object.entries((z.notLearned as Record<string, string>) ?? {});
+    if (notLearned.length) lines.push(`  not learned: ${notLearned.map(([m, why]) => `${m} (${why})`).join('; ')}`);
   }
   return lines.join('\n');
 }

@@ -27,6 +27,12 @@ export interface JobData {
   code: string;
   payload: string;
   sig: string;
+  /**
+   * The submitter's reply channel: the worker publishes the signed result there as it stores it,
+   * a push straight to the submitter, ahead of BullMQ's completion and its event (unsigned: a
+   * result sent elsewhere is still signed, and BullMQ's event still tells the submitter).
+   */
+  reply?: string;
 }
 
 /** What the job asks for. Paths are relative to the code bundle's root. `progress`: the worker reports its start (job.updateProgress). */
@@ -59,6 +65,11 @@ export function outputKey(queue: string, id: string): string {
 /** Job ids that finished: a signed job replayed under its id is refused until it expires. */
 export function doneKey(queue: string, id: string): string {
   return `${KEY_PREFIX}:${queue}:done:${id}`;
+}
+
+/** A submitter's channel for its jobs' results (JobData.reply). */
+export function replyChannel(queue: string, submitter: string): string {
+  return `${KEY_PREFIX}:${queue}:reply:${submitter}`;
 }
 
 export function cancelChannel(queue: string): string {

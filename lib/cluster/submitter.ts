@@ -11,7 +11,7 @@ import { AbortError, PythonError, TimeoutError, type RunFailure, type RunResult 
 import { PynwheelError } from '../shared/errors';
 import { packDirectory, DEFAULT_MAX_BUNDLE, type Packed } from './bundle-pack';
 import {
-  bundleKey, cancelChannel, DEFAULT_EXPIRY_MS, DEFAULT_MAX_PAYLOAD, DEFAULT_QUEUE, KEEP_FINISHED, outputKey,
+  bundleKey, cancelChannel, DEFAULT_EXPIRY_MS, DEFAULT_MAX_PAYLOAD, DEFAULT_QUEUE, KEEP_FINISHED, outputKey, replyChannel,
   type JobData, type JobPayload, type ResultData, type ResultPayload,
 } from './job-format';
 import { checkRedis, connection } from './redis';
@@ -96,12 +96,15 @@ export class Cluster {
   private sweeper: NodeJS.Timeout | null = null;
   private readonly connections: Redis[] = [];
   private closed = false;
+  /** Where workers push this handle's results (JobData.reply): a channel of its own. */
+  private readonly reply: string;
 
   constructor(private readonly url: string, private readonly options: ClusterOptions = {}) {
     this.queueName = options.queue ?? DEFAULT_QUEUE;
     this.key = options.key !== undefined ? checkKey(Buffer.from(options.key), 'options.key') : loadKey(options.keyFile);
     this.redis = connection(url);
     this.redis.on('error', () => undefined); // reconnects; a command waits for it
+    this.reply = replyChannel(this.queueName, randomUUID());
     this.ready = this.begin();
     this.ready.catch(() => undefined);
   }
@@ -127,6 +130,20 @@ export class Cluster {
     this.events.on('progress', ({ jobId, data }) => this.watchers.get(jobId)?.('progress', data));
     this.events.on('stalled', ({ jobId }) => this.watchers.get(jobId)?.('stalled', null));
     await this.redis.connect();
+    // Results pushed by the workers: a job's answer one hop after the worker has it. A message
+    // lost (a reconnect) leaves the job to BullMQ's event or the sweeper, as before.
+    const replies = this.own(connection(this.url));
+    await replies.connect();
+    await replies.subscribe(this.reply);
+    replies.on('message', (_channel: string, text: string) => {
+      let envelope: ResultData;
+      try {
+        envelope = JSON.parse(text) as ResultData;
+      } catch {
+        return;
+      }
+      if (envelope && typeof envelope.id === 'string') this.settle(envelope.id, () => envelope);
+    });
     void this.events.run().catch(() => undefined);
     await this.events.waitUntilReady();
     await this.queue.waitUntilReady();
@@ -244,7 +261,7 @@ export class Cluster {
     const max = this.options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD;
     if (text.length > max) throw new PynwheelError('ECLUSTER', `the job's payload is ${text.length} bytes, over the limit of ${max} (maxPayloadBytes)`);
     const expires = Date.now() + (payload.timeout > 0 ? payload.timeout : DEFAULT_EXPIRY_MS);
-    const data: JobData = { v: 1, id, expires, code: bundle.hash, payload: text, sig: sign(this.key, jobSigningBytes(id, expires, bundle.hash, text)) };
+    const data: JobData = { v: 1, id, expires, code: bundle.hash, payload: text, sig: sign(this.key, jobSigningBytes(id, expires, bundle.hash, text)), reply: this.reply };
     const attempts = options.attempts ?? 1;
     if (!(Number.isInteger(attempts) && attempts >= 1)) throw new RangeError('pynwheel: attempts must be an integer >= 1');
     const backoff = options.backoff === undefined ? undefined : typeof options.backoff === 'number' ? { type: 'fixed' as const, delay: options.backoff } : options.backoff;

@@ -14,12 +14,15 @@ import { spawn } from '../api/spawn';
 import { BundleCache } from './bundle-cache';
 import { runOneTask } from './tasks-worker';
 import {
-  cancelChannel, DEFAULT_FAULT_RETRIES, DEFAULT_MAX_RESULT, DEFAULT_QUEUE, doneKey, OUTPUT_TTL_S, outputKey, workersKey,
+  cancelChannel, DEFAULT_FAULT_RETRIES, DEFAULT_MAX_RESULT, DEFAULT_QUEUE, doneKey, KEY_PREFIX, OUTPUT_TTL_S, outputKey, workersKey,
   type EncodedValue, type JobData, type JobPayload, type ResultData, type ResultPayload,
 } from './job-format';
 import { checkRedis, connection, redact } from './redis';
 import { decodeJson, describeError, encodeJson } from './result-codec';
 import { jobSigningBytes, resultSigningBytes, sign, verify } from './signing';
+
+/** Results up to this size are also pushed to their submitter; larger ones come by BullMQ's event alone. */
+const REPLY_MAX = 1 << 20;
 
 export interface WorkerOptions {
   redis: string;
@@ -159,7 +162,13 @@ export class ClusterWorker {
       text = JSON.stringify({ kind: 'error', name: 'PynwheelError', code: 'ERESULTSIZE', message: `pynwheel: the job's result is ${text.length} bytes, over the limit of ${DEFAULT_MAX_RESULT}`, exception: null, durationMs: result.durationMs, worker: this.name, stdout: '', stderr: '', attempt });
     }
     const answer: ResultData = { v: 1, id: data.id, payload: text, sig: sign(this.options.key, resultSigningBytes(data.id, text)) };
-    await this.redis.set(doneKey(this.queue, data.id), JSON.stringify(answer), 'PX', Math.max(1000, data.expires - Date.now()));
+    const stored = JSON.stringify(answer);
+    // The mark and the push to the submitter in one round trip (BullMQ's completion follows).
+    const multi = this.redis.multi().set(doneKey(this.queue, data.id), stored, 'PX', Math.max(1000, data.expires - Date.now()));
+    if (typeof data.reply === 'string' && stored.length <= REPLY_MAX && data.reply.startsWith(`${KEY_PREFIX}:${this.queue}:reply:`)) multi.publish(data.reply, stored);
+    const replies = await multi.exec();
+    const failed = replies?.find(([err]) => err !== null);
+    if (replies === null || failed) throw failed?.[0] ?? new Error('the result could not be stored');
     return answer;
   }
 

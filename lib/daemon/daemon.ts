@@ -195,10 +195,10 @@ export class Daemon {
     setTimeout(() => process.exit(0), 200).unref();
   }
 
-  /** Lane sockets (and their zygotes' page records) a daemon that died left behind (their zygotes died with it). */
+  /** Lane sockets (and their zygotes' page and import records) a daemon that died left behind (their zygotes died with it). */
   private removeLanes(): void {
     for (const name of fs.readdirSync(this.paths.dir)) {
-      if (/^lane\d+(\.hot(\.\d+)?)?$/.test(name)) fs.rmSync(`${this.paths.dir}/${name}`, { force: true });
+      if (/^lane\d+(\.hot(\.\d+)?|\.imports)?$/.test(name)) fs.rmSync(`${this.paths.dir}/${name}`, { force: true });
     }
   }
 
@@ -670,6 +670,7 @@ export class Daemon {
     zygote.on('dead', (reason) => {
       this.routes.forget(lane);
       fs.rmSync(`${lane}.hot`, { force: true }); // its record of the pages runs write to (one it left if killed)
+      fs.rmSync(`${lane}.imports`, { force: true }); // and of what its runs imported (python/_pynwheel/learn.py)
       if (this.zygotes.get(id) === zygote) this.zygotes.delete(id);
       if (!this.stopping) log(`zygote ${zygote.pid || '(not started)'} for ${key.python} ended: ${reason}`);
     });

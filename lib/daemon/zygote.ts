@@ -65,6 +65,9 @@ export interface ZygoteStatus {
   failed: Record<string, string>;
   /** Modules scripts named that are never kept, with the reason. */
   notShared: Record<string, string>;
+  /** Modules the zygote imported because its runs imported them lazily (python/_pynwheel/learn.py), and those it will not. */
+  learned: string[];
+  notLearned: Record<string, string>;
   /** Runs handed to a pre-forked child, and runs that had to wait for a fork. */
   forks: { spare: number; onDemand: number };
   /** Runs whose client came straight to the zygote's lane (see lib/daemon/routes.ts), and its path. */
@@ -276,6 +279,8 @@ export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, strin
       preloaded: (reply?.preloaded as string[]) ?? [],
       failed: (reply?.failed as Record<string, string>) ?? {},
       notShared: (reply?.notShared as Record<string, string>) ?? {},
+      learned: (reply?.learned as string[]) ?? [],
+      notLearned: (reply?.notLearned as Record<string, string>) ?? {},
       forks: (reply?.forks as { spare: number; onDemand: number }) ?? { spare: 0, onDemand: 0 },
       lane: { path: this.lanePath, served: this.laneServed, active: this.laneActive },
       paths: { ...zygotePaths(reply?.paths), ...this.paths },

@@ -5,6 +5,7 @@ else happens and runs them in this order, one process after another (the fork is
 
   the zygote   zygote.py   its loop, relays, reaping; forks spares (Zygote.serve)
                preload.py  top-level imports, what is imported, compiled scripts
+               learn.py    modules the runs import lazily, learned as preloads (the run records them at exit)
                frozen.py   gc.freeze() before each fork, out of the runs' sight
                watcher.py  whether an imported module changed on disk
                relevance.py  which file changes matter to what the zygote imported

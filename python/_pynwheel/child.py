@@ -53,6 +53,8 @@ class Child:
         # The zygote's title.ProcessTitle, sched.Scheduling and sched.Confinement, read there once
         # and this child's own from the fork (Zygote.process_facts).
         self.process_facts = None
+        self.learn_path = None  # where the run records what it imported (learn.py), or None
+        self.modules_at_fork = None  # the zygote's sys.modules names as it forked this child
         self.title = None  # title.ProcessTitle: the run's command line and name, readied
         self.scheduling = None  # sched.Scheduling: its nice value, CPUs, I/O priority, OOM score
         self.confinement = None  # sched.Confinement: its cgroup and namespaces

@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 
+from . import learn
 from .script import write_all
 
 
@@ -125,6 +126,7 @@ def exit_like_python(child, status, interrupted):
         os.kill(os.getpid(), signal.SIGINT)
     report_status_early(child, status & 0xFF)
     record_hot_pages(child)
+    record_imports(child)
     os._exit(status & 0xFF)
 
 
@@ -172,6 +174,14 @@ def report_status_early(child, status):
         os.kill(os.getppid(), signal.SIGCHLD)  # wakes the zygote, as its children's exits do
     except OSError:
         pass
+
+
+def record_imports(child):
+    """After the status is out: the library modules this run imported lazily (learn.py)."""
+    try:
+        learn.record(child)
+    except Exception:
+        pass  # only a hint for the next runs
 
 
 def record_hot_pages(child):

@@ -20,6 +20,7 @@ from .child import Child
 from .frozen import Freezer, install as install_gc_functions
 from .libc import CLibrary, fork_quietly
 from .lane import Lane, decline_message, readable
+from .learn import Learner
 from .preload import DirectoryListings, Preloader, library_roots
 from .sched import Confinement, Scheduling
 from .title import ProcessTitle
@@ -119,6 +120,8 @@ class Zygote:
         self.lane.open()
         self.hot_pages = HotPages(self.lane.published + ".hot" if self.lane.published else None)
         self.hot_pages.clear()  # a predecessor's of the same lane: another layout
+        self.learner = Learner(self.lane.published + ".imports" if self.lane.published else None)
+        self.learner.begin()
         self.lane_runs = {}  # pid -> LaneRun, for runs whose client came by the lane
         self.lane_served = 0
         self.daemon_served = 0  # runs of the daemon's that a spare took (relayed)
@@ -217,7 +220,8 @@ class Zygote:
                 if key.data == "children":
                     self._drain_wakeup()
                     self._collect_statuses()
-                    self._reap()
+                    if self._reap():
+                        self._learn()
                     continue
                 if key.data == "backlog":
                     # A client waits on the lane and no spare is there: fork one now.
@@ -270,13 +274,15 @@ class Zygote:
                 self._on_spare(lines[fd])
 
     def _reap(self):
+        """Reaps the children that ended; True if a run was among them."""
+        ran = False
         while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG | os.WUNTRACED)
             except ChildProcessError:
-                return
+                return ran
             if pid == 0:
-                return
+                return ran
             if os.WIFSTOPPED(status):
                 # Stopped (Ctrl-Z passed on, SIGSTOP): the client stops too, as a shell's job.
                 if pid in self.runs:
@@ -308,6 +314,7 @@ class Zygote:
                 if os.WIFSIGNALED(status):
                     self.hot_pages.forget(pid)  # killed, perhaps while it wrote its record
             lane_run = self.lane_runs.get(pid)
+            ran = ran or lane_run is not None or pid in self.runs
             if lane_run is not None:
                 if not reported and lane_run.sock.fileno() >= 0:
                     lane_run.send(report)
@@ -338,6 +345,7 @@ class Zygote:
                                "active": len(self.runs) + len(self.lane_runs), "preloaded": self.preloader.preloaded,
                                "failed": self.preloader.failed,
                                "notShared": self.preloader.not_shared, "forks": self.forks,
+                               "learned": self.learner.learned, "notLearned": self.learner.refused,
                                "lane": {"served": self.lane_served, "active": len(self.lane_runs)},
                                "paths": {"lane": self.lane_served, "daemon": self.daemon_served},
                                "declines": self.declines.counts, "recentDeclines": self.declines.recent,
@@ -647,6 +655,22 @@ class Zygote:
         conn.close()
         self.declines.count("spare-died", message)
 
+    def _learn(self):
+        """Imports what the runs imported lazily (learn.py), and renews the spares for it."""
+        if self.retiring or self.lane.sock is None:
+            return
+        wanted = self.learner.wanted(self.preloader, self.listings)
+        if not wanted:
+            return
+        if self.watcher.changed() is not None:
+            return  # stale: it leaves at its next run
+        self.watcher.importing()
+        learned = [name for name in wanted if self.learner.learn(name, self.preloader, self.c)]
+        if learned:
+            self.watcher.watch_imported()
+            self.generation += 1
+            self._retire_outdated_spares()
+
     def _watch_backlog(self):
         """Without a waiting spare, the zygote itself watches the lane, to fork one for a client."""
         watching = self.lane.sock is not None and not self.spares
@@ -741,6 +765,8 @@ class Zygote:
                           self.hot_pages, self.runs_served, self.preloader, self.listings, self.caller_env,
                           self.c, self.startup)
             child.process_facts = facts
+            child.learn_path = self.learner.path
+            child.modules_at_fork = frozenset(sys.modules)  # what a run imports beyond it is recorded
             return child
         if slot >= 0:
             self.slots[pid] = slot
@@ -789,6 +815,7 @@ class Zygote:
                 run.send(dict(why, type="error"))
         self.lane.close()
         self.hot_pages.clear()
+        self.learner.clear()
         os._exit(0)
 
 
