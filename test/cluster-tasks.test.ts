@@ -5,7 +5,7 @@
 // progress of a job (queued, started on a named worker, retried after kill -9, finished), and a
 // code edit between two jobs (the stat-based reuse of the last pack still sees it).
 import t from 'tap';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { cluster, runTasks, type Cluster } from '../dist/index';
@@ -25,8 +25,9 @@ let handle: Cluster;
 interface Worker { sb: Sandbox; child: ChildProcess; log: string; exited: Promise<number | null> }
 const workers: Worker[] = [];
 
-async function startWorker(name: string): Promise<Worker> {
+async function startWorker(name: string, before?: (sb: Sandbox) => void): Promise<Worker> {
   const sb = makeSandbox(`ctasks-${name}`);
+  before?.(sb);
   const log = path.join(sb.runtimeDir, 'worker.log');
   const out = fs.openSync(log, 'a');
   const child = spawn(process.execPath, [CLI, 'worker', '--redis', redis.url, '--concurrency', '1', '--cache-dir', path.join(sb.runtimeDir, 'code')], {
@@ -177,8 +178,27 @@ t.test('progress of a job: queued, started on a worker, retried after kill -9, f
   t.equal(events[2].reason, 'fault');
   t.not(events[3].worker, first, 'the second start is on the other worker');
   t.equal(events[3].retry, 1);
-  await startWorker('c');
+  // What a worker killed mid-job leaves in its scratch directory (its job's progress file) goes
+  // when a worker starts there again; a live worker's is kept.
+  const dead = spawnSync('true').pid!;
+  let stale = '';
+  const c = await startWorker('c', (sb) => {
+    stale = path.join(sb.runtimeDir, 'cluster-scratch', String(dead));
+    fs.mkdirSync(path.join(stale, 'progress-x'), { recursive: true });
+    fs.writeFileSync(path.join(stale, 'progress-x', 'progress'), '');
+  });
+  t.notOk(fs.existsSync(stale), 'the dead worker\'s scratch directory was removed');
+  t.same(fs.readdirSync(path.join(c.sb.runtimeDir, 'cluster-scratch')), [String(workerPid(c))], 'only the new worker\'s');
 });
+
+function workerPid(w: Worker): number {
+  return Number(fs.readFileSync(w.log, 'utf8').match(/worker \S+:(\d+) on/)![1]);
+}
+
+/** A worker's scratch directory: empty between jobs (every job removes what it made). */
+function scratchOf(w: Worker): string[] {
+  return fs.readdirSync(path.join(w.sb.runtimeDir, 'cluster-scratch', String(workerPid(w))));
+}
 
 t.test('the code directory is packed once and reused while no file changed; an edit is a new hash', async (t) => {
   const dir = path.join(code.dir, 'pack');
@@ -247,6 +267,7 @@ t.test('a job\'s own progress: pynwheel.progress(data) in a function and in a ta
   // Locally: nothing to send to.
   const local = await runTasks([{ id: 'own', file: 'task.py' }], { cwd: path.join(code.dir, 'own'), env: code.env, logDir: path.join(code.dir, 'own-local') });
   t.equal(local.result, 'Passed');
+  for (const w of workers) t.same(scratchOf(w), [], `worker ${workerPid(w)}: nothing left of its jobs' progress files and task log directories`);
 });
 
 t.test('an abort of a tasks job on the cluster: running tasks end Aborted, the rest not started, the report interrupted', async (t) => {

@@ -2,14 +2,13 @@
 // driver: its rules, its log layout) in a log directory of its own, whose files (TaskLog.<id> and
 // the per-fork TaskLog.<id>:pid-<pid>) go back in the result for the submitter to lay out.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { runTasks, type TaskOutcome, type TaskSpec } from '../api/tasks';
 
 export interface RanTask { outcome: TaskOutcome; files: Record<string, string> }
 
-export async function runOneTask(task: TaskSpec, cwd: string, python: string | undefined, signal: AbortSignal | undefined, env?: NodeJS.ProcessEnv): Promise<RanTask> {
-  const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pynwheel-task-'));
+/** `logDir`: an empty directory of the task's own (the worker's scratch), removed when it is over. */
+export async function runOneTask(task: TaskSpec, cwd: string, python: string | undefined, signal: AbortSignal | undefined, logDir: string, env?: NodeJS.ProcessEnv): Promise<RanTask> {
   try {
     const report = await runTasks([task], { cwd, logDir, concurrency: 1, python, signal, env });
     const outcome = report.tasks[0];

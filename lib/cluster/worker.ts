@@ -12,6 +12,7 @@ import { call } from '../api/call';
 import { PythonError } from '../api/errors';
 import { spawn } from '../api/spawn';
 import { BundleCache } from './bundle-cache';
+import { WorkerScratch } from './scratch';
 import { runOneTask } from './tasks-worker';
 import {
   cancelChannel, DEFAULT_FAULT_RETRIES, DEFAULT_MAX_RESULT, DEFAULT_QUEUE, doneKey, KEY_PREFIX, OUTPUT_TTL_S, outputKey, workersKey,
@@ -19,6 +20,7 @@ import {
 } from './job-format';
 import { checkRedis, connection, redact } from './redis';
 import { decodeJson, describeError, encodeJson } from './result-codec';
+import { ensureRuntimeDir, runtimeDirFor } from '../shared/runtime-dir';
 import { jobSigningBytes, resultSigningBytes, sign, verify } from './signing';
 
 /** Results up to this size are also pushed to their submitter; larger ones come by BullMQ's event alone. */
@@ -32,6 +34,8 @@ export interface WorkerOptions {
   key: Buffer;
   /** Where bundles are unpacked; default <runtime>/cluster-code or ~/.cache/pynwheel/cluster. */
   cacheDir: string;
+  /** Where jobs' temporary files go (lib/cluster/scratch.ts); default <runtime>/cluster-scratch. */
+  scratchDir?: string;
   /** How often a job whose worker died goes to another (BullMQ's maxStalledCount); default 3. */
   faultRetries?: number;
   /** BullMQ's lock duration: a dead worker's job is taken back after about this long. */
@@ -46,6 +50,7 @@ export class ClusterWorker {
   private readonly redis: Redis;
   private readonly subscriber: Redis;
   private readonly cache: BundleCache;
+  private readonly scratch: WorkerScratch;
   /** BullMQ's connection: given to it, so ours to end after its close(). */
   private readonly bullConnection: Redis;
   private worker!: Worker;
@@ -67,6 +72,7 @@ export class ClusterWorker {
     this.bullConnection = connection(options.redis);
     for (const c of [this.redis, this.subscriber]) c.on('error', (err: Error) => this.note(`redis: ${err.message}`));
     this.cache = new BundleCache(options.cacheDir, this.redis);
+    this.scratch = WorkerScratch.open(options.scratchDir ?? path.join(ensureRuntimeDir(runtimeDirFor()).dir, 'cluster-scratch'));
   }
 
   private lastNote = '';
@@ -118,6 +124,7 @@ export class ClusterWorker {
     this.subscriber.disconnect();
     this.redis.disconnect();
     this.bullConnection.disconnect();
+    this.scratch.close();
   }
 
   private async process(job: Job, signal: AbortSignal | undefined): Promise<ResultData> {
@@ -145,7 +152,7 @@ export class ClusterWorker {
     this.running++;
     const output = new OutputStream(this.redis, outputKey(this.queue, data.id), attempt, payload.stream);
     let result: ResultPayload;
-    const own = payload.progress ? new ProgressFile(job, this.name) : null;
+    const own = payload.progress ? new ProgressFile(job, this.name, this.scratch.directory('progress-')) : null;
     try {
       result = await this.execute(payload, dir, output, signal, own?.env);
     } finally {
@@ -190,7 +197,7 @@ export class ClusterWorker {
     if (payload.kind === 'task') {
       const task = { ...payload.task, ...(payload.task.file !== undefined ? { file: path.join(dir, payload.task.file) } : {}) };
       try {
-        const ran = await runOneTask(task, cwd, this.options.python, signal, env);
+        const ran = await runOneTask(task, cwd, this.options.python, signal, this.scratch.directory('task-'), env);
         return { kind: 'task', ...ran, durationMs: performance.now() - started, ...common, stdout: '', stderr: '' };
       } catch (err) {
         return { kind: 'error', ...describeError(err), durationMs: performance.now() - started, ...common, stdout: '', stderr: '' };
@@ -266,13 +273,14 @@ class OutputStream {
  */
 class ProgressFile {
   readonly env: NodeJS.ProcessEnv;
-  private readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pynwheel-progress-'));
-  private readonly file = path.join(this.dir, 'progress');
+  private readonly file: string;
   private readonly fd: number;
   private rest = '';
   private sent: Promise<unknown> = Promise.resolve();
   private readonly timer: NodeJS.Timeout;
-  constructor(private readonly job: Job, private readonly worker: string) {
+  /** `dir`: the job's own scratch directory, removed at close(). */
+  constructor(private readonly job: Job, private readonly worker: string, private readonly dir: string) {
+    this.file = path.join(dir, 'progress');
     fs.writeFileSync(this.file, '', { mode: 0o600 });
     this.fd = fs.openSync(this.file, 'r');
     this.env = { ...process.env, PYNWHEEL_PROGRESS_FILE: this.file };
