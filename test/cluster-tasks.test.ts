@@ -155,6 +155,14 @@ t.test('pynwheel tasks --on: the same exit status and table as the local command
   t.equal(bad.status, 1);
   t.match(bad.stderr.toString(), /pynwheel tasks: cannot reach Redis at redis:\/\/127\.0\.0\.1:1/);
   t.notOk(fs.existsSync(path.join(cwd, 'tasklogs', 'results.json')), 'nothing ran');
+  // --follow: a task's own progress is a line of its own (off a terminal, without --follow, not shown).
+  fs.writeFileSync(path.join(cwd, 'steps.py'), 'import pynwheel\npynwheel.progress({"step": 1})\nprint("done")\n');
+  const followed = await run(['--on', redis.url, '--log-dir', 'r3', '--follow', 'steps.py']);
+  t.equal(followed.status, 0, followed.stderr.toString());
+  t.match(followed.stdout.toString(), /^Task-1: progress \{"step":1\}$/m);
+  t.match(followed.stdout.toString(), /^\[Task-1\] done$/m);
+  const unfollowed = await run(['--on', redis.url, '--log-dir', 'r4', 'steps.py']);
+  t.notMatch(unfollowed.stdout.toString(), /progress/);
 });
 
 t.test('progress of a job: queued, started on a worker, retried after kill -9, finished', async (t) => {

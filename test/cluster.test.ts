@@ -6,7 +6,7 @@
 // two jobs, timeout and cancellation, retries on request, a worker killed with kill -9 mid-job,
 // Redis restarted mid-run, 1,000 jobs with nothing lost or duplicated, and a clean SIGTERM.
 import t from 'tap';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -275,6 +275,31 @@ t.test('pynwheel run --on: live output, stdin from a pipe, the same exit status'
   const usage = await collect(process.execPath, [CLI, 'run', '--on', redis.url], { env, cwd: code.dir });
   t.equal(usage.status, 2);
   t.match(usage.stderr.toString(), /no script to run/);
+});
+
+t.test('pynwheel run --on --progress: the job\'s progress on stderr, after the script\'s own; a terminal is told when no worker takes the job', async (t) => {
+  const script = write(code, 'cli/steps.py', 'import sys, pynwheel\nprint("out")\npynwheel.progress({"step": 1})\npynwheel.progress("half")\nprint("err", file=sys.stderr)\n');
+  const env = { ...code.env, PYNWHEEL_CLUSTER_KEY: KEY };
+  const remote = await collect(process.execPath, [CLI, 'run', '--on', redis.url, '--progress', script], { env, cwd: code.dir });
+  t.equal(remote.status, 0, remote.stderr.toString());
+  t.equal(remote.stdout.toString(), 'out\n', 'stdout is the script\'s alone');
+  const lines = remote.stderr.toString().split('\n').filter(Boolean);
+  const progress = lines.filter((l) => l.startsWith('pynwheel: job '));
+  t.match(progress, [/^pynwheel: job \S+: queued, waiting for a worker$/, /^pynwheel: job \S+: started on \S+:\d+$/, /: progress \{"step":1\}$/, /: progress half$/, /: finished on \S+:\d+$/], 'queued, started, its own two, finished, in order');
+  t.same(lines.filter((l) => !l.startsWith('pynwheel: job ')), ['err'], 'and the script\'s stderr');
+  // Without --progress, on a pipe: nothing but the script's output.
+  const quiet = await collect(process.execPath, [CLI, 'run', '--on', redis.url, script], { env, cwd: code.dir });
+  t.equal(quiet.stderr.toString(), 'err\n');
+  // On a terminal, a job no worker takes (a queue nobody serves): one notice after 2 s; Ctrl-C ends it.
+  const harness = path.join(__dirname, 'fixtures', 'pty_session.py');
+  const steps = [{ expect: 'is waiting for a worker on queue nobody' }, { send: '\x03' }];
+  const r = spawnSync(path.join(code.venv, 'bin', 'python3'), [harness, JSON.stringify(steps), '--', process.execPath, CLI, 'run', '--on', redis.url, '--queue', 'nobody', script], {
+    cwd: code.dir, env: { ...env, TERM: 'xterm' }, encoding: 'utf8', timeout: 60_000,
+  });
+  const session = JSON.parse(r.stdout);
+  t.equal(session.timedOut, null, `every step happened: ${Buffer.from(session.output, 'base64').toString()}`);
+  t.match(Buffer.from(session.output, 'base64').toString(), /pynwheel: job \S+ is waiting for a worker on queue nobody \(is one running\?/);
+  t.equal(session.code, 130, 'Ctrl-C: 130');
 });
 
 const raws: ReturnType<typeof connection>[] = [];

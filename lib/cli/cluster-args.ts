@@ -1,14 +1,19 @@
 // Runs in the CLI: the options that `pynwheel worker` and `pynwheel run --on` share, read by hand.
 import { UsageError } from './run-args';
 
-/** Takes `--name VALUE` or `--name=VALUE` from the front of argv for each name in `names`. */
-export function takeOptions(argv: string[], names: readonly string[], stopAtPositional: boolean): { values: Record<string, string>; rest: string[] } {
+/** Takes `--name VALUE` or `--name=VALUE` from the front of argv for each name in `names`, and `--flag` (value 'true') for each in `flags`. */
+export function takeOptions(argv: string[], names: readonly string[], stopAtPositional: boolean, flags: readonly string[] = []): { values: Record<string, string>; rest: string[] } {
   const values: Record<string, string> = {};
   let i = 0;
   while (i < argv.length) {
     const word = argv[i];
     const eq = word.indexOf('=');
     const name = word.startsWith('--') ? (eq > 0 ? word.slice(2, eq) : word.slice(2)) : null;
+    if (name !== null && eq < 0 && flags.includes(name)) {
+      values[name] = 'true';
+      i += 1;
+      continue;
+    }
     if (name === null || !names.includes(name)) {
       if (stopAtPositional) break;
       if (word.startsWith('-')) throw new UsageError(`unknown option ${word}`);

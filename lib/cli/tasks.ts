@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import { isatty } from 'node:tty';
 import { runTasks, SUCCESSFUL_RESULTS, type TaskEvent, type TaskSpec, type TasksReport } from '../api/tasks';
 import { UsageError } from './run-args';
+import { progressLine } from './progress-lines';
 import { say } from './say';
 
 const USAGE = `usage: pynwheel tasks [--jobs N] [--log-dir DIR] [--max-runtime S] [--json] [--follow] [--from FILE] TASK...
@@ -225,6 +226,17 @@ class Progress {
   }
 
   private clear(): void { fs.writeSync(2, '\r\x1b[K'); }
+
+  /** A line of its own (a cluster task's retry or progress), above the live line. */
+  note(line: string): void {
+    if (this.holder !== undefined) {
+      this.waiting.push(line);
+      return;
+    }
+    if (this.live) this.clear();
+    say(this.live ? 2 : 1, line);
+    if (this.live) this.draw();
+  }
 }
 
 export async function tasksCommand(argv: readonly string[]): Promise<number> {
@@ -274,7 +286,12 @@ export async function tasksCommand(argv: readonly string[]): Promise<number> {
     report = await (handle ? handle.runTasks(args.tasks, {
       concurrency: args.jobs, logDir: args.logDir, maxRuntime: args.maxRuntime, signal: controller.signal,
       onProgress: (event) => {
-        if (event.event === 'queued' || event.event === 'retried' || event.event === 'progress') return;
+        if (event.event === 'queued') return;
+        // A retry and a task's own progress: a line on a terminal or with --follow (off both, one line per finished task).
+        if (event.event === 'retried' || event.event === 'progress') {
+          if (!args.json && (progress.live || follower)) progress.note(progressLine(event.id, event));
+          return;
+        }
         follower?.onEvent(event);
         if (!args.json) progress.onEvent(event);
       },
