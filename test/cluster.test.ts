@@ -392,6 +392,28 @@ t.test('timeout and AbortSignal cancel the job on its worker', async (t) => {
   while (!workers.some((w) => logOf(w).includes(`job ${id}: cancelled by its submitter`)) && Date.now() < deadline) await sleep(100);
   t.ok(workers.some((w) => logOf(w).includes(`job ${id}: cancelled by its submitter`)), 'the worker stopped it');
   t.equal(await handle.call(`${file}:nap`, [0]), 0, 'the workers go on');
+  // An abort as the job is queued (here from onJob, before submit() listens): not lost.
+  const early = new AbortController();
+  let earlyId = '';
+  const began = Date.now();
+  const lost = await handle.call(`${file}:nap`, [30], { signal: early.signal, onJob: (j) => { earlyId = j; early.abort(); } }).catch((e: unknown) => e);
+  t.type(lost, AbortError);
+  t.ok(Date.now() - began < 10000, 'at once, not after the job');
+  const until = Date.now() + 10000;
+  while (!workers.some((w) => logOf(w).includes(`job ${earlyId}: cancelled by its submitter`)) && Date.now() < until) await sleep(100);
+  const look = connection(redis.url);
+  const queue = new Queue('pynwheel', { connection: look });
+  const state = await queue.getJobState(earlyId);
+  await queue.close();
+  look.disconnect();
+  t.ok(workers.some((w) => logOf(w).includes(`job ${earlyId}: cancelled by its submitter`)) || state === 'unknown', `stopped on its worker or removed before one took it (${state})`);
+  // Aborted before anything is queued: nothing is.
+  const before = new AbortController();
+  before.abort();
+  let queued = false;
+  t.type(await handle.call(`${file}:nap`, [30], { signal: before.signal, onJob: () => { queued = true; } }).catch((e: unknown) => e), AbortError);
+  t.notOk(queued, 'nothing queued');
+  t.equal(await handle.call(`${file}:nap`, [0]), 0, 'the workers go on');
 });
 
 t.test('a raised exception is a result, retried only when asked (attempts)', async (t) => {

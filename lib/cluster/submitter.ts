@@ -272,7 +272,22 @@ export class Cluster {
     if (options.onOutput) output = this.follow(id, options.onOutput);
     const progress = options.onProgress;
     if (progress) this.watchers.set(id, watchProgress(id, progress));
-    await this.queue.add(payload.kind, data, { jobId: id, attempts, backoff, removeOnComplete: KEEP_FINISHED, removeOnFail: KEEP_FINISHED });
+    const forget = (): void => {
+      this.pending.delete(id);
+      this.watchers.delete(id);
+      void output?.stop();
+    };
+    // An abort while the bundle was stored: nothing is queued.
+    if (options.signal?.aborted) {
+      forget();
+      throw new AbortError(emptyFailure(started, payload), options.signal.reason);
+    }
+    try {
+      await this.queue.add(payload.kind, data, { jobId: id, attempts, backoff, removeOnComplete: KEEP_FINISHED, removeOnFail: KEEP_FINISHED });
+    } catch (err) {
+      forget();
+      throw err;
+    }
     options.onJob?.(id);
     progress?.({ event: 'queued', jobId: id });
     const cleanups: Array<() => void> = [];
@@ -289,8 +304,12 @@ export class Cluster {
     }
     if (options.signal) {
       const onAbort = (): void => stop(new AbortError(emptyFailure(started, payload), options.signal!.reason));
-      options.signal.addEventListener('abort', onAbort, { once: true });
-      cleanups.push(() => options.signal!.removeEventListener('abort', onAbort));
+      // (aborted during queue.add or by onJob/onProgress above: no 'abort' event will come)
+      if (options.signal.aborted) onAbort();
+      else {
+        options.signal.addEventListener('abort', onAbort, { once: true });
+        cleanups.push(() => options.signal!.removeEventListener('abort', onAbort));
+      }
     }
     let envelope: ResultData;
     try {
