@@ -60,10 +60,10 @@ def run_task(spec):
     finally:
         join_threads()
         run_exit_functions()
-        flush_stdio()
+        tasklog.flush_stdio()
         terminal.release()
     outcome["left"] = tasklog.end_leftovers(info)
-    flush_stdio()
+    tasklog.flush_stdio()
     return outcome
 
 
@@ -191,12 +191,3 @@ def run_exit_functions():
         atexit._run_exitfuncs()
     except BaseException:
         pass
-
-
-def flush_stdio():
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            if stream is not None:
-                stream.flush()
-        except Exception:
-            pass

@@ -49,12 +49,7 @@ def _append(path, data):
 
 def _redirect(path, data, truncate):
     """fds 1 and 2 to the file at path (data first); python's own streams flushed before."""
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            if stream is not None:
-                stream.flush()
-        except Exception:
-            pass
+    flush_stdio()
     flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | (os.O_TRUNC if truncate else 0)
     fd = os.open(path, flags, 0o644)
     try:
@@ -69,7 +64,7 @@ def take_stdio(info, spec):
     _redirect(info.log_path, header(info, os.getpid(), time.time()), truncate=False)  # (the job made it empty)
     sys.stdout = sys.__stdout__ = _file_stream(1, sys.stdout, line_buffered=False)
     sys.stderr = sys.__stderr__ = _file_stream(2, sys.stderr, line_buffered=True)
-    os.register_at_fork(before=_flush, after_in_child=lambda: _forked(info))
+    os.register_at_fork(before=flush_stdio, after_in_child=lambda: _forked(info))
 
 
 def _file_stream(fd, old, line_buffered):
@@ -84,7 +79,8 @@ def _file_stream(fd, old, line_buffered):
     return io.TextIOWrapper(raw, encoding=encoding, errors=errors, line_buffering=line_buffered, write_through=unbuffered)
 
 
-def _flush():
+def flush_stdio():
+    """sys.stdout and sys.stderr flushed, whatever state they are in (closed, replaced, None)."""
     for stream in (sys.stdout, sys.stderr):
         try:
             if stream is not None:
