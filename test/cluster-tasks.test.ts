@@ -186,26 +186,40 @@ t.test('progress of a job: queued, started on a worker, retried after kill -9, f
   t.equal(events[2].reason, 'fault');
   t.not(events[3].worker, first, 'the second start is on the other worker');
   t.equal(events[3].retry, 1);
-  // What a worker killed mid-job leaves in its scratch directory (its job's progress file) goes
-  // when a worker starts there again; a live worker's is kept.
+  // What a worker killed mid-job leaves in its directory (its job's progress file) goes when a
+  // worker starts there again; a live worker's is kept.
   const dead = spawnSync('true').pid!;
   let stale = '';
   const c = await startWorker('c', (sb) => {
-    stale = path.join(sb.runtimeDir, 'cluster-scratch', String(dead));
+    stale = path.join(sb.runtimeDir, 'workers', String(dead));
     fs.mkdirSync(path.join(stale, 'progress-x'), { recursive: true });
     fs.writeFileSync(path.join(stale, 'progress-x', 'progress'), '');
   });
-  t.notOk(fs.existsSync(stale), 'the dead worker\'s scratch directory was removed');
-  t.same(fs.readdirSync(path.join(c.sb.runtimeDir, 'cluster-scratch')), [String(workerPid(c))], 'only the new worker\'s');
+  t.notOk(fs.existsSync(stale), 'the dead worker\'s directory was removed');
+  t.same(fs.readdirSync(path.join(c.sb.runtimeDir, 'workers')), [String(workerPid(c))], 'only the new worker\'s');
+  // `pynwheel status` on the worker's machine shows it; gone once it stopped.
+  const status = await collect(process.execPath, [CLI, 'status'], { env: c.sb.env });
+  t.match(status.stdout.toString(), new RegExp(`^worker: pid ${workerPid(c)} on unix:\\S+ queue pynwheel, concurrency 1, running 0, served 0, up \\d+s`, 'm'), 'status shows the worker');
+  const json = JSON.parse((await collect(process.execPath, [CLI, 'status', '--json'], { env: c.sb.env })).stdout.toString());
+  t.same(json.workers.map((w: { pid: number; queue: string }) => [w.pid, w.queue]), [[workerPid(c), 'pynwheel']]);
+  t.equal(json.workers[0].redis.includes(redis.dir) || json.workers[0].redis.startsWith('unix:'), true, 'its Redis, without a password');
+  // A worker that leaves (SIGTERM) removes its directory.
+  const d = await startWorker('d');
+  const own = path.join(d.sb.runtimeDir, 'workers', String(workerPid(d)));
+  t.ok(fs.existsSync(path.join(own, 'worker.json')), 'a record while it works');
+  d.child.kill('SIGTERM');
+  t.equal(await d.exited, 0);
+  t.notOk(fs.existsSync(own), 'its directory went with it');
+  await stopWorker(d);
 });
 
 function workerPid(w: Worker): number {
   return Number(fs.readFileSync(w.log, 'utf8').match(/worker \S+:(\d+) on/)![1]);
 }
 
-/** A worker's scratch directory: empty between jobs (every job removes what it made). */
+/** What a worker's directory holds but its record: nothing between jobs (every job removes what it made). */
 function scratchOf(w: Worker): string[] {
-  return fs.readdirSync(path.join(w.sb.runtimeDir, 'cluster-scratch', String(workerPid(w))));
+  return fs.readdirSync(path.join(w.sb.runtimeDir, 'workers', String(workerPid(w)))).filter((n) => n !== 'worker.json');
 }
 
 t.test('the code directory is packed once and reused while no file changed; an edit is a new hash', async (t) => {

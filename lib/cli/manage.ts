@@ -12,7 +12,8 @@ import { UsageError } from './run-args';
 import { say } from './say';
 import { removeShims, writeShims } from './shims';
 import * as path from 'node:path';
-import { formatStatus } from './status';
+import { liveWorkers } from '../cluster/worker-directory';
+import { formatStatus, formatWorkers } from './status';
 
 /** Which python a run from here would use, and how it was chosen (version managers included). */
 function interpreterHere(): string {
@@ -44,13 +45,14 @@ export async function managementCommand(argv: string[]): Promise<number> {
     })
     .command('status', 'show the daemon and each zygote', (y) => y.option('json', { type: 'boolean', describe: 'print JSON' }), async (args) => {
       const reply = await ask(paths(), { type: 'status' });
+      const workers = liveWorkers(paths().dir);
       if (!reply) {
-        say(1, 'pynwheel daemon is not running');
+        say(1, args.json ? JSON.stringify({ running: false, workers }, null, 2) : ['pynwheel daemon is not running', ...formatWorkers(workers)].join('\n'));
         status = 3;
         return;
       }
-      say(1, args.json ? JSON.stringify({ ...reply, interpreterHere: interpreterHere() }, null, 2)
-        : `${formatStatus(reply)}\ninterpreter here: ${interpreterHere()}`);
+      say(1, args.json ? JSON.stringify({ ...reply, workers, interpreterHere: interpreterHere() }, null, 2)
+        : [formatStatus(reply), ...formatWorkers(workers), `interpreter here: ${interpreterHere()}`].join('\n'));
     })
     .command('shims DIR', 'write python, python3 and python3.N into DIR: with DIR first on PATH, `python3 ARGS` goes through pynwheel',
       (y) => y.positional('DIR', { type: 'string', demandOption: true }).option('remove', { type: 'boolean', describe: 'remove the shims from DIR' }),

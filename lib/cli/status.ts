@@ -1,4 +1,5 @@
 // Runs in the CLI: `pynwheel status` as text.
+import type { WorkerRecord } from '../cluster/worker-directory';
 
 /** Decline reasons shown per zygote, newest last. */
 const RECENT_DECLINES_SHOWN = 3;
@@ -73,6 +74,12 @@ function pathLines(z: Record<string, unknown>): string[] {
     lines.push(`  last declines: ${recent.map(([code, message, at]) => `${code} (${message}) ${duration(Date.now() - at * 1000)} ago`).join('; ')}`);
   }
   return lines;
+}
+
+/** The cluster workers of this machine (their records in the runtime directory). */
+export function formatWorkers(workers: WorkerRecord[]): string[] {
+  return workers.map((w) => `worker: pid ${w.pid} on ${w.redis} queue ${w.queue}, concurrency ${w.concurrency}, ` +
+    `running ${w.running}, served ${w.served}, up ${duration(Date.now() - w.startedAt)}${w.python ? `, python ${w.python}` : ''}`);
 }
 
 function duration(ms: number): string {

@@ -12,7 +12,7 @@ import { call } from '../api/call';
 import { PythonError } from '../api/errors';
 import { spawn } from '../api/spawn';
 import { BundleCache } from './bundle-cache';
-import { WorkerScratch } from './scratch';
+import { WorkerDirectory, workersRoot } from './worker-directory';
 import { runOneTask } from './tasks-worker';
 import {
   cancelChannel, DEFAULT_FAULT_RETRIES, DEFAULT_MAX_RESULT, DEFAULT_QUEUE, doneKey, KEY_PREFIX, OUTPUT_TTL_S, outputKey, workersKey,
@@ -34,8 +34,8 @@ export interface WorkerOptions {
   key: Buffer;
   /** Where bundles are unpacked; default <runtime>/cluster-code or ~/.cache/pynwheel/cluster. */
   cacheDir: string;
-  /** Where jobs' temporary files go (lib/cluster/scratch.ts); default <runtime>/cluster-scratch. */
-  scratchDir?: string;
+  /** The runtime directory whose workers/<pid>/ holds this worker's record and its jobs' temporary files (lib/cluster/worker-directory.ts); default the user's. */
+  runtimeDir?: string;
   /** How often a job whose worker died goes to another (BullMQ's maxStalledCount); default 3. */
   faultRetries?: number;
   /** BullMQ's lock duration: a dead worker's job is taken back after about this long. */
@@ -50,7 +50,8 @@ export class ClusterWorker {
   private readonly redis: Redis;
   private readonly subscriber: Redis;
   private readonly cache: BundleCache;
-  private readonly scratch: WorkerScratch;
+  private readonly own: WorkerDirectory;
+  private readonly startedAt = Date.now();
   /** BullMQ's connection: given to it, so ours to end after its close(). */
   private readonly bullConnection: Redis;
   private worker!: Worker;
@@ -72,7 +73,7 @@ export class ClusterWorker {
     this.bullConnection = connection(options.redis);
     for (const c of [this.redis, this.subscriber]) c.on('error', (err: Error) => this.note(`redis: ${err.message}`));
     this.cache = new BundleCache(options.cacheDir, this.redis);
-    this.scratch = WorkerScratch.open(options.scratchDir ?? path.join(ensureRuntimeDir(runtimeDirFor()).dir, 'cluster-scratch'));
+    this.own = WorkerDirectory.open(workersRoot(options.runtimeDir ?? ensureRuntimeDir(runtimeDirFor()).dir));
   }
 
   private lastNote = '';
@@ -114,6 +115,15 @@ export class ClusterWorker {
   private beat(): void {
     const record = JSON.stringify({ name: this.name, pid: process.pid, host: os.hostname(), concurrency: this.options.concurrency ?? 1, running: this.running, served: this.served, seen: Date.now() });
     this.redis.hset(workersKey(this.queue), this.name, record).catch(() => undefined);
+    this.recordHere();
+  }
+
+  /** This machine's `pynwheel status` reads it: at each beat and as each job starts and ends. */
+  private recordHere(): void {
+    this.own.record({
+      name: this.name, pid: process.pid, redis: redact(this.options.redis), queue: this.queue, concurrency: this.options.concurrency ?? 1,
+      python: this.options.python ?? null, running: this.running, served: this.served, startedAt: this.startedAt, updatedAt: Date.now(),
+    });
   }
 
   /** Finishes the running jobs, then leaves (SIGTERM). */
@@ -124,7 +134,7 @@ export class ClusterWorker {
     this.subscriber.disconnect();
     this.redis.disconnect();
     this.bullConnection.disconnect();
-    this.scratch.close();
+    this.own.close();
   }
 
   private async process(job: Job, signal: AbortSignal | undefined): Promise<ResultData> {
@@ -150,15 +160,17 @@ export class ClusterWorker {
     // The submitter's progress events: started here, and the how-manieth time (a retry after a fault or an error).
     if (payload.progress) void job.updateProgress({ event: 'started', worker: this.name, attempt, retry: job.attemptsMade + job.stalledCounter }).catch(() => undefined);
     this.running++;
+    this.recordHere();
     const output = new OutputStream(this.redis, outputKey(this.queue, data.id), attempt, payload.stream);
     let result: ResultPayload;
-    const own = payload.progress ? new ProgressFile(job, this.name, this.scratch.directory('progress-')) : null;
+    const own = payload.progress ? new ProgressFile(job, this.name, this.own.scratch('progress-')) : null;
     try {
       result = await this.execute(payload, dir, output, signal, own?.env);
     } finally {
       await own?.close();
       this.running--;
       this.served++;
+      this.recordHere();
     }
     await output.end();
     const retry = result.kind === 'error' && result.name === 'PythonError' && job.attemptsMade + 1 < (job.opts.attempts ?? 1);
@@ -197,7 +209,7 @@ export class ClusterWorker {
     if (payload.kind === 'task') {
       const task = { ...payload.task, ...(payload.task.file !== undefined ? { file: path.join(dir, payload.task.file) } : {}) };
       try {
-        const ran = await runOneTask(task, cwd, this.options.python, signal, this.scratch.directory('task-'), env);
+        const ran = await runOneTask(task, cwd, this.options.python, signal, this.own.scratch('task-'), env);
         return { kind: 'task', ...ran, durationMs: performance.now() - started, ...common, stdout: '', stderr: '' };
       } catch (err) {
         return { kind: 'error', ...describeError(err), durationMs: performance.now() - started, ...common, stdout: '', stderr: '' };
