@@ -12,6 +12,7 @@ import { call } from '../api/call';
 import { PythonError } from '../api/errors';
 import { spawn } from '../api/spawn';
 import { BundleCache } from './bundle-cache';
+import { defaultThreadsPerJob, describeJobThreads, withJobThreads } from './job-threads';
 import { runOneTask } from './tasks-worker';
 import {
   cancelChannel, DEFAULT_FAULT_RETRIES, DEFAULT_MAX_RESULT, DEFAULT_QUEUE, doneKey, KEY_PREFIX, OUTPUT_TTL_S, outputKey, workersKey,
@@ -37,6 +38,8 @@ export interface WorkerOptions {
   /** BullMQ's lock duration: a dead worker's job is taken back after about this long. */
   lockDurationMs?: number;
   stalledIntervalMs?: number;
+  /** Threads a job's numeric libraries may start (lib/cluster/job-threads.ts); default cores / concurrency, 0: not set. */
+  threadsPerJob?: number;
   log: (line: string) => void;
 }
 
@@ -52,6 +55,9 @@ export class ClusterWorker {
   private heartbeat: NodeJS.Timeout | null = null;
   private running = 0;
   private served = 0;
+  private readonly threadsPerJob: number;
+  /** Every job's environment: the worker's, with the thread variables it lacks. */
+  private readonly jobEnv: NodeJS.ProcessEnv;
 
   static async start(options: WorkerOptions): Promise<ClusterWorker> {
     await checkRedis(options.redis);
@@ -67,6 +73,8 @@ export class ClusterWorker {
     this.bullConnection = connection(options.redis);
     for (const c of [this.redis, this.subscriber]) c.on('error', (err: Error) => this.note(`redis: ${err.message}`));
     this.cache = new BundleCache(options.cacheDir, this.redis);
+    this.threadsPerJob = options.threadsPerJob ?? defaultThreadsPerJob(options.concurrency ?? 1);
+    this.jobEnv = withJobThreads(process.env, this.threadsPerJob);
   }
 
   private lastNote = '';
@@ -101,12 +109,12 @@ export class ClusterWorker {
     this.beat();
     this.heartbeat = setInterval(() => this.beat(), 5000);
     this.heartbeat.unref();
-    this.options.log(`worker ${this.name} on ${redact(this.options.redis)} queue ${this.queue}, concurrency ${concurrency}, python ${this.options.python ?? '(default)'}`);
+    this.options.log(`worker ${this.name} on ${redact(this.options.redis)} queue ${this.queue}, concurrency ${concurrency}, ${describeJobThreads(process.env, this.threadsPerJob)}, python ${this.options.python ?? '(default)'}`);
   }
 
   /** Who works on the queue, for `pynwheel status` and `tasks`: a hash of name -> JSON, refreshed. */
   private beat(): void {
-    const record = JSON.stringify({ name: this.name, pid: process.pid, host: os.hostname(), concurrency: this.options.concurrency ?? 1, running: this.running, served: this.served, seen: Date.now() });
+    const record = JSON.stringify({ name: this.name, pid: process.pid, host: os.hostname(), concurrency: this.options.concurrency ?? 1, threadsPerJob: this.threadsPerJob, running: this.running, served: this.served, seen: Date.now() });
     this.redis.hset(workersKey(this.queue), this.name, record).catch(() => undefined);
   }
 
@@ -145,9 +153,9 @@ export class ClusterWorker {
     this.running++;
     const output = new OutputStream(this.redis, outputKey(this.queue, data.id), attempt, payload.stream);
     let result: ResultPayload;
-    const own = payload.progress ? new ProgressFile(job, this.name) : null;
+    const own = payload.progress ? new ProgressFile(job, this.name, this.jobEnv) : null;
     try {
-      result = await this.execute(payload, dir, output, signal, own?.env);
+      result = await this.execute(payload, dir, output, signal, own?.env ?? this.jobEnv);
     } finally {
       await own?.close();
       this.running--;
@@ -272,10 +280,10 @@ class ProgressFile {
   private rest = '';
   private sent: Promise<unknown> = Promise.resolve();
   private readonly timer: NodeJS.Timeout;
-  constructor(private readonly job: Job, private readonly worker: string) {
+  constructor(private readonly job: Job, private readonly worker: string, base: NodeJS.ProcessEnv) {
     fs.writeFileSync(this.file, '', { mode: 0o600 });
     this.fd = fs.openSync(this.file, 'r');
-    this.env = { ...process.env, PYNWHEEL_PROGRESS_FILE: this.file };
+    this.env = { ...base, PYNWHEEL_PROGRESS_FILE: this.file };
     this.timer = setInterval(() => this.read(), 100);
   }
 
