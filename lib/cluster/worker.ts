@@ -138,13 +138,17 @@ export class ClusterWorker {
     // A job that already ran is not run again: a replay of it, or BullMQ delivering it once more
     // because its completion was lost (Redis restarted between our result and BullMQ's move).
     // Either way its signed result, kept with the mark, is the answer.
-    const done = await this.redis.get(doneKey(this.queue, data.id));
+    // (the code directory is looked up while the mark is read: neither runs anything)
+    const marked = this.redis.get(doneKey(this.queue, data.id));
+    const located = this.cache.directory(data.code);
+    located.catch(() => undefined);
+    const done = await marked;
     if (done !== null) {
       this.options.log(`job ${job.id}: it already ran: its result again, not run (a replay, or a delivery after a lost completion)`);
       return JSON.parse(done) as ResultData;
     }
     const payload = JSON.parse(data.payload) as JobPayload;
-    const dir = await this.cache.directory(data.code);
+    const dir = await located;
     const attempt = randomBytes(6).toString('hex');
     const what = payload.kind === 'run' ? `run ${[payload.file, ...payload.args].join(' ')}` : payload.kind === 'task' ? `task ${payload.task.id}` : `call ${payload.target}`;
     this.options.log(`job ${job.id}: ${what} (code ${data.code.slice(0, 12)}, attempt ${attempt}${job.attemptsMade || job.stalledCounter ? `, retry ${job.attemptsMade + job.stalledCounter}` : ''})`);
@@ -171,12 +175,17 @@ export class ClusterWorker {
     }
     const answer: ResultData = { v: 1, id: data.id, payload: text, sig: sign(this.options.key, resultSigningBytes(data.id, text)) };
     const stored = JSON.stringify(answer);
-    // The mark and the push to the submitter in one round trip (BullMQ's completion follows).
-    const multi = this.redis.multi().set(doneKey(this.queue, data.id), stored, 'PX', Math.max(1000, data.expires - Date.now()));
+    // The mark and the push to the submitter in one MULTI, on BullMQ's own connection and not
+    // waited for: Redis runs a connection's commands in order, so the mark is set before the
+    // completion BullMQ sends next on it, and the two take one round trip, not two (this worker's
+    // next job waits for the completion).
+    const multi = this.bullConnection.multi().set(doneKey(this.queue, data.id), stored, 'PX', Math.max(1000, data.expires - Date.now()));
     if (typeof data.reply === 'string' && stored.length <= REPLY_MAX && data.reply.startsWith(`${KEY_PREFIX}:${this.queue}:reply:`)) multi.publish(data.reply, stored);
-    const replies = await multi.exec();
-    const failed = replies?.find(([err]) => err !== null);
-    if (replies === null || failed) throw failed?.[0] ?? new Error('the result could not be stored');
+    multi.exec().then((replies) => {
+      const failed = replies?.find(([err]) => err !== null);
+      // The result still goes by BullMQ's completion; only a replay of this id is no longer refused once BullMQ forgets the job.
+      if (replies === null || failed) this.options.log(`job ${job.id}: its done mark was not stored: ${(failed?.[0] as Error | undefined)?.message ?? 'the transaction was discarded'}`);
+    }, (err: Error) => this.options.log(`job ${job.id}: its done mark was not stored: ${err.message}`));
     return answer;
   }
 
