@@ -131,7 +131,7 @@ async function startPynwheel(redisSocket) {
       await Promise.all(Array.from({ length: n }, (_, i) => call(job, job === 'numpy_sum' ? [i] : [arg])));
       return n / (Number(process.hrtime.bigint() - started) / 1e9);
     },
-    /** How long the workers' forks took for each numpy_work job (their log lines), median ms. */
+    /** How long each numpy_work job took in its worker's call() (the workers' log lines), median ms. */
     workJobMs: () => {
       const what = new Map();
       const took = [];
