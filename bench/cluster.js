@@ -101,7 +101,9 @@ async function startPynwheel(redisSocket) {
     const runtimeDir = path.join(work, `worker-${i}`);
     fs.mkdirSync(runtimeDir, { mode: 0o700 });
     const log = fs.openSync(path.join(work, `worker-${i}.log`), 'a');
-    const child = spawn(process.execPath, [CLI, 'worker', '--redis', url, '--concurrency', '1', '--python', python],
+    // Two workers share this machine's 2 cores, as Ray's two CPUs do: a thread per job each (Ray
+    // sets OMP_NUM_THREADS to its task's CPUs, 1; the default, cores / concurrency, would be 2).
+    const child = spawn(process.execPath, [CLI, 'worker', '--redis', url, '--concurrency', '1', '--threads-per-job', '1', '--python', python],
       { cwd: work, env: { ...env, PYNWHEEL_RUNTIME_DIR: runtimeDir }, stdio: ['ignore', log, log] });
     fs.closeSync(log);
     return child;
@@ -128,6 +130,20 @@ async function startPynwheel(redisSocket) {
       const started = process.hrtime.bigint();
       await Promise.all(Array.from({ length: n }, (_, i) => call(job, job === 'numpy_sum' ? [i] : [arg])));
       return n / (Number(process.hrtime.bigint() - started) / 1e9);
+    },
+    /** How long each numpy_work job took in its worker's call() (the workers' log lines), median ms. */
+    workJobMs: () => {
+      const what = new Map();
+      const took = [];
+      for (const i of [0, 1]) {
+        for (const line of fs.readFileSync(path.join(work, `worker-${i}.log`), 'utf8').split('\n')) {
+          const started = / job ([^:]+): call .*:numpy_work /.exec(line);
+          if (started) what.set(started[1], true);
+          const ended = / job ([^:]+): returned in (\d+) ms/.exec(line);
+          if (ended && what.get(ended[1])) took.push(Number(ended[2]));
+        }
+      }
+      return took.length ? median(took) : undefined;
     },
     stop: async () => {
       await client.close().catch(() => {});
@@ -166,6 +182,7 @@ async function main() {
     }
     const throughput = new Map();
     for (const s of systems) throughput.set(s.name, { numpy: await s.throughput('numpy_sum', JOBS), work: await s.throughput('numpy_work', WORK_JOBS, WORK_MS) });
+    results.workJobMsInWorker = systems[0].workJobMs(); // (a 50 ms job's time in its worker's call(), two running at once)
     for (const s of systems.splice(1)) await s.stop();
     const workMs = numpyWorkMs();
     for (const [name, t] of times) {
@@ -196,6 +213,7 @@ async function main() {
       r.trivial ? `${fmt(r.trivial.median)} (${fmt(r.trivial.p90)})` : '-',
       r.numpy ? `${fmt(r.numpy.median)} (${fmt(r.numpy.p90)})` : '-',
       fmt(r.numpyJobsPerSecond), fmt(r.workJobsPerSecond)]));
+  if (results.workJobMsInWorker !== undefined) console.log(`a ${WORK_MS} ms job in its worker (its local call()), two at once: ${results.workJobMsInWorker} ms (median, workers' logs)`);
   const isolated = Object.entries(results.rows).filter(([n]) => n.includes('a process per job') && !n.startsWith('pynwheel'));
   const reuse = Object.entries(results.rows).filter(([n]) => n.includes('(reuse)'));
   results.goals = {

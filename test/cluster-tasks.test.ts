@@ -199,7 +199,7 @@ t.test('progress of a job: queued, started on a worker, retried after kill -9, f
   t.same(fs.readdirSync(path.join(c.sb.runtimeDir, 'workers')), [String(workerPid(c))], 'only the new worker\'s');
   // `pynwheel status` on the worker's machine shows it; gone once it stopped.
   const status = await collect(process.execPath, [CLI, 'status'], { env: c.sb.env });
-  t.match(status.stdout.toString(), new RegExp(`^worker: pid ${workerPid(c)} on unix:\\S+ queue pynwheel, concurrency 1, running 0, served 0, up \\d+s`, 'm'), 'status shows the worker');
+  t.match(status.stdout.toString(), new RegExp(`^worker: pid ${workerPid(c)} on unix:\\S+ queue pynwheel, concurrency 1, \\d+ threads per job, running 0, served 0, up \\d+s`, 'm'), 'status shows the worker');
   const json = JSON.parse((await collect(process.execPath, [CLI, 'status', '--json'], { env: c.sb.env })).stdout.toString());
   t.same(json.workers.map((w: { pid: number; queue: string }) => [w.pid, w.queue]), [[workerPid(c), 'pynwheel']]);
   t.equal(json.workers[0].redis.includes(redis.dir) || json.workers[0].redis.startsWith('unix:'), true, 'its Redis, without a password');

@@ -312,7 +312,7 @@ t.test('pynwheel status --on: the workers of the queue', async (t) => {
   t.same(report.workers.map((w: { name: string }) => w.name.split(':').pop()).sort(), workers.map((w) => String(w.child.pid)).sort());
   t.equal(report.workers[0].concurrency, 2);
   const text = await collect(process.execPath, [CLI, 'status', '--on', redis.url], { env: code.env, cwd: code.dir });
-  t.match(text.stdout.toString(), /^cluster unix:.* queue pynwheel: 2 workers\n  worker .*: concurrency 2, running \d+, served \d+/);
+  t.match(text.stdout.toString(), /^cluster unix:.* queue pynwheel: 2 workers\n  worker .*: concurrency 2, \d+ threads? per job, running \d+, served \d+/);
 });
 
 t.test('a job with a missing or wrong signature is refused, and the worker says so', async (t) => {

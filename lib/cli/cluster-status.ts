@@ -28,14 +28,14 @@ export async function clusterStatusCommand(argv: string[]): Promise<number> {
   redis.on('error', () => undefined);
   const queue = new Queue(queueName, { connection: redis });
   try {
-    const records = Object.values(await redis.hgetall(workersKey(queueName))).map((r) => JSON.parse(r) as { name: string; concurrency: number; running: number; served: number; seen: number });
+    const records = Object.values(await redis.hgetall(workersKey(queueName))).map((r) => JSON.parse(r) as { name: string; concurrency: number; threadsPerJob?: number; running: number; served: number; seen: number });
     const now = Date.now();
     const live = records.filter((r) => now - r.seen < STALE_MS).sort((a, b) => (a.name < b.name ? -1 : 1));
     const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
     if (json) say(1, JSON.stringify({ queue: queueName, workers: live, jobs: counts }, null, 2));
     else {
       const lines = [`cluster ${redact(values.on)} queue ${queueName}: ${live.length} worker${live.length === 1 ? '' : 's'}`];
-      for (const w of live) lines.push(`  worker ${w.name}: concurrency ${w.concurrency}, running ${w.running}, served ${w.served}, seen ${((now - w.seen) / 1000).toFixed(1)} s ago`);
+      for (const w of live) lines.push(`  worker ${w.name}: concurrency ${w.concurrency}, ${threadsOf(w.threadsPerJob)}running ${w.running}, served ${w.served}, seen ${((now - w.seen) / 1000).toFixed(1)} s ago`);
       lines.push(`  jobs: ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')}`);
       say(1, lines.join('\n'));
     }
@@ -44,4 +44,10 @@ export async function clusterStatusCommand(argv: string[]): Promise<number> {
     await queue.close();
     redis.disconnect();
   }
+}
+
+/** A worker's --threads-per-job, as its heartbeat says (a worker of an older version says nothing). */
+function threadsOf(threads: number | undefined): string {
+  if (threads === undefined) return '';
+  return threads === 0 ? 'threads per job not set, ' : `${threads} thread${threads === 1 ? '' : 's'} per job, `;
 }

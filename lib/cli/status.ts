@@ -78,7 +78,7 @@ function pathLines(z: Record<string, unknown>): string[] {
 
 /** The cluster workers of this machine (their records in the runtime directory). */
 export function formatWorkers(workers: WorkerRecord[]): string[] {
-  return workers.map((w) => `worker: pid ${w.pid} on ${w.redis} queue ${w.queue}, concurrency ${w.concurrency}, ` +
+  return workers.map((w) => `worker: pid ${w.pid} on ${w.redis} queue ${w.queue}, concurrency ${w.concurrency}, ${w.threadsPerJob ? `${w.threadsPerJob} threads per job` : 'threads per job not set'}, ` +
     `running ${w.running}, served ${w.served}, up ${duration(Date.now() - w.startedAt)}${w.python ? `, python ${w.python}` : ''}`);
 }
 

@@ -1,5 +1,5 @@
 // Runs in the CLI: `pynwheel worker --redis URL [--queue NAME] [--concurrency N] [--python PATH]
-// [--key-file FILE] [--cache-dir DIR]`: joins the cluster (lib/cluster/worker.ts) until SIGTERM or
+// [--key-file FILE] [--cache-dir DIR] [--threads-per-job N]`: joins the cluster (lib/cluster/worker.ts) until SIGTERM or
 // SIGINT, then finishes its running jobs and exits 0. Its log goes to stderr, a line per event.
 import * as path from 'node:path';
 import { ClusterWorker } from '../cluster/worker';
@@ -10,19 +10,23 @@ import { positiveInteger, takeOptions } from './cluster-args';
 import { UsageError } from './run-args';
 import { say } from './say';
 
-const USAGE = `usage: pynwheel worker --redis URL [--queue NAME] [--concurrency N] [--python PATH] [--key-file FILE] [--cache-dir DIR]
+const USAGE = `usage: pynwheel worker --redis URL [--queue NAME] [--concurrency N] [--python PATH] [--key-file FILE] [--cache-dir DIR] [--threads-per-job N]
   URL: redis://[user:password@]host[:port][/db], rediss://... (TLS) or unix:///path/redis.sock
-  the cluster's key: --key-file FILE, else $PYNWHEEL_CLUSTER_KEY (the same on every worker and submitter)`;
+  the cluster's key: --key-file FILE, else $PYNWHEEL_CLUSTER_KEY (the same on every worker and submitter)
+  --threads-per-job N: OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, MKL_NUM_THREADS, ... of each job, where the
+    worker's environment sets none (default: cores / concurrency, at least 1; 0: set none)`;
 
 export async function workerCommand(argv: string[]): Promise<number> {
   let values: Record<string, string>;
+  let threadsPerJob: number | undefined;
   try {
     if (argv.includes('--help') || argv.includes('-h')) {
       say(1, USAGE);
       return 0;
     }
-    ({ values } = takeOptions(argv, ['redis', 'queue', 'concurrency', 'python', 'key-file', 'cache-dir', 'fault-retries'], false));
+    ({ values } = takeOptions(argv, ['redis', 'queue', 'concurrency', 'python', 'key-file', 'cache-dir', 'fault-retries', 'threads-per-job'], false));
     if (!values.redis) throw new UsageError('--redis URL is needed');
+    threadsPerJob = values['threads-per-job'] === undefined ? undefined : threadCount(values['threads-per-job']);
   } catch (err) {
     if (err instanceof UsageError) {
       say(2, `pynwheel: ${err.message}\n${USAGE}`);
@@ -41,6 +45,7 @@ export async function workerCommand(argv: string[]): Promise<number> {
     python: values.python,
     key,
     cacheDir: path.resolve(values['cache-dir'] ?? path.join(ensureRuntimeDir(runtimeDirFor()).dir, 'cluster-code')),
+    threadsPerJob,
     faultRetries: values['fault-retries'] === undefined ? undefined : Number(values['fault-retries']),
     lockDurationMs: lockMs,
     stalledIntervalMs: lockMs === undefined ? undefined : Math.max(250, Math.floor(lockMs / 2)),
@@ -64,4 +69,11 @@ export async function workerCommand(argv: string[]): Promise<number> {
   await worker.close();
   log('stopped');
   return 0;
+}
+
+/** --threads-per-job: 0 (set none) or a positive integer. */
+function threadCount(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n)) throw new UsageError(`--threads-per-job must be 0 or a positive integer, not ${JSON.stringify(text)}`);
+  return n;
 }

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 
 /** What `pynwheel status` shows of a worker of this machine. */
 export interface WorkerRecord {
-  name: string; pid: number; redis: string; queue: string; concurrency: number; python: string | null;
+  name: string; pid: number; redis: string; queue: string; concurrency: number; threadsPerJob: number; python: string | null;
   running: number; served: number; startedAt: number; updatedAt: number;
 }
 

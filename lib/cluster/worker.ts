@@ -13,6 +13,7 @@ import { PythonError } from '../api/errors';
 import { spawn } from '../api/spawn';
 import { BundleCache } from './bundle-cache';
 import { WorkerDirectory, workersRoot } from './worker-directory';
+import { defaultThreadsPerJob, describeJobThreads, withJobThreads } from './job-threads';
 import { runOneTask } from './tasks-worker';
 import {
   cancelChannel, DEFAULT_FAULT_RETRIES, DEFAULT_MAX_RESULT, DEFAULT_QUEUE, doneKey, KEY_PREFIX, OUTPUT_TTL_S, outputKey, workersKey,
@@ -41,6 +42,8 @@ export interface WorkerOptions {
   /** BullMQ's lock duration: a dead worker's job is taken back after about this long. */
   lockDurationMs?: number;
   stalledIntervalMs?: number;
+  /** Threads a job's numeric libraries may start (lib/cluster/job-threads.ts); default cores / concurrency, 0: not set. */
+  threadsPerJob?: number;
   log: (line: string) => void;
 }
 
@@ -58,6 +61,9 @@ export class ClusterWorker {
   private heartbeat: NodeJS.Timeout | null = null;
   private running = 0;
   private served = 0;
+  private readonly threadsPerJob: number;
+  /** Every job's environment: the worker's, with the thread variables it lacks. */
+  private readonly jobEnv: NodeJS.ProcessEnv;
 
   static async start(options: WorkerOptions): Promise<ClusterWorker> {
     await checkRedis(options.redis);
@@ -74,6 +80,8 @@ export class ClusterWorker {
     for (const c of [this.redis, this.subscriber]) c.on('error', (err: Error) => this.note(`redis: ${err.message}`));
     this.cache = new BundleCache(options.cacheDir, this.redis);
     this.own = WorkerDirectory.open(workersRoot(options.runtimeDir ?? ensureRuntimeDir(runtimeDirFor()).dir));
+    this.threadsPerJob = options.threadsPerJob ?? defaultThreadsPerJob(options.concurrency ?? 1);
+    this.jobEnv = withJobThreads(process.env, this.threadsPerJob);
   }
 
   private lastNote = '';
@@ -108,12 +116,12 @@ export class ClusterWorker {
     this.beat();
     this.heartbeat = setInterval(() => this.beat(), 5000);
     this.heartbeat.unref();
-    this.options.log(`worker ${this.name} on ${redact(this.options.redis)} queue ${this.queue}, concurrency ${concurrency}, python ${this.options.python ?? '(default)'}`);
+    this.options.log(`worker ${this.name} on ${redact(this.options.redis)} queue ${this.queue}, concurrency ${concurrency}, ${describeJobThreads(process.env, this.threadsPerJob)}, python ${this.options.python ?? '(default)'}`);
   }
 
   /** Who works on the queue, for `pynwheel status` and `tasks`: a hash of name -> JSON, refreshed. */
   private beat(): void {
-    const record = JSON.stringify({ name: this.name, pid: process.pid, host: os.hostname(), concurrency: this.options.concurrency ?? 1, running: this.running, served: this.served, seen: Date.now() });
+    const record = JSON.stringify({ name: this.name, pid: process.pid, host: os.hostname(), concurrency: this.options.concurrency ?? 1, threadsPerJob: this.threadsPerJob, running: this.running, served: this.served, seen: Date.now() });
     this.redis.hset(workersKey(this.queue), this.name, record).catch(() => undefined);
     this.recordHere();
   }
@@ -121,7 +129,7 @@ export class ClusterWorker {
   /** This machine's `pynwheel status` reads it: at each beat and as each job starts and ends. */
   private recordHere(): void {
     this.own.record({
-      name: this.name, pid: process.pid, redis: redact(this.options.redis), queue: this.queue, concurrency: this.options.concurrency ?? 1,
+      name: this.name, pid: process.pid, redis: redact(this.options.redis), queue: this.queue, concurrency: this.options.concurrency ?? 1, threadsPerJob: this.threadsPerJob,
       python: this.options.python ?? null, running: this.running, served: this.served, startedAt: this.startedAt, updatedAt: Date.now(),
     });
   }
@@ -147,13 +155,17 @@ export class ClusterWorker {
     // A job that already ran is not run again: a replay of it, or BullMQ delivering it once more
     // because its completion was lost (Redis restarted between our result and BullMQ's move).
     // Either way its signed result, kept with the mark, is the answer.
-    const done = await this.redis.get(doneKey(this.queue, data.id));
+    // (the code directory is looked up while the mark is read: neither runs anything)
+    const marked = this.redis.get(doneKey(this.queue, data.id));
+    const located = this.cache.directory(data.code);
+    located.catch(() => undefined);
+    const done = await marked;
     if (done !== null) {
       this.options.log(`job ${job.id}: it already ran: its result again, not run (a replay, or a delivery after a lost completion)`);
       return JSON.parse(done) as ResultData;
     }
     const payload = JSON.parse(data.payload) as JobPayload;
-    const dir = await this.cache.directory(data.code);
+    const dir = await located;
     const attempt = randomBytes(6).toString('hex');
     const what = payload.kind === 'run' ? `run ${[payload.file, ...payload.args].join(' ')}` : payload.kind === 'task' ? `task ${payload.task.id}` : `call ${payload.target}`;
     this.options.log(`job ${job.id}: ${what} (code ${data.code.slice(0, 12)}, attempt ${attempt}${job.attemptsMade || job.stalledCounter ? `, retry ${job.attemptsMade + job.stalledCounter}` : ''})`);
@@ -163,11 +175,11 @@ export class ClusterWorker {
     this.recordHere();
     const output = new OutputStream(this.redis, outputKey(this.queue, data.id), attempt, payload.stream);
     let result: ResultPayload;
-    const own = payload.progress ? new ProgressFile(job, this.name, this.own.scratch('progress-')) : null;
+    const progressFile = payload.progress ? new ProgressFile(job, this.name, this.own.scratch('progress-'), this.jobEnv) : null;
     try {
-      result = await this.execute(payload, dir, output, signal, own?.env);
+      result = await this.execute(payload, dir, output, signal, progressFile?.env ?? this.jobEnv);
     } finally {
-      await own?.close();
+      await progressFile?.close();
       this.running--;
       this.served++;
       this.recordHere();
@@ -182,12 +194,17 @@ export class ClusterWorker {
     }
     const answer: ResultData = { v: 1, id: data.id, payload: text, sig: sign(this.options.key, resultSigningBytes(data.id, text)) };
     const stored = JSON.stringify(answer);
-    // The mark and the push to the submitter in one round trip (BullMQ's completion follows).
-    const multi = this.redis.multi().set(doneKey(this.queue, data.id), stored, 'PX', Math.max(1000, data.expires - Date.now()));
+    // The mark and the push to the submitter in one MULTI, on BullMQ's own connection and not
+    // waited for: Redis runs a connection's commands in order, so the mark is set before the
+    // completion BullMQ sends next on it, and the two take one round trip, not two (this worker's
+    // next job waits for the completion).
+    const multi = this.bullConnection.multi().set(doneKey(this.queue, data.id), stored, 'PX', Math.max(1000, data.expires - Date.now()));
     if (typeof data.reply === 'string' && stored.length <= REPLY_MAX && data.reply.startsWith(`${KEY_PREFIX}:${this.queue}:reply:`)) multi.publish(data.reply, stored);
-    const replies = await multi.exec();
-    const failed = replies?.find(([err]) => err !== null);
-    if (replies === null || failed) throw failed?.[0] ?? new Error('the result could not be stored');
+    multi.exec().then((replies) => {
+      const failed = replies?.find(([err]) => err !== null);
+      // The result still goes by BullMQ's completion; only a replay of this id is no longer refused once BullMQ forgets the job.
+      if (replies === null || failed) this.options.log(`job ${job.id}: its done mark was not stored: ${(failed?.[0] as Error | undefined)?.message ?? 'the transaction was discarded'}`);
+    }, (err: Error) => this.options.log(`job ${job.id}: its done mark was not stored: ${err.message}`));
     return answer;
   }
 
@@ -290,12 +307,12 @@ class ProgressFile {
   private rest = '';
   private sent: Promise<unknown> = Promise.resolve();
   private readonly timer: NodeJS.Timeout;
-  /** `dir`: the job's own scratch directory, removed at close(). */
-  constructor(private readonly job: Job, private readonly worker: string, private readonly dir: string) {
+  /** `dir`: the job's own scratch directory, removed at close(); `base`: the job's environment. */
+  constructor(private readonly job: Job, private readonly worker: string, private readonly dir: string, base: NodeJS.ProcessEnv) {
     this.file = path.join(dir, 'progress');
     fs.writeFileSync(this.file, '', { mode: 0o600 });
     this.fd = fs.openSync(this.file, 'r');
-    this.env = { ...process.env, PYNWHEEL_PROGRESS_FILE: this.file };
+    this.env = { ...base, PYNWHEEL_PROGRESS_FILE: this.file };
     this.timer = setInterval(() => this.read(), 100);
   }
 
