@@ -12,6 +12,7 @@ import { call } from '../api/call';
 import { PythonError } from '../api/errors';
 import { spawn } from '../api/spawn';
 import { BundleCache } from './bundle-cache';
+import { PackageGate } from './package-gate';
 import { runOneTask } from './tasks-worker';
 import {
   cancelChannel, DEFAULT_FAULT_RETRIES, DEFAULT_MAX_RESULT, DEFAULT_QUEUE, doneKey, KEY_PREFIX, OUTPUT_TTL_S, outputKey, workersKey,
@@ -46,6 +47,7 @@ export class ClusterWorker {
   private readonly redis: Redis;
   private readonly subscriber: Redis;
   private readonly cache: BundleCache;
+  private readonly packages: PackageGate;
   /** BullMQ's connection: given to it, so ours to end after its close(). */
   private readonly bullConnection: Redis;
   private worker!: Worker;
@@ -67,6 +69,7 @@ export class ClusterWorker {
     this.bullConnection = connection(options.redis);
     for (const c of [this.redis, this.subscriber]) c.on('error', (err: Error) => this.note(`redis: ${err.message}`));
     this.cache = new BundleCache(options.cacheDir, this.redis);
+    this.packages = new PackageGate(this.redis, this.queue, this.name, options.python);
   }
 
   private lastNote = '';
@@ -86,7 +89,7 @@ export class ClusterWorker {
     });
     const concurrency = this.options.concurrency ?? 1;
     this.bullConnection.on('error', () => undefined); // the Worker's 'error' event says it
-    this.worker = new Worker(this.queue, (job, _token, signal) => this.process(job, signal), {
+    this.worker = new Worker(this.queue, (job, token, signal) => this.process(job, signal, token), {
       connection: this.bullConnection,
       concurrency,
       maxStalledCount: this.options.faultRetries ?? DEFAULT_FAULT_RETRIES,
@@ -120,7 +123,7 @@ export class ClusterWorker {
     this.bullConnection.disconnect();
   }
 
-  private async process(job: Job, signal: AbortSignal | undefined): Promise<ResultData> {
+  private async process(job: Job, signal: AbortSignal | undefined, token?: string): Promise<ResultData> {
     const data = job.data as JobData;
     const refusal = this.check(job, data);
     if (refusal !== null) {
@@ -136,6 +139,8 @@ export class ClusterWorker {
       return JSON.parse(done) as ResultData;
     }
     const payload = JSON.parse(data.payload) as JobPayload;
+    // Nothing of a job runs on a worker that lacks a package it names: it goes to another.
+    if (payload.packages?.length) await this.admitPackages(job, token, payload.packages);
     const dir = await this.cache.directory(data.code);
     const attempt = randomBytes(6).toString('hex');
     const what = payload.kind === 'run' ? `run ${[payload.file, ...payload.args].join(' ')}` : payload.kind === 'task' ? `task ${payload.task.id}` : `call ${payload.target}`;
@@ -170,6 +175,16 @@ export class ClusterWorker {
     const failed = replies?.find(([err]) => err !== null);
     if (replies === null || failed) throw failed?.[0] ?? new Error('the result could not be stored');
     return answer;
+  }
+
+  private async admitPackages(job: Job, token: string | undefined, packages: string[]): Promise<void> {
+    try {
+      await this.packages.admit(job, token, packages);
+    } catch (err) {
+      const lacks = await this.packages.lacking(packages);
+      this.options.log(`job ${job.id}: this worker lacks ${Object.values(lacks).join('; ')}: ${err instanceof UnrecoverableError ? 'no live worker has them: failed (EPACKAGES)' : 'handed back for another worker'}`);
+      throw err;
+    }
   }
 
   /** Why the job must not run, or null. */
