@@ -1,6 +1,7 @@
 // Runs in a submitter's process and in a worker's: what a cluster job and its result are, as
 // they sit in Redis (BullMQ's job data and return value), and their limits.
 import type { TaskOutcome, TaskSpec } from '../api/tasks';
+import { CLUSTER_LIMITS } from '../shared/protocol-constants';
 
 /** BullMQ's queue name when none is given. */
 export const DEFAULT_QUEUE = 'pynwheel';
@@ -93,6 +94,6 @@ export function lacksKey(queue: string, id: string): string {
 export const WORKER_STALE_MS = 15000;
 /** A job's failed reason when no live worker has its packages: this, then JSON {worker: {requirement: why}}. */
 export const PACKAGES_FAILURE_PREFIX = 'EPACKAGES ';
-/** At most this many requirements a job, each at most this long. */
-export const MAX_PACKAGES = 100;
-export const MAX_PACKAGE_CHARS = 200;
+/** At most this many requirements a job, each at most this long (lib/shared/protocol.json's cluster limits). */
+export const MAX_PACKAGES = CLUSTER_LIMITS.packages;
+export const MAX_PACKAGE_CHARS = CLUSTER_LIMITS.packageChars;

@@ -99,6 +99,8 @@ export class Cluster {
   private sweeper: NodeJS.Timeout | null = null;
   private readonly connections: Redis[] = [];
   private closed = false;
+  /** Cancellations under way: close() lets them reach Redis before it disconnects. */
+  private readonly cancelling = new Set<Promise<void>>();
   /** Where workers push this handle's results (JobData.reply): a channel of its own. */
   private readonly reply: string;
 
@@ -241,6 +243,7 @@ export class Cluster {
     for (const [id, p] of this.pending) p.reject(new PynwheelError('ECLUSTER', `the cluster handle was closed before job ${id} finished`));
     this.pending.clear();
     await this.ready.catch(() => undefined);
+    await Promise.allSettled([...this.cancelling]);
     if (this.events) await Promise.allSettled([this.events.close(), this.queue.close()]);
     this.redis.disconnect();
     for (const c of this.connections) c.disconnect();
@@ -285,7 +288,9 @@ export class Cluster {
       if (!p) return;
       this.pending.delete(id);
       p.reject(err);
-      void this.cancel(id);
+      const cancelled = this.cancel(id);
+      this.cancelling.add(cancelled);
+      void cancelled.finally(() => this.cancelling.delete(cancelled));
     };
     if (payload.timeout > 0) {
       const timer = setTimeout(() => stop(new TimeoutError(emptyFailure(started, payload), payload.timeout)), payload.timeout);

@@ -100,7 +100,7 @@ def parse_version(text):
     return Version(text)
 
 
-_CLAUSE = re.compile(r"\s*(===|==|!=|~=|<=|>=|<|>)\s*([^\s,;]+)\s*")
+_CLAUSE = re.compile(r"\s*(===|==|!=|~=|<=|>=|<|>)\s*([^\s,;<>=!~][^\s,;]*)\s*")
 
 
 class Clause:

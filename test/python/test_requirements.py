@@ -71,7 +71,7 @@ MATCHES = [
     ("x==1.0-1", "1.0.post1", True),
 ]
 
-BAD = ["", ">=1.0", "x>=", "x>=abc", "x=>1", "x~=1", "x==1.0rc1.*", "x>=1.0+local", "x; python_version<'3'",
+BAD = ["", ">=1.0", "x>=", "x>==1", "x<>1", "x>=abc", "x=>1", "x~=1", "x==1.0rc1.*", "x>=1.0+local", "x; python_version<'3'",
        "x @ https://example.org/x.whl", "x>=1,,<2"]
 
 
