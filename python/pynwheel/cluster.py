@@ -30,6 +30,7 @@ import sys
 import threading
 import weakref
 
+from _pynwheel import wire
 from pynwheel import local_daemon, naming, requirements
 from pynwheel.futures import unpickle_result
 
@@ -74,11 +75,9 @@ class ClusterExecutor(concurrent.futures.Executor):
         if not isinstance(cluster, str) or not cluster:
             raise TypeError("cluster must be a Redis URL such as redis://host:6379 or unix:///path/redis.sock")
         self._packages = _checked_packages(packages)
-        if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
-            raise ValueError("timeout is a number of seconds > 0, not %r" % (timeout,))
-        self._timeout_ms = None if timeout is None else max(1, int(timeout * 1000))
-        if max_workers is not None and not (isinstance(max_workers, int) and max_workers > 0):
-            raise ValueError("max_workers must be greater than 0")
+        self._timeout_ms = _checked_timeout(timeout)
+        if max_workers is not None and not (isinstance(max_workers, int) and 0 < max_workers <= wire.CLUSTER_LIMITS["jobsInFlight"]):
+            raise ValueError("max_workers must be greater than 0 and at most %d (jobs in flight)" % wire.CLUSTER_LIMITS["jobsInFlight"])
         self._max_in_flight = max_workers or DEFAULT_IN_FLIGHT
         self._code_dir, self._main = _code_dir_and_main(code_dir)
         request = {"type": "cluster", "client": local_daemon.version(), "url": cluster}
@@ -263,17 +262,30 @@ def _failure(message):
 
 
 def _checked_packages(packages):
+    """The requirements as a list, each read (a typo fails here), within the session's limits."""
     if packages is None:
         return []
     if isinstance(packages, str) or not all(isinstance(p, str) for p in packages):
         raise TypeError("packages is a list of requirement strings such as [\"numpy>=1.20\"], not %r" % (packages,))
     packages = list(packages)
+    limits = wire.CLUSTER_LIMITS
+    if len(packages) > limits["packages"] or any(len(p) > limits["packageChars"] for p in packages):
+        raise ValueError("packages: at most %d requirements, each at most %d characters" % (limits["packages"], limits["packageChars"]))
     for text in packages:
         try:
             requirements.Requirement(text)
         except requirements.InvalidRequirement as exc:
             raise ValueError("packages: %s" % exc) from None
     return packages
+
+
+def _checked_timeout(timeout):
+    """Seconds (None: none) as the milliseconds a submit carries."""
+    if timeout is None:
+        return None
+    if not (isinstance(timeout, (int, float)) and timeout > 0):
+        raise ValueError("timeout is a number of seconds > 0, not %r" % (timeout,))
+    return max(1, int(timeout * 1000))
 
 
 def _code_dir_and_main(code_dir):
