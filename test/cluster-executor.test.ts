@@ -161,7 +161,7 @@ t.test('the same program locally and on the cluster: __main__ and code-directory
   t.ok(ran.reduce((a, b) => a + b, 0) >= 19, `jobs on the workers: ${ran}`);
 });
 
-t.test('a lambda, a nested function, a class of no module: refused at submit() with an error naming them', async (t) => {
+t.test('a lambda and a nested function: refused at submit() with an error naming them', async (t) => {
   const file = write(code, 'refuse/prog.py', `import os, pickle
 from pynwheel.futures import Executor
 
@@ -296,6 +296,13 @@ t.test('Node\'s cluster().call and run() take packages too: PackagesError (EPACK
   t.equal(ran.stdout, 'ran\n');
   t.equal(ran.worker, workers[0].name);
   await t.rejects(handle.call(`${file}:v`, [FAKE], { packages: [42 as unknown as string] }), /packages must be at most 100 requirement strings/);
+  // `pynwheel run --on URL --packages '...'`: the same, from the shell.
+  const env = { PYNWHEEL_CLUSTER_KEY: KEY };
+  const cli = await pynwheel(client, ['run', '--on', redis.url, '--packages', `${FAKE}>=1,<2 pip`, script], { env });
+  t.same([cli.stdout.toString(), cli.status], ['ran\n', 0], cli.stderr.toString());
+  const none = await pynwheel(client, ['run', '--on', redis.url, '--packages', `${FAKE}>=9`, script], { env });
+  t.equal(none.status, 1);
+  t.match(none.stderr.toString(), new RegExp(`names packages no live worker has \\(.*${FAKE} 1\\.2\\.0 is installed.*${FAKE} is not installed\\)`));
 });
 
 t.test('the program killed mid-session: the daemon drops its session, cancels its job and keeps serving; status shows sessions', async (t) => {

@@ -1,22 +1,22 @@
-// Runs in the CLI: `pynwheel run --on URL [--queue NAME] [--key-file FILE] [--code-dir DIR]
+// Runs in the CLI: `pynwheel run --on URL [--queue NAME] [--key-file FILE] [--code-dir DIR] [--packages 'REQ ...']
 // script.py ARGS...`: the script as a cluster job (lib/cluster/submitter.ts), its stdout and
 // stderr written here as the worker's run writes them, and its exit status as ours. Our stdin goes
 // with the job when it is a file or a pipe; otherwise the script's is closed.
 import * as fs from 'node:fs';
 import { cluster } from '../cluster/submitter';
-import { PythonError, TimeoutError } from '../api/errors';
+import { PackagesError, PythonError, TimeoutError } from '../api/errors';
 import { signalNumber } from '../shared/signals';
 import { positiveInteger, takeOptions } from './cluster-args';
 import { UsageError } from './run-args';
 import { say } from './say';
 
-const USAGE = 'usage: pynwheel run --on URL [--queue NAME] [--key-file FILE] [--code-dir DIR] [--timeout MS] SCRIPT [ARGS...]';
+const USAGE = 'usage: pynwheel run --on URL [--queue NAME] [--key-file FILE] [--code-dir DIR] [--timeout MS] [--packages \'REQ ...\'] SCRIPT [ARGS...]';
 
 export async function runOnCommand(argv: string[]): Promise<number> {
   let values: Record<string, string>;
   let rest: string[];
   try {
-    ({ values, rest } = takeOptions(argv, ['on', 'queue', 'key-file', 'code-dir', 'timeout'], true));
+    ({ values, rest } = takeOptions(argv, ['on', 'queue', 'key-file', 'code-dir', 'timeout', 'packages'], true));
     if (!values.on) throw new UsageError('--on URL is needed');
     if (rest.length === 0 || rest[0].startsWith('-')) throw new UsageError(rest.length ? `on a cluster only a script runs, not ${rest[0]}` : 'no script to run');
   } catch (err) {
@@ -37,6 +37,8 @@ export async function runOnCommand(argv: string[]): Promise<number> {
       input: stdinContents(),
       reject: false,
       timeout: positiveInteger(values.timeout, '--timeout'),
+      // PEP 440 requirements, separated by spaces ('numpy>=1.20,<2 pandas').
+      packages: values.packages?.split(/\s+/).filter((p) => p.length > 0),
       signal: controller.signal,
       onOutput: (stream, chunk) => writeAll(stream, chunk),
     });
@@ -49,6 +51,10 @@ export async function runOnCommand(argv: string[]): Promise<number> {
     }
     if ((err as Error).name === 'AbortError') return 130;
     if (err instanceof PythonError) return 1;
+    if (err instanceof PackagesError) {
+      say(2, err.message);
+      return 1;
+    }
     throw err;
   } finally {
     process.off('SIGINT', onInt);
