@@ -157,6 +157,10 @@ t.test('the same program locally and on the cluster: __main__ and code-directory
   ]);
   // On the worker the script is __mp_main__ (as multiprocessing's spawn makes it), its main block not run.
   t.equal(r[r.length - 1], '__name__ __mp_main__');
+  // Under `pynwheel run` (a fork of a warm zygote of the program's own daemon, which is also its session's): the same.
+  const env = { TMPDIR: tmp, PYNWHEEL_CLUSTER_KEY: KEY, REDIS_URL: redis.url };
+  const warm = await pynwheel(client, ['run', file, 'cluster'], { env, cwd: path.dirname(file) });
+  t.same(lines(warm), r, warm.stderr.toString());
   const ran = workers.map((w) => (workerLog(w).match(/call pynwheel\.cluster_job:run/g) ?? []).length);
   t.ok(ran.reduce((a, b) => a + b, 0) >= 19, `jobs on the workers: ${ran}`);
 });

@@ -177,12 +177,19 @@ export class ClusterWorker {
     return answer;
   }
 
+  /** Jobs this worker has handed back for their packages: each is logged once, not at every return. */
+  private readonly handedBack = new Set<string>();
+
   private async admitPackages(job: Job, token: string | undefined, packages: string[]): Promise<void> {
     try {
       await this.packages.admit(job, token, packages);
     } catch (err) {
-      const lacks = await this.packages.lacking(packages);
-      this.options.log(`job ${job.id}: this worker lacks ${Object.values(lacks).join('; ')}: ${err instanceof UnrecoverableError ? 'no live worker has them: failed (EPACKAGES)' : 'handed back for another worker'}`);
+      const failed = err instanceof UnrecoverableError;
+      if (failed || !this.handedBack.has(job.id!)) {
+        const lacks = await this.packages.lacking(packages);
+        this.options.log(`job ${job.id}: this worker lacks ${Object.values(lacks).join('; ')}: ${failed ? 'no live worker has them: failed (EPACKAGES)' : 'handed back for another worker'}`);
+      }
+      if (!failed && this.handedBack.add(job.id!).size > 1000) this.handedBack.delete(this.handedBack.values().next().value!);
       throw err;
     }
   }

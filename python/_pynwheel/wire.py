@@ -73,19 +73,6 @@ REQUEST_CHECKS = {
     "bad-call": "\"call\" must be the number of one of \"passFds\", and \"args\" begin with the function's attribute path",
 }
 
-# A cluster session's limits and why its frames are refused (pynwheel.futures.Executor(cluster=URL),
-# python/pynwheel/cluster.py; the daemon's checks: lib/daemon/cluster-check.ts).
-CLUSTER_LIMITS = {"jobsInFlight": 10000, "packages": 100, "packageChars": 200, "urlChars": 4096, "queueChars": 100}
-CLUSTER_CHECKS = {
-    "bad-url": "\"url\" must be a redis://, rediss:// or unix:// URL without NUL, at most urlChars long",
-    "bad-queue": "\"queue\" must be a queue name: letters, digits, '.', '_' or '-', at most queueChars long",
-    "bad-key": "give at most one of \"key\" (a string) and \"keyFile\" (an absolute path)",
-    "bad-submit": "a submit must be {id: a positive integer not in flight, payload: base64, codeDir: an absolute path, timeout: milliseconds or absent}",
-    "bad-packages": "\"packages\" must be at most packages requirement strings, each at most packageChars long",
-    "too-many-jobs": "more than jobsInFlight jobs of the session in flight",
-    "not-session": "a session's frames are submit and cancel",
-}
-
 # Why a lane's spare did not take a request (the client then asks the daemon): code -> text.
 LANE_DECLINES = {
     "not-run": "not a run request",

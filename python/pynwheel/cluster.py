@@ -30,7 +30,6 @@ import sys
 import threading
 import weakref
 
-from _pynwheel import wire
 from pynwheel import local_daemon, naming, requirements
 from pynwheel.futures import unpickle_result
 
@@ -76,8 +75,8 @@ class ClusterExecutor(concurrent.futures.Executor):
             raise TypeError("cluster must be a Redis URL such as redis://host:6379 or unix:///path/redis.sock")
         self._packages = _checked_packages(packages)
         self._timeout_ms = _checked_timeout(timeout)
-        if max_workers is not None and not (isinstance(max_workers, int) and 0 < max_workers <= wire.CLUSTER_LIMITS["jobsInFlight"]):
-            raise ValueError("max_workers must be greater than 0 and at most %d (jobs in flight)" % wire.CLUSTER_LIMITS["jobsInFlight"])
+        if max_workers is not None and not (isinstance(max_workers, int) and 0 < max_workers <= local_daemon.CLUSTER_LIMITS["jobsInFlight"]):
+            raise ValueError("max_workers must be greater than 0 and at most %d (jobs in flight)" % local_daemon.CLUSTER_LIMITS["jobsInFlight"])
         self._max_in_flight = max_workers or DEFAULT_IN_FLIGHT
         self._code_dir, self._main = _code_dir_and_main(code_dir)
         request = {"type": "cluster", "client": local_daemon.version(), "url": cluster}
@@ -268,7 +267,7 @@ def _checked_packages(packages):
     if isinstance(packages, str) or not all(isinstance(p, str) for p in packages):
         raise TypeError("packages is a list of requirement strings such as [\"numpy>=1.20\"], not %r" % (packages,))
     packages = list(packages)
-    limits = wire.CLUSTER_LIMITS
+    limits = local_daemon.CLUSTER_LIMITS
     if len(packages) > limits["packages"] or any(len(p) > limits["packageChars"] for p in packages):
         raise ValueError("packages: at most %d requirements, each at most %d characters" % (limits["packages"], limits["packageChars"]))
     for text in packages:

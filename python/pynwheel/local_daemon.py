@@ -2,19 +2,21 @@
 process (pynwheel.futures.Executor(cluster=URL), python/pynwheel/cluster.py). It finds the
 daemon's socket where the Node side does (lib/shared/runtime-dir.ts), starts the daemon when none
 listens (as lib/client/connect.ts does: node and dist/daemon/main.js of this package, detached,
-its log in the runtime directory), and speaks the daemon's frames (python/_pynwheel/wire.py).
-Standard library only.
+its log in the runtime directory), and speaks the daemon's frames (lib/shared/wire.ts: an 8-byte
+header, magic "PN", the protocol's version, a count of fds (none here), the JSON payload's length
+big-endian; then the payload). Standard library only, and nothing of _pynwheel (the zygote's
+package): its constants are copies of lib/shared/protocol.json's, checked against it by
+test/python/test_vectors.py.
 """
 
 import json
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import threading
 import time
-
-from _pynwheel import wire
 
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DAEMON_MAIN = os.path.join(PACKAGE_ROOT, "dist", "daemon", "main.js")
@@ -22,8 +24,23 @@ START_TIMEOUT_S = 15.0
 # What the daemon reads of the environment (lib/client/connect.ts's daemonEnvironment).
 DAEMON_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYNWHEEL_IDLE", "PYNWHEEL_ZYGOTE_IDLE",
                     "PYNWHEEL_MAX_ZYGOTES", "PYNWHEEL_SESSION_ZYGOTES")
+PROTOCOL_VERSION = 1
+MAGIC = b"PN"
+HEADER = struct.Struct(">2sBBI")  # magic, protocol version, fd count, payload length
+CLIENT_FRAME_LIMIT = 8 * 1024 * 1024  # the most the daemon reads of a client's frame
 # The daemon's answers may carry a job's whole result (up to a worker's result limit, base64).
-ANSWER_LIMIT = 4 * wire.ZYGOTE_FRAME_LIMIT
+ANSWER_LIMIT = 256 * 1024 * 1024
+# A cluster session's limits and why its frames are refused (the daemon's checks: lib/daemon/cluster-check.ts).
+CLUSTER_LIMITS = {"jobsInFlight": 10000, "packages": 100, "packageChars": 200, "urlChars": 4096, "queueChars": 100}
+CLUSTER_CHECKS = {
+    "bad-url": "\"url\" must be a redis://, rediss:// or unix:// URL without NUL, at most urlChars long",
+    "bad-queue": "\"queue\" must be a queue name: letters, digits, '.', '_' or '-', at most queueChars long",
+    "bad-key": "give at most one of \"key\" (a string) and \"keyFile\" (an absolute path)",
+    "bad-submit": "a submit must be {id: a positive integer not in flight, payload: base64, codeDir: an absolute path, timeout: milliseconds or absent}",
+    "bad-packages": "\"packages\" must be at most packages requirement strings, each at most packageChars long",
+    "too-many-jobs": "more than jobsInFlight jobs of the session in flight",
+    "not-session": "a session's frames are submit and cancel",
+}
 
 
 class DaemonError(Exception):
@@ -115,28 +132,35 @@ class Link:
 
     def __init__(self, sock):
         self.sock = sock
-        self.reader = wire.FrameReader(ANSWER_LIMIT)
-        self.pending = []
+        self.buffer = bytearray()
         self.send_lock = threading.Lock()
 
     def send(self, message):
-        frame = wire.encode_frame(message)
-        if len(frame) - wire.HEADER.size > wire.CLIENT_FRAME_LIMIT:
-            raise ValueError("the frame is %d bytes, over the daemon's limit of %d" % (len(frame), wire.CLIENT_FRAME_LIMIT))
+        payload = json.dumps(message, separators=(",", ":")).encode()
+        if len(payload) > CLIENT_FRAME_LIMIT:
+            raise ValueError("the task's frame is %d bytes, over the daemon's limit of %d (its pickled arguments are too large)"
+                             % (len(payload), CLIENT_FRAME_LIMIT))
         with self.send_lock:
-            self.sock.sendall(frame)
+            self.sock.sendall(HEADER.pack(MAGIC, PROTOCOL_VERSION, 0, len(payload)) + payload)
 
     def receive(self):
         """The next message, or None when the daemon closed the connection."""
-        while not self.pending:
+        while True:
+            if len(self.buffer) >= HEADER.size:
+                magic, version, fds, length = HEADER.unpack_from(self.buffer)
+                if magic != MAGIC or version != PROTOCOL_VERSION or fds or length > ANSWER_LIMIT:
+                    raise DaemonError("EPROTO", "the daemon sent a frame that is not of this protocol")
+                if len(self.buffer) >= HEADER.size + length:
+                    payload = bytes(self.buffer[HEADER.size:HEADER.size + length])
+                    del self.buffer[:HEADER.size + length]
+                    return json.loads(payload)
             try:
                 data = self.sock.recv(1 << 20)
             except OSError:
                 data = b""
             if not data:
                 return None
-            self.pending.extend(message for message, _ in self.reader.push(data, []))
-        return self.pending.pop(0)
+            self.buffer += data
 
     def close(self):
         try:

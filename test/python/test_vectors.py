@@ -188,6 +188,15 @@ class ClusterSessionTest(unittest.TestCase):
 
     vectors = load("cluster-session.json")
 
+    def test_the_python_side_s_constants_are_protocol_json_s(self):
+        from pynwheel import local_daemon
+        from helpers import protocol
+        p = protocol()
+        self.assertEqual(local_daemon.CLUSTER_LIMITS, p["cluster"]["limits"])
+        self.assertEqual(local_daemon.CLUSTER_CHECKS, p["cluster"]["checks"])
+        self.assertEqual((local_daemon.PROTOCOL_VERSION, local_daemon.MAGIC, local_daemon.HEADER.size), (p["version"], p["magic"].encode(), p["headerSize"]))
+        self.assertEqual(local_daemon.CLIENT_FRAME_LIMIT, p["limits"]["clientFrameBytes"])
+
     def test_python_refuses_what_the_daemon_refuses(self):
         from pynwheel import cluster
         checked = [v for v in self.vectors["frames"] if v["python"]]

@@ -30,8 +30,6 @@ class ConstantsTest(unittest.TestCase):
         self.assertEqual(wire.FRAME_ERRORS, p["frameErrors"])
         self.assertEqual(wire.REQUEST_CHECKS, p["requestChecks"])
         self.assertEqual(wire.LANE_DECLINES, p["laneDeclines"])
-        self.assertEqual(wire.CLUSTER_LIMITS, p["cluster"]["limits"])
-        self.assertEqual(wire.CLUSTER_CHECKS, p["cluster"]["checks"])
 
     def test_debug_switch_is_protocol_json_s(self):
         from _pynwheel import debug
