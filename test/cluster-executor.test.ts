@@ -165,6 +165,26 @@ t.test('the same program locally and on the cluster: __main__ and code-directory
   t.ok(ran.reduce((a, b) => a + b, 0) >= 19, `jobs on the workers: ${ran}`);
 });
 
+t.test('a job whose module imports numpy runs in the numpy zygote of its worker (the worker routes it as a call of a file)', async (t) => {
+  write(code, 'family/heavy.py', 'import numpy\n\ndef total(n):\n    return int(numpy.arange(n).sum())\n');
+  const file = write(code, 'family/prog.py', `import os
+from pynwheel.futures import Executor
+import heavy
+
+if __name__ == "__main__":
+    with Executor(cluster=os.environ["REDIS_URL"]) as ex:
+        print(list(ex.map(heavy.total, [10, 100, 1000, 10, 100, 1000])))
+`);
+  const o = await program(file);
+  t.equal(o.stdout.toString(), '[45, 4950, 499500, 45, 4950, 499500]\n', o.stderr.toString());
+  let numpyRuns = 0;
+  for (const w of workers) {
+    const status = JSON.parse((await pynwheel(w.sb, ['status', '--json'])).stdout.toString() || '{}');
+    for (const z of status.zygotes ?? []) if ((z.key?.family ?? []).includes('numpy')) numpyRuns += z.runs;
+  }
+  t.ok(numpyRuns >= 6, `runs of the workers' numpy zygotes: ${numpyRuns}`);
+});
+
 t.test('a lambda and a nested function: refused at submit() with an error naming them', async (t) => {
   const file = write(code, 'refuse/prog.py', `import os, pickle
 from pynwheel.futures import Executor

@@ -43,7 +43,8 @@ export interface JobData {
  */
 export type JobPayload = { progress?: boolean; packages?: string[] } & (
   | { kind: 'run'; file: string; args: string[]; cwd: string; pythonOptions: string[]; stdin: string | null; stream: boolean; timeout: number }
-  | { kind: 'call'; target: string; module: boolean; value: EncodedValue; cwd: string; stream: boolean; timeout: number }
+  /** `imports`: packages the call's code imports at its top (a module target's): the worker routes the call to their family's zygote (lib/cluster/family-shim.ts). */
+  | { kind: 'call'; target: string; module: boolean; value: EncodedValue; cwd: string; stream: boolean; timeout: number; imports?: string[] }
   /** One task of a tasks job (its file relative to the bundle's root), run with the local runTasks(). */
   | { kind: 'task'; task: TaskSpec; cwd: string; stream: boolean; timeout: number });
 

@@ -59,6 +59,8 @@ export interface ClusterJobOptions {
   backoff?: number | { type: 'fixed' | 'exponential'; delay: number };
   /** PEP 440 requirements (`numpy>=1.20`) the worker's python must have: a worker without them leaves the job to another; none has them: PackagesError (EPACKAGES). */
   packages?: readonly string[];
+  /** call() of a module target: the packages its code imports at its top (module names), so the worker calls it in the zygote that has them. */
+  imports?: readonly string[];
   /** Told the job id once it is queued. */
   onJob?: (id: string) => void;
   /** The job's output as it is written, from every attempt (at least once: a retried job's output comes again). */
@@ -207,6 +209,7 @@ export class Cluster {
     const payload: JobPayload = {
       kind: 'call', target: where, module: parsed.module !== undefined, value, cwd: this.jobCwd(codeDir, options),
       stream: options.onOutput !== undefined, timeout: options.timeout ?? 0,
+      ...(options.imports?.length && parsed.module !== undefined ? { imports: [...options.imports] } : {}),
     };
     const { id, result, started } = await this.submit(codeDir, payload, options);
     if (result.kind === 'value') return decodeJson(result.value);

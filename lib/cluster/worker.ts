@@ -13,6 +13,7 @@ import { PythonError } from '../api/errors';
 import { spawn } from '../api/spawn';
 import { BundleCache } from './bundle-cache';
 import { PackageGate } from './package-gate';
+import { familyTarget } from './family-shim';
 import { runOneTask } from './tasks-worker';
 import {
   cancelChannel, DEFAULT_FAULT_RETRIES, DEFAULT_MAX_RESULT, DEFAULT_QUEUE, doneKey, KEY_PREFIX, OUTPUT_TTL_S, outputKey, workersKey,
@@ -239,7 +240,7 @@ export class ClusterWorker {
     const captured = { 1: [] as Buffer[], 2: [] as Buffer[] };
     out.on('data', (chunk: Buffer) => { captured[1].push(chunk); output.write(1, chunk); });
     errOut.on('data', (chunk: Buffer) => { captured[2].push(chunk); output.write(2, chunk); });
-    const target = payload.module ? payload.target : `./${payload.target}`;
+    const target = payload.module ? familyTarget(path.join(this.options.cacheDir, 'families'), payload.target, payload.imports) : `./${payload.target}`;
     const { args, kwargs } = decodeArguments(payload.value);
     try {
       const value = await call(target, args, { cwd, env, kwargs, pythonPath: this.options.python, timeout, signal, stdio: ['ignore', out, errOut] });

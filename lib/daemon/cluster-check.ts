@@ -7,12 +7,13 @@ import { CLUSTER_LIMITS, type ClusterCheck } from '../shared/protocol-constants'
 import type { Message } from '../shared/wire';
 
 export interface ClusterRequest { type: 'cluster'; client: string; url: string; queue?: string; key?: string; keyFile?: string }
-export interface SubmitFrame { type: 'submit'; id: number; payload: string; codeDir: string; packages?: string[]; timeout?: number }
+export interface SubmitFrame { type: 'submit'; id: number; payload: string; codeDir: string; packages?: string[]; timeout?: number; imports?: string[] }
 export interface CancelFrame { type: 'cancel'; id: number }
 
 const URL_SCHEMES = /^(redis|rediss|unix):\/\//;
 const QUEUE_NAME = /^[A-Za-z0-9._-]+$/;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const TOP_MODULE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 function bad(reason: ClusterCheck, what: string): never {
   throw new PynwheelError('ECLUSTER', `bad cluster request: ${what}`, { reason });
@@ -52,6 +53,9 @@ export function checkSessionFrame(message: Message, inFlight: ReadonlySet<number
   if (m.packages !== undefined && (!Array.isArray(m.packages) || m.packages.length > CLUSTER_LIMITS.packages ||
     !m.packages.every((p) => typeof p === 'string' && p.trim().length > 0 && p.length <= CLUSTER_LIMITS.packageChars && !p.includes('\0')))) {
     bad('bad-packages', `"packages" must be at most ${CLUSTER_LIMITS.packages} requirement strings of at most ${CLUSTER_LIMITS.packageChars} characters`);
+  }
+  if (m.imports !== undefined && (!Array.isArray(m.imports) || m.imports.length > CLUSTER_LIMITS.packages || !m.imports.every((n) => typeof n === 'string' && TOP_MODULE.test(n)))) {
+    bad('bad-submit', `"imports" must be at most ${CLUSTER_LIMITS.packages} top-level module names`);
   }
   if (inFlight.size >= CLUSTER_LIMITS.jobsInFlight) bad('too-many-jobs', `more than ${CLUSTER_LIMITS.jobsInFlight} jobs in flight`);
   return m as unknown as SubmitFrame;

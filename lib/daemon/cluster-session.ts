@@ -84,7 +84,7 @@ export class ClusterSession {
     try {
       await this.handle!.connect(); // (a submit may come before cluster-ready is read)
       const value = await this.handle!.call(JOB_TARGET, [Buffer.from(frame.payload, 'base64')], {
-        codeDir: frame.codeDir, timeout: frame.timeout, packages: frame.packages, signal: abort.signal,
+        codeDir: frame.codeDir, timeout: frame.timeout, packages: frame.packages, imports: frame.imports, signal: abort.signal,
         onJob: (jobId) => { if (!this.closed) this.conn.send({ type: 'queued', id: frame.id, jobId }); },
       });
       if (!Buffer.isBuffer(value) && !(value instanceof Uint8Array)) throw new PynwheelError('ECLUSTER', `${JOB_TARGET} returned no pickle`);

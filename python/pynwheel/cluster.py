@@ -20,14 +20,20 @@ worker's; `packages` (PEP 440 requirements) makes a worker without them leave th
 another, and PackagesError the outcome when no live worker has them.
 """
 
+import ast
 import atexit
 import base64
 import collections
 import concurrent.futures
+import importlib.util
+import io
 import os
 import pickle
+import site
 import sys
+import sysconfig
 import threading
+import types
 import weakref
 
 from pynwheel import local_daemon, naming, requirements
@@ -79,6 +85,7 @@ class ClusterExecutor(concurrent.futures.Executor):
             raise ValueError("max_workers must be greater than 0 and at most %d (jobs in flight)" % local_daemon.CLUSTER_LIMITS["jobsInFlight"])
         self._max_in_flight = max_workers or DEFAULT_IN_FLIGHT
         self._code_dir, self._main = _code_dir_and_main(code_dir)
+        self._families = _Families(self._code_dir)
         request = {"type": "cluster", "client": local_daemon.version(), "url": cluster}
         if queue is not None:
             request["queue"] = queue
@@ -120,10 +127,12 @@ class ClusterExecutor(concurrent.futures.Executor):
     def submit(self, fn, /, *args, **kwargs):
         with self._lock:
             self._check_usable()
-        payload = self._pickle_task(fn, args, kwargs)
+        payload, imports = self._pickle_task(fn, args, kwargs)
         future = concurrent.futures.Future()
         future.job_id = None  # the cluster's job id, once it is queued
         message = {"type": "submit", "payload": base64.b64encode(payload).decode("ascii"), "codeDir": self._code_dir}
+        if imports:
+            message["imports"] = imports
         if self._packages:
             message["packages"] = self._packages
         if self._timeout_ms is not None:
@@ -170,7 +179,10 @@ class ClusterExecutor(concurrent.futures.Executor):
         if not callable(fn):
             raise TypeError("%r is not callable" % (fn,))
         try:
-            task, local_names = naming.dumps((fn, args, kwargs))
+            buffer = io.BytesIO()
+            pickler = _JobPickler(buffer)
+            pickler.dump((fn, args, kwargs))
+            task, local_names = buffer.getvalue(), pickler.local_names
             for module_name, qualname, _, _ in local_names:
                 if module_name != "__main__":
                     raise pickle.PicklingError("%s.%s is of a module that cannot be imported again (it has no spec)" % (module_name, qualname))
@@ -179,7 +191,8 @@ class ClusterExecutor(concurrent.futures.Executor):
                                                % (qualname, self._code_dir))
         except pickle.PicklingError as exc:
             raise pickle.PicklingError("cannot send the task %r to a cluster worker: %s (%s)" % (fn, exc, ADVICE)) from exc
-        return pickle.dumps((self._main if local_names else None, task), protocol=pickle.HIGHEST_PROTOCOL)
+        imports = self._families.of(pickler.modules)
+        return pickle.dumps((self._main if local_names else None, task), protocol=pickle.HIGHEST_PROTOCOL), imports
 
     def _send_waiting_locked(self):
         while self._waiting and len(self._in_flight) < self._max_in_flight and self._broken is None:
@@ -246,6 +259,81 @@ class ClusterExecutor(concurrent.futures.Executor):
 
     def _close_link(self):
         self._link.close()
+
+
+class _JobPickler(naming.TaskPickler):
+    """The local Executor's pickler (lambdas refused, names of __main__ listed), which also
+    lists the modules of the functions and classes it pickles (self.modules)."""
+
+    def __init__(self, file):
+        super().__init__(file)
+        self.modules = set()
+
+    def reducer_override(self, obj):
+        if isinstance(obj, (types.FunctionType, types.BuiltinFunctionType, type)):
+            self.modules.add(getattr(obj, "__module__", None))
+        return super().reducer_override(obj)
+
+
+class _Families:
+    """The installed packages (not the standard library, not the code directory) a job's code
+    imports: the packages of its functions' modules, and what those of them that are files of
+    the code directory (or the script) import at their top. The worker calls the job in the
+    zygote of that family, which has them imported (lib/cluster/family-shim.ts), as it calls a
+    file of the user's; without it, each job would import them again."""
+
+    def __init__(self, code_dir):
+        self.code_dir = code_dir + os.sep
+        self.by_module = {}
+        self.installed_tops = {}
+        roots = set(site.getsitepackages() if hasattr(site, "getsitepackages") else [])
+        roots.update(filter(None, (sysconfig.get_paths().get("purelib"), sysconfig.get_paths().get("platlib"))))
+        if getattr(site, "ENABLE_USER_SITE", False) and site.getusersitepackages():
+            roots.add(site.getusersitepackages())
+        self.roots = tuple(os.path.realpath(r) + os.sep for r in roots)
+
+    def of(self, module_names):
+        family = set()
+        for name in module_names:
+            if name is None:
+                continue
+            if name not in self.by_module:
+                self.by_module[name] = self._of_module(name)
+            family |= self.by_module[name]
+        return sorted(family)
+
+    def _of_module(self, name):
+        top = name.partition(".")[0]
+        if self._installed(top):
+            return {top}
+        file = getattr(sys.modules.get(name), "__file__", None)
+        if not isinstance(file, str) or not os.path.realpath(file).startswith(self.code_dir):
+            return set()
+        try:
+            with open(file, "rb") as f:
+                tree = ast.parse(f.read(), file)
+        except (OSError, SyntaxError, ValueError):
+            return set()
+        tops = set()
+        for node in tree.body:  # its top level only, as the zygote reads a script
+            if isinstance(node, ast.Import):
+                tops.update(alias.name.partition(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                tops.add(node.module.partition(".")[0])
+        return {t for t in tops if self._installed(t)}
+
+    def _installed(self, top):
+        if top not in self.installed_tops:
+            origin = getattr(sys.modules.get(top), "__file__", None)
+            if origin is None and top not in sys.modules and top not in sys.builtin_module_names:
+                try:
+                    spec = importlib.util.find_spec(top)
+                except (ImportError, ValueError):
+                    spec = None
+                origin = spec.origin if spec is not None else None
+            self.installed_tops[top] = (isinstance(origin, str) and not os.path.realpath(origin).startswith(self.code_dir)
+                                        and os.path.realpath(origin).startswith(self.roots))
+        return self.installed_tops[top]
 
 
 def _failure(message):
