@@ -5,7 +5,7 @@ export { spawn } from './api/spawn';
 export { bind, call, iterate, parseTarget, type CallOptions } from './api/call';
 export { CallValueError, NDArray, type DType, type TypedArray } from './api/codec';
 export { PythonProcess, type PythonProcessEvents } from './api/python-process';
-export { AbortError, CallDiedError, CallTargetError, JsonLineError, MaxBufferError, PythonError, TimeoutError, type PythonException, type RunFailure, type RunResult } from './api/errors';
+export { AbortError, CallDiedError, PackagesError, CallTargetError, JsonLineError, MaxBufferError, PythonError, TimeoutError, type PythonException, type RunFailure, type RunResult } from './api/errors';
 export { parseTraceback, type Traceback, type TracebackFrame } from './api/traceback';
 export type { RunOptions, StdioEntry, StdioOption } from './api/options';
 export type { ResultOf, StderrOf, StdoutOf } from './api/result-types';

@@ -272,3 +272,28 @@ t.test('a frame of 253 fds goes through a real socket and the channel\'s reader'
   closeAll([a, b]);
   t.equal(openFds(), before, 'no fd left open');
 });
+
+interface ClusterVector { name: string; message: Message; verdict: string; inFlight?: number[]; inFlightCount?: number }
+const clusterSession = JSON.parse(fs.readFileSync(path.join(VECTORS, 'cluster-session.json'), 'utf8')) as { requests: ClusterVector[]; frames: ClusterVector[] };
+
+t.test('cluster-session.json: a session\'s first frame and its frames through the daemon\'s checks', async (t) => {
+  const { checkClusterRequest, checkSessionFrame } = await import('../lib/daemon/cluster-check');
+  const verdict = (check: () => unknown): string => {
+    try {
+      check();
+      return 'accept';
+    } catch (err) {
+      t.equal((err as { code?: string }).code, 'ECLUSTER');
+      return (err as { reason?: string }).reason ?? String(err);
+    }
+  };
+  t.ok(clusterSession.requests.length > 5 && clusterSession.frames.length > 5);
+  for (const v of clusterSession.requests) t.equal(verdict(() => checkClusterRequest(v.message)), v.verdict, v.name);
+  for (const v of clusterSession.frames) {
+    const inFlight = new Set(v.inFlight ?? Array.from({ length: v.inFlightCount ?? 0 }, (_, i) => i + 1));
+    t.equal(verdict(() => checkSessionFrame(v.message, inFlight)), v.verdict, v.name);
+  }
+  const codes = new Set([...clusterSession.requests, ...clusterSession.frames].map((v) => v.verdict));
+  t.same(Object.keys(PROTOCOL.cluster.checks).filter((c) => !codes.has(c)), [], 'every cluster.checks code has a vector');
+  t.same(constants.CLUSTER_LIMITS, PROTOCOL.cluster.limits);
+});

@@ -179,3 +179,18 @@ function firstLine(text: string): string {
   const end = text.indexOf('\n');
   return end < 0 ? text : `${text.slice(0, end)} ...`;
 }
+
+/**
+ * A cluster job named packages (PEP 440 requirements) that no live worker of its queue has: it
+ * ran nowhere. `lacking`: each worker's name -> {requirement: what that worker has instead}.
+ */
+export class PackagesError extends Error {
+  readonly code = 'EPACKAGES';
+  readonly lacking: Record<string, Record<string, string>>;
+  constructor(jobId: string, lacking: Record<string, Record<string, string>>) {
+    const each = Object.entries(lacking).map(([worker, lacks]) => `${worker}: ${Object.values(lacks).join(', ')}`).join('; ');
+    super(`pynwheel: job ${jobId} names packages no live worker has (${each})`);
+    this.name = 'PackagesError';
+    this.lacking = lacking;
+  }
+}

@@ -1,4 +1,4 @@
-// Runs in the CLI: `pynwheel run --on URL [--queue NAME] [--key-file FILE] [--code-dir DIR]
+// Runs in the CLI: `pynwheel run --on URL [--queue NAME] [--key-file FILE] [--code-dir DIR] [--packages 'REQ ...']
 // script.py ARGS...`: the script as a cluster job (lib/cluster/submitter.ts), its stdout and
 // stderr written here as the worker's run writes them, and its exit status as ours. Our stdin goes
 // with the job when it is a file or a pipe; otherwise the script's is closed. With --progress,
@@ -9,20 +9,20 @@ import * as fs from 'node:fs';
 import { isatty } from 'node:tty';
 import { DEFAULT_QUEUE } from '../cluster/job-format';
 import { cluster, type ClusterProgressEvent } from '../cluster/submitter';
-import { PythonError, TimeoutError } from '../api/errors';
+import { PackagesError, PythonError, TimeoutError } from '../api/errors';
 import { signalNumber } from '../shared/signals';
 import { positiveInteger, takeOptions } from './cluster-args';
 import { progressLine, WAITING_NOTICE_MS } from './progress-lines';
 import { UsageError } from './run-args';
 import { say } from './say';
 
-const USAGE = 'usage: pynwheel run --on URL [--queue NAME] [--key-file FILE] [--code-dir DIR] [--timeout MS] [--progress] SCRIPT [ARGS...]';
+const USAGE = 'usage: pynwheel run --on URL [--queue NAME] [--key-file FILE] [--code-dir DIR] [--timeout MS] [--packages \'REQ ...\'] [--progress] SCRIPT [ARGS...]';
 
 export async function runOnCommand(argv: string[]): Promise<number> {
   let values: Record<string, string>;
   let rest: string[];
   try {
-    ({ values, rest } = takeOptions(argv, ['on', 'queue', 'key-file', 'code-dir', 'timeout'], true, ['progress']));
+    ({ values, rest } = takeOptions(argv, ['on', 'queue', 'key-file', 'code-dir', 'timeout', 'packages'], true, ['progress']));
     if (!values.on) throw new UsageError('--on URL is needed');
     if (rest.length === 0 || rest[0].startsWith('-')) throw new UsageError(rest.length ? `on a cluster only a script runs, not ${rest[0]}` : 'no script to run');
   } catch (err) {
@@ -57,6 +57,8 @@ export async function runOnCommand(argv: string[]): Promise<number> {
       input: stdinContents(),
       reject: false,
       timeout: positiveInteger(values.timeout, '--timeout'),
+      // PEP 440 requirements, separated by spaces ('numpy>=1.20,<2 pandas').
+      packages: values.packages?.split(/\s+/).filter((p) => p.length > 0),
       signal: controller.signal,
       onOutput: (stream, chunk) => writeAll(stream, chunk),
       onProgress,
@@ -70,6 +72,10 @@ export async function runOnCommand(argv: string[]): Promise<number> {
     }
     if ((err as Error).name === 'AbortError') return 130;
     if (err instanceof PythonError) return 1;
+    if (err instanceof PackagesError) {
+      say(2, err.message);
+      return 1;
+    }
     throw err;
   } finally {
     if (waiting) clearTimeout(waiting);

@@ -53,6 +53,11 @@ export function formatStatus(reply: Record<string, unknown>): string {
     const notLearned = Object.entries((z.notLearned as Record<string, string>) ?? {});
     if (notLearned.length) lines.push(`  not learned: ${notLearned.map(([m, why]) => `${m} (${why})`).join('; ')}`);
   }
+  // Python programs' cluster Executors the daemon submits for (lib/daemon/cluster-session.ts).
+  for (const c of (reply.clusterSessions as Array<Record<string, unknown>> | undefined) ?? []) {
+    lines.push(`cluster session: pid ${String(c.pid)}  ${String(c.url)}  queue ${String(c.queue)}  ${String(c.inFlight)} jobs in flight, ` +
+      `${String(c.submitted)} submitted, up ${duration(Date.now() - Number(c.startedAt))}`);
+  }
   return lines.join('\n');
 }
 

@@ -1,6 +1,7 @@
 // Runs in a submitter's process and in a worker's: what a cluster job and its result are, as
 // they sit in Redis (BullMQ's job data and return value), and their limits.
 import type { TaskOutcome, TaskSpec } from '../api/tasks';
+import { CLUSTER_LIMITS } from '../shared/protocol-constants';
 
 /** BullMQ's queue name when none is given. */
 export const DEFAULT_QUEUE = 'pynwheel';
@@ -35,10 +36,15 @@ export interface JobData {
   reply?: string;
 }
 
-/** What the job asks for. Paths are relative to the code bundle's root. `progress`: the worker reports its start (job.updateProgress). */
-export type JobPayload = { progress?: boolean } & (
+/**
+ * What the job asks for. Paths are relative to the code bundle's root. `progress`: the worker
+ * reports its start (job.updateProgress). `packages`: PEP 440 requirements the worker's python
+ * must satisfy before it runs anything of the job (lib/cluster/package-gate.ts).
+ */
+export type JobPayload = { progress?: boolean; packages?: string[] } & (
   | { kind: 'run'; file: string; args: string[]; cwd: string; pythonOptions: string[]; stdin: string | null; stream: boolean; timeout: number }
-  | { kind: 'call'; target: string; module: boolean; value: EncodedValue; cwd: string; stream: boolean; timeout: number }
+  /** `imports`: packages the call's code imports at its top (a module target's): the worker routes the call to their family's zygote (lib/cluster/family-shim.ts). */
+  | { kind: 'call'; target: string; module: boolean; value: EncodedValue; cwd: string; stream: boolean; timeout: number; imports?: string[] }
   /** One task of a tasks job (its file relative to the bundle's root), run with the local runTasks(). */
   | { kind: 'task'; task: TaskSpec; cwd: string; stream: boolean; timeout: number });
 
@@ -79,3 +85,16 @@ export function cancelChannel(queue: string): string {
 export function workersKey(queue: string): string {
   return `${KEY_PREFIX}:${queue}:workers`;
 }
+
+/** What each worker that lacks a job's packages noted (a hash: worker -> JSON {requirement: why}). */
+export function lacksKey(queue: string, id: string): string {
+  return `${KEY_PREFIX}:${queue}:lacks:${id}`;
+}
+
+/** A worker whose record is older than this is gone (killed, or its machine is): records refresh every 5 s. */
+export const WORKER_STALE_MS = 15000;
+/** A job's failed reason when no live worker has its packages: this, then JSON {worker: {requirement: why}}. */
+export const PACKAGES_FAILURE_PREFIX = 'EPACKAGES ';
+/** At most this many requirements a job, each at most this long (lib/shared/protocol.json's cluster limits). */
+export const MAX_PACKAGES = CLUSTER_LIMITS.packages;
+export const MAX_PACKAGE_CHARS = CLUSTER_LIMITS.packageChars;

@@ -7,9 +7,10 @@ import * as path from 'node:path';
 import { Job, Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { parseTarget } from '../api/call';
-import { AbortError, PythonError, TimeoutError, type RunFailure, type RunResult } from '../api/errors';
+import { AbortError, PackagesError, PythonError, TimeoutError, type RunFailure, type RunResult } from '../api/errors';
 import { PynwheelError } from '../shared/errors';
 import { packDirectory, DEFAULT_MAX_BUNDLE, type Packed } from './bundle-pack';
+import { checkPackages, packagesFailure } from './package-gate';
 import {
   bundleKey, cancelChannel, DEFAULT_EXPIRY_MS, DEFAULT_MAX_PAYLOAD, DEFAULT_QUEUE, KEEP_FINISHED, outputKey, replyChannel,
   type JobData, type JobPayload, type ResultData, type ResultPayload,
@@ -56,6 +57,10 @@ export interface ClusterJobOptions {
   /** Runs of a raised exception (or non-zero exit): default 1, no retry. */
   attempts?: number;
   backoff?: number | { type: 'fixed' | 'exponential'; delay: number };
+  /** PEP 440 requirements (`numpy>=1.20`) the worker's python must have: a worker without them leaves the job to another; none has them: PackagesError (EPACKAGES). */
+  packages?: readonly string[];
+  /** call() of a module target: the packages its code imports at its top (module names), so the worker calls it in the zygote that has them. */
+  imports?: readonly string[];
   /** Told the job id once it is queued. */
   onJob?: (id: string) => void;
   /** The job's output as it is written, from every attempt (at least once: a retried job's output comes again). */
@@ -96,6 +101,8 @@ export class Cluster {
   private sweeper: NodeJS.Timeout | null = null;
   private readonly connections: Redis[] = [];
   private closed = false;
+  /** Cancellations under way: close() lets them reach Redis before it disconnects. */
+  private readonly cancelling = new Set<Promise<void>>();
   /** Where workers push this handle's results (JobData.reply): a channel of its own. */
   private readonly reply: string;
 
@@ -202,6 +209,7 @@ export class Cluster {
     const payload: JobPayload = {
       kind: 'call', target: where, module: parsed.module !== undefined, value, cwd: this.jobCwd(codeDir, options),
       stream: options.onOutput !== undefined, timeout: options.timeout ?? 0,
+      ...(options.imports?.length && parsed.module !== undefined ? { imports: [...options.imports] } : {}),
     };
     const { id, result, started } = await this.submit(codeDir, payload, options);
     if (result.kind === 'value') return decodeJson(result.value);
@@ -222,7 +230,7 @@ export class Cluster {
       const spec = { ...task, ...(task.file !== undefined ? { file: relativeInside(codeDir, task.file, `task ${task.id}'s file`) } : {}) };
       const payload: JobPayload = { kind: 'task', task: spec, cwd: relativeInside(codeDir, cwd, 'cwd') || '.', stream: false, timeout: 0 };
       const { id, result } = await this.submit(codeDir, payload, {
-        signal, onProgress: (e) => { if (e.event !== 'finished') onEvent(e as Parameters<typeof onEvent>[0]); },
+        signal, packages: options.packages, onProgress: (e) => { if (e.event !== 'finished') onEvent(e as Parameters<typeof onEvent>[0]); },
       });
       if (result.kind === 'task') return { outcome: result.outcome, files: result.files, jobId: id, worker: result.worker };
       const r = result as Extract<ResultPayload, { kind: 'error' }>;
@@ -238,6 +246,7 @@ export class Cluster {
     for (const [id, p] of this.pending) p.reject(new PynwheelError('ECLUSTER', `the cluster handle was closed before job ${id} finished`));
     this.pending.clear();
     await this.ready.catch(() => undefined);
+    await Promise.allSettled([...this.cancelling]);
     if (this.events) await Promise.allSettled([this.events.close(), this.queue.close()]);
     this.redis.disconnect();
     for (const c of this.connections) c.disconnect();
@@ -257,6 +266,7 @@ export class Cluster {
     await this.storeBundle(bundle.hash, bundle.bytes);
     const id = randomUUID();
     if (options.onProgress) payload.progress = true;
+    if (options.packages !== undefined && options.packages.length > 0) payload.packages = checkPackages(options.packages);
     const text = JSON.stringify(payload);
     const max = this.options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD;
     if (text.length > max) throw new PynwheelError('ECLUSTER', `the job's payload is ${text.length} bytes, over the limit of ${max} (maxPayloadBytes)`);
@@ -296,7 +306,9 @@ export class Cluster {
       if (!p) return;
       this.pending.delete(id);
       p.reject(err);
-      void this.cancel(id);
+      const cancelled = this.cancel(id);
+      this.cancelling.add(cancelled);
+      void cancelled.finally(() => this.cancelling.delete(cancelled));
     };
     if (payload.timeout > 0) {
       const timer = setTimeout(() => stop(new TimeoutError(emptyFailure(started, payload), payload.timeout)), payload.timeout);
@@ -408,7 +420,8 @@ export class Cluster {
     const p = this.pending.get(id);
     if (!p) return;
     this.pending.delete(id);
-    p.reject(new PynwheelError('ECLUSTER', `job ${id} failed on the cluster: ${reason}`));
+    const lacking = packagesFailure(reason);
+    p.reject(lacking !== null ? new PackagesError(id, lacking) : new PynwheelError('ECLUSTER', `job ${id} failed on the cluster: ${reason}`));
   }
 
   /** Completion events missed across a reconnect: the job's own state says. */

@@ -25,6 +25,8 @@ export interface ClusterTasksOptions {
   codeDir?: string;
   /** At most this many tasks queued or running at once; default: all of them. */
   concurrency?: number;
+  /** PEP 440 requirements every task's worker must have (ClusterJobOptions.packages). */
+  packages?: readonly string[];
   /** Default ./tasklogs (relative to cwd), laid out as a local run's. */
   logDir?: string;
   maxRuntime?: number;

@@ -14,6 +14,8 @@ import { spawn } from '../api/spawn';
 import { BundleCache } from './bundle-cache';
 import { WorkerDirectory, workersRoot } from './worker-directory';
 import { defaultThreadsPerJob, describeJobThreads, withJobThreads } from './job-threads';
+import { PackageGate } from './package-gate';
+import { familyTarget } from './family-shim';
 import { runOneTask } from './tasks-worker';
 import {
   cancelChannel, DEFAULT_FAULT_RETRIES, DEFAULT_MAX_RESULT, DEFAULT_QUEUE, doneKey, KEY_PREFIX, OUTPUT_TTL_S, outputKey, workersKey,
@@ -55,6 +57,7 @@ export class ClusterWorker {
   private readonly cache: BundleCache;
   private readonly own: WorkerDirectory;
   private readonly startedAt = Date.now();
+  private readonly packages: PackageGate;
   /** BullMQ's connection: given to it, so ours to end after its close(). */
   private readonly bullConnection: Redis;
   private worker!: Worker;
@@ -82,6 +85,7 @@ export class ClusterWorker {
     this.own = WorkerDirectory.open(workersRoot(options.runtimeDir ?? ensureRuntimeDir(runtimeDirFor()).dir));
     this.threadsPerJob = options.threadsPerJob ?? defaultThreadsPerJob(options.concurrency ?? 1);
     this.jobEnv = withJobThreads(process.env, this.threadsPerJob);
+    this.packages = new PackageGate(this.redis, this.queue, this.name, options.python);
   }
 
   private lastNote = '';
@@ -101,7 +105,7 @@ export class ClusterWorker {
     });
     const concurrency = this.options.concurrency ?? 1;
     this.bullConnection.on('error', () => undefined); // the Worker's 'error' event says it
-    this.worker = new Worker(this.queue, (job, _token, signal) => this.process(job, signal), {
+    this.worker = new Worker(this.queue, (job, token, signal) => this.process(job, signal, token), {
       connection: this.bullConnection,
       concurrency,
       maxStalledCount: this.options.faultRetries ?? DEFAULT_FAULT_RETRIES,
@@ -145,7 +149,7 @@ export class ClusterWorker {
     this.own.close();
   }
 
-  private async process(job: Job, signal: AbortSignal | undefined): Promise<ResultData> {
+  private async process(job: Job, signal: AbortSignal | undefined, token?: string): Promise<ResultData> {
     const data = job.data as JobData;
     const refusal = this.check(job, data);
     if (refusal !== null) {
@@ -165,6 +169,8 @@ export class ClusterWorker {
       return JSON.parse(done) as ResultData;
     }
     const payload = JSON.parse(data.payload) as JobPayload;
+    // Nothing of a job runs on a worker that lacks a package it names: it goes to another.
+    if (payload.packages?.length) await this.admitPackages(job, token, payload.packages);
     const dir = await located;
     const attempt = randomBytes(6).toString('hex');
     const what = payload.kind === 'run' ? `run ${[payload.file, ...payload.args].join(' ')}` : payload.kind === 'task' ? `task ${payload.task.id}` : `call ${payload.target}`;
@@ -206,6 +212,23 @@ export class ClusterWorker {
       if (replies === null || failed) this.options.log(`job ${job.id}: its done mark was not stored: ${(failed?.[0] as Error | undefined)?.message ?? 'the transaction was discarded'}`);
     }, (err: Error) => this.options.log(`job ${job.id}: its done mark was not stored: ${err.message}`));
     return answer;
+  }
+
+  /** Jobs this worker has handed back for their packages: each is logged once, not at every return. */
+  private readonly handedBack = new Set<string>();
+
+  private async admitPackages(job: Job, token: string | undefined, packages: string[]): Promise<void> {
+    try {
+      await this.packages.admit(job, token, packages);
+    } catch (err) {
+      const failed = err instanceof UnrecoverableError;
+      if (failed || !this.handedBack.has(job.id!)) {
+        const lacks = await this.packages.lacking(packages);
+        this.options.log(`job ${job.id}: this worker lacks ${Object.values(lacks).join('; ')}: ${failed ? 'no live worker has them: failed (EPACKAGES)' : 'handed back for another worker'}`);
+      }
+      if (!failed && this.handedBack.add(job.id!).size > 1000) this.handedBack.delete(this.handedBack.values().next().value!);
+      throw err;
+    }
   }
 
   /** Why the job must not run, or null. */
@@ -253,7 +276,7 @@ export class ClusterWorker {
     const captured = { 1: [] as Buffer[], 2: [] as Buffer[] };
     out.on('data', (chunk: Buffer) => { captured[1].push(chunk); output.write(1, chunk); });
     errOut.on('data', (chunk: Buffer) => { captured[2].push(chunk); output.write(2, chunk); });
-    const target = payload.module ? payload.target : `./${payload.target}`;
+    const target = payload.module ? familyTarget(path.join(this.options.cacheDir, 'families'), payload.target, payload.imports) : `./${payload.target}`;
     const { args, kwargs } = decodeArguments(payload.value);
     try {
       const value = await call(target, args, { cwd, env, kwargs, pythonPath: this.options.python, timeout, signal, stdio: ['ignore', out, errOut] });

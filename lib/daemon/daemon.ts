@@ -18,6 +18,7 @@ import { isAlive, sessionOf } from '../shared/proc-stat';
 import { forwardableSignal, signalNumber } from '../shared/signals';
 import { VERSION } from '../shared/version';
 import { boundLog, debugLog, log } from './log';
+import { ClusterSession, type ClusterSessionStatus } from './cluster-session';
 import { confinementOf, directReason } from './confinement';
 import { checkRunFds, checkRunRequest, checkWarmRequest } from './request-check';
 import { Routes } from './routes';
@@ -127,6 +128,8 @@ export class Daemon {
   private readonly connections = new Set<FdChannel>();
   private readonly runs = new Map<number, Run>();
   private readonly warmings = new Set<Warming>();
+  /** Python programs' cluster sessions (pynwheel.futures.Executor(cluster=URL)), each of its connection. */
+  private readonly clusterSessions = new Map<number, ClusterSession>();
   private nextRunId = 1;
   private runsServed = 0;
   private readonly startedAt = Date.now();
@@ -188,6 +191,7 @@ export class Daemon {
       this.fail(run, 'ESTOPPED', `the pynwheel daemon stopped (${reason})`);
     }
     for (const warming of [...this.warmings]) this.endWarming(warming, 'ESTOPPED', `the pynwheel daemon stopped (${reason})`);
+    for (const session of this.clusterSessions.values()) session.close();
     for (const zygote of this.zygotes.values()) zygote.stop();
     for (const conn of this.connections) conn.end();
     if (this.lockFd >= 0) closeQuietly(this.lockFd);
@@ -252,7 +256,7 @@ export class Daemon {
 
   private touch(): void {
     clearTimeout(this.idleTimer);
-    if (this.runs.size > 0 || this.connections.size > 0 || this.warmings.size > 0) return;
+    if (this.runs.size > 0 || this.connections.size > 0 || this.warmings.size > 0 || this.clusterSessions.size > 0) return;
     if ([...this.zygotes.values()].some((z) => z.activeRuns > 0)) return; // lane runs
     this.idleTimer = setTimeout(() => this.shutdown(`idle for ${this.options.idleMs} ms`), this.options.idleMs);
     this.idleTimer.unref();
@@ -294,10 +298,17 @@ export class Daemon {
     }
     const handshake = setTimeout(() => conn.destroy(new PynwheelError('ETIMEDOUT', 'no request')), HANDSHAKE_TIMEOUT_MS);
     let run: Run | undefined;
+    let session: ClusterSession | null = null;
     let asked = false;
     conn.on('frame', (frame) => {
       clearTimeout(handshake);
       if (run) return this.onRunFrame(run, frame);
+      if (session) return session.onFrame(frame);
+      if (!asked && frame.message.type === 'cluster') {
+        asked = true;
+        session = this.openClusterSession(conn, frame, peer.pid);
+        return;
+      }
       if (asked) return frame.fds.forEach(closeQuietly); // (a warm request's client has nothing more to say)
       asked = true;
       run = this.onRequest(conn, frame, peer.pid);
@@ -307,8 +318,27 @@ export class Daemon {
       this.connections.delete(conn);
       if (err && (err as PynwheelError).code === 'EPROTO') log(`dropped a client (pid ${peer.pid}): ${err.message}`);
       if (run && !run.done) this.abandon(run);
+      session?.close();
       this.touch();
     });
+  }
+
+  /** A cluster session for the program at the other end of `conn`, or null (it has been told why). */
+  private openClusterSession(conn: FdChannel, frame: Frame, peerPid: number): ClusterSession | null {
+    frame.fds.forEach(closeQuietly);
+    const refused = this.refusedClient(frame.message as unknown as { client: string }, peerPid, 'run');
+    if (refused) {
+      conn.send({ type: 'error', code: refused[0], message: refused[1] });
+      conn.end();
+      return null;
+    }
+    const id = this.nextRunId++;
+    const session = ClusterSession.open(id, conn, frame.message, peerPid, () => {
+      this.clusterSessions.delete(id);
+      this.touch();
+    });
+    if (session) this.clusterSessions.set(id, session);
+    return session;
   }
 
   /**
@@ -744,12 +774,13 @@ export class Daemon {
     this.touch();
   }
 
-  private async status(): Promise<{ pid: number; version: string; startedAt: number; runs: number; active: number; memory: MemoryPart; zygotes: Array<ZygoteStatus & { unfit: Record<string, string> }> }> {
+  private async status(): Promise<{ pid: number; version: string; startedAt: number; runs: number; active: number; memory: MemoryPart; zygotes: Array<ZygoteStatus & { unfit: Record<string, string> }>; clusterSessions: ClusterSessionStatus[] }> {
     const zygotes = await Promise.all([...this.zygotes.values()].map(async (z) => ({
       ...(await z.status()),
       unfit: Object.fromEntries(this.unfitFor(z.python)),
     })));
-    return { pid: process.pid, version: VERSION, startedAt: this.startedAt, runs: this.runsServed, active: this.runs.size, memory: ownMemory(), zygotes };
+    const clusterSessions = [...this.clusterSessions.values()].map((s) => s.status());
+    return { pid: process.pid, version: VERSION, startedAt: this.startedAt, runs: this.runsServed, active: this.runs.size, memory: ownMemory(), zygotes, clusterSessions };
   }
 }
 

@@ -38,3 +38,8 @@ export type ErrorCode = keyof typeof protocol.errorCodes;
 
 export const DEBUG_VARIABLE: string = protocol.debug.variable;
 export const DEBUG_PREFIX: string = protocol.debug.prefix;
+
+/** A cluster session's limits (the daemon's, lib/daemon/cluster-session.ts; Python's copy in python/pynwheel/local_daemon.py). */
+export const CLUSTER_LIMITS: Readonly<typeof protocol.cluster.limits> = protocol.cluster.limits;
+/** Why a cluster session's request or frame was refused (a PynwheelError's `reason` beside ECLUSTER). */
+export type ClusterCheck = keyof typeof protocol.cluster.checks;

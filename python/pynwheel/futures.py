@@ -79,7 +79,19 @@ class _Task:
 
 
 class Executor(concurrent.futures.Executor):
-    """concurrent.futures.Executor: each task a fork of this process (see the module's doc)."""
+    """concurrent.futures.Executor: each task a fork of this process (see the module's doc).
+
+    Executor(cluster=URL, queue=None, key_file=None, code_dir=None, packages=None, timeout=None,
+    max_workers=None): the same API with each task a job on a cluster of pynwheel workers (an
+    instance of pynwheel.cluster.ClusterExecutor: see pynwheel/cluster.py)."""
+
+    def __new__(cls, max_workers=None, *, cluster=None, **cluster_options):
+        if cluster is None:
+            if cluster_options:
+                raise TypeError("%s are options of a cluster Executor: give cluster=URL too" % ", ".join(sorted(cluster_options)))
+            return super().__new__(cls)
+        from pynwheel.cluster import ClusterExecutor  # (not an Executor: its __init__ is not called again)
+        return ClusterExecutor(cluster, max_workers=max_workers, **cluster_options)
 
     def __init__(self, max_workers=None):
         if max_workers is None:

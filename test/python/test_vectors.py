@@ -180,3 +180,35 @@ class RequestsTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ClusterSessionTest(unittest.TestCase):
+    """test/vectors/cluster-session.json: what the Python side refuses before it sends a submit
+    (python/pynwheel/cluster.py) is what the daemon's checks refuse (test/vectors.test.ts)."""
+
+    vectors = load("cluster-session.json")
+
+    def test_the_python_side_s_constants_are_protocol_json_s(self):
+        from pynwheel import local_daemon
+        from helpers import protocol
+        p = protocol()
+        self.assertEqual(local_daemon.CLUSTER_LIMITS, p["cluster"]["limits"])
+        self.assertEqual(local_daemon.CLUSTER_CHECKS, p["cluster"]["checks"])
+        self.assertEqual((local_daemon.PROTOCOL_VERSION, local_daemon.MAGIC, local_daemon.HEADER.size), (p["version"], p["magic"].encode(), p["headerSize"]))
+        self.assertEqual(local_daemon.CLIENT_FRAME_LIMIT, p["limits"]["clientFrameBytes"])
+
+    def test_python_refuses_what_the_daemon_refuses(self):
+        from pynwheel import cluster
+        checked = [v for v in self.vectors["frames"] if v["python"]]
+        self.assertGreater(len(checked), 5)
+        for vector in checked:
+            message = vector["message"]
+            with self.subTest(vector["name"]):
+                try:
+                    cluster._checked_packages(message.get("packages"))
+                    timeout = message.get("timeout")
+                    cluster._checked_timeout(None if timeout is None else timeout / 1000)
+                    verdict = "accept"
+                except (TypeError, ValueError):
+                    verdict = "bad-packages" if "packages" in message and "timeout" not in message else "bad-submit"
+                self.assertEqual(verdict, vector["verdict"])
