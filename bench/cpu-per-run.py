@@ -146,6 +146,8 @@ def main():
     for build in builds:
         print("%-40s %7.3f %7.3f %9.3f %7.3f %7.3f" % ((build.root,) + tuple(statistics.median(build.rows[k]) for k in
                                                         ("client", "zygote", "children", "daemon", "total"))))
+        totals = sorted(build.rows["total"])
+        print("%-40s total per round: %s" % ("", " ".join("%.2f" % v for v in totals)))
 
 
 if __name__ == "__main__":
