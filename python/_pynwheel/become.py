@@ -82,6 +82,11 @@ class Environment:
         except Exception:
             self.expected = None  # (a value the locale cannot encode: built at the run)
 
+    def expects(self, env):
+        """Whether take(env) finds what was built ahead for it."""
+        expected = self.expected
+        return expected is not None and list(env)[:len(expected[0])] == expected[0]
+
     def take(self, env):
         """os.environ (and the C environment, in the caller's order) replaced by the caller's.
         A caller whose names start with the ones the spare expected, in their order (the same

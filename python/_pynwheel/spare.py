@@ -36,6 +36,14 @@ class SpareFrames:
         self.took_relay = encode_frame({"type": "took", "lane": False})
         self.started = encode_frame({"type": "started", "pid": os.getpid()})
 
+    def took_lane_for(self, env, environment):
+        """The "took" of a lane run; with the caller's environment when the spare did not
+        expect it, so that the zygote's next spares build it ahead (lane runs never pass
+        through the daemon, whose last run's environment the zygote knows otherwise)."""
+        if environment.expects(env):
+            return self.took_lane
+        return encode_frame({"type": "took", "lane": True, "env": env}, 1)
+
 
 def take_run(child):
     """From the fork to a run taken: child.request and child.fds are the run's."""
@@ -273,7 +281,7 @@ def take(child, conn):
         if relayed:
             send_frame(line, frames.took_relay)
         else:
-            send_frame(line, frames.took_lane, [conn.fileno()])
+            send_frame(line, frames.took_lane_for(request["env"], child.environment), [conn.fileno()])
     except OSError:
         close_all(fds)  # the zygote is gone: nothing ran, and the client learns by EOF
         os._exit(0)

@@ -577,6 +577,7 @@ class Zygote:
             self.last_handout = time.monotonic()
             if message.get("lane") and len(fds) == 1:
                 run = self.lane_runs[spare.pid] = LaneRun(socket.socket(fileno=fds[0]))
+                self._note_lane_caller_env(message.get("env"))
                 self.selector.register(run.sock, selectors.EVENT_READ, ("client", spare.pid))
                 self.lane_served += 1
                 self.forks["spare"] += 1
@@ -590,6 +591,12 @@ class Zygote:
             self.spare_lines.pop(spare.pid, None)
             if spare in self.spares:
                 self.spares.remove(spare)
+
+    def _note_lane_caller_env(self, env):
+        """A lane run's environment, which its spare did not expect (spare.take): the next
+        spares expect it, as they do the daemon's last run's."""
+        if type(env) is dict and all(type(k) is str and type(v) is str for k, v in env.items()):
+            self.caller_env = env
 
     def _on_lane_client(self, pid):
         """The client of a lane run sent a signal to pass on, or went away."""

@@ -6,7 +6,7 @@ import signal
 import sys
 import unittest
 
-from _pynwheel.become import Limits, status_notice, stdio_streams
+from _pynwheel.become import Environment, Limits, status_notice, stdio_streams
 
 
 class StdioStreamsTest(unittest.TestCase):
@@ -67,3 +67,29 @@ class LimitsTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ExpectedEnvironmentTest(unittest.TestCase):
+    """A lane run tells its zygote an environment its spare did not expect (spare.take), so
+    that the next spares build it ahead; one it expected costs the run nothing more."""
+
+    def took(self, expected, env):
+        from _pynwheel.spare import SpareFrames
+        from _pynwheel.wire import decode_payload
+        environment = Environment(None)
+        environment.expected = None if expected is None else (list(expected), list(expected.values()), None)
+        frames = SpareFrames()
+        frame = frames.took_lane_for(env, environment)
+        return frame is frames.took_lane, decode_payload(frame[8:], [None])
+
+    def test_the_same_names_first_reuse_the_encoded_frame(self):
+        same, message = self.took({"A": "1", "B": "2"}, {"A": "1", "B": "changed", "C": "more"})
+        self.assertTrue(same, "values that differ and names after them are set at the run")
+        self.assertEqual(message, {"type": "took", "lane": True})
+
+    def test_other_names_or_nothing_expected_carry_the_environment(self):
+        for expected in ({"B": "2", "A": "1"}, {"A": "1", "X": "9"}, None):
+            env = {"A": "1", "B": "2"}
+            same, message = self.took(expected, env)
+            self.assertFalse(same, expected)
+            self.assertEqual(message, {"type": "took", "lane": True, "env": env}, expected)
