@@ -17,6 +17,7 @@ import time
 from . import debug
 from .board import HotPages, StatusBoard
 from .child import Child
+from .forkprep import ForkPrep
 from .frozen import Freezer, install as install_gc_functions
 from .libc import CLibrary, fork_quietly
 from .lane import Lane, decline_message, readable
@@ -130,6 +131,7 @@ class Zygote:
         self.generation = 0  # bumped when a module is imported or a script becomes known
         roots = library_roots()
         self.freezer = Freezer(self.c)  # gc.freeze() before each fork, kept out of the runs' sight
+        self.forkprep = ForkPrep()  # and what else spares the children copies of its pages
         self._process_facts = None  # (process_facts)
         install_gc_functions()
         self.preloader = Preloader(skip, roots, self.listings, self.freezer)
@@ -750,6 +752,7 @@ class Zygote:
         sys.stderr.flush()
         facts = self.process_facts()
         self.listings.refresh(self.lane.directories)
+        self.forkprep.before_fork(on_demand)
         self.freezer.freeze()  # children then never copy these objects' pages when they collect
         slot = self.board.take()
         pid = fork_quietly()
