@@ -7,7 +7,6 @@ bench/cow-pages.py and bench/memory.js (docs/PERFORMANCE.md, "Memory").
 """
 
 import importlib
-import importlib.machinery
 import os
 import re
 import sys
@@ -21,6 +20,12 @@ FILL_LIMIT = 1 << 20  # bytes of free blocks the zygote fills at most at a time
 class ForkPrep:
     def __init__(self):
         self.fillers = []  # objects that occupy the free blocks of obmalloc's used pools: never touched again
+        self.listed = True  # the zygote's own imports at its start
+
+    def listing(self):
+        """The zygote imports or looks for modules (a run's or a warm-up's preloads, what it
+        learns): its finders may hold directory listings from now on."""
+        self.listed = True
 
     def before_fork(self, on_demand=False):
         """`on_demand`: a client waits for this fork; the filling (about a millisecond) waits
@@ -31,26 +36,14 @@ class ForkPrep:
 
     def invalidate_finders(self):
         """A fresh interpreter lists directories anew (a package installed a moment ago is
-        found): the import finders forget their listings, here once for every child to come,
-        rather than in each child (0.3-0.5 MiB of pages copied in each). Only when a finder
-        holds a listing (the zygote imported or looked for a module since), as an invalidation
-        writes to every finder even when there is nothing to forget."""
-        listed = any(getattr(finder, "_path_mtime", -1) != -1 for finder in list(sys.path_importer_cache.values()))
-        metadata = sys.modules.get("importlib.metadata")
-        fast_path = getattr(metadata, "FastPath", None)
-        cache_info = getattr(getattr(fast_path, "__new__", None), "cache_info", None)
-        if not listed and cache_info is not None and cache_info().currsize:
-            listed = True
-        if listed:
+        found): the import finders forget their listings, here once for the children to come,
+        rather than in each child (0.3-0.5 MiB of pages copied in each). Only after the zygote
+        imported or looked for a module: an invalidation writes to every finder (62 pages with
+        pandas), even to forget nothing, and reading their state would write their reference
+        counts all the same."""
+        if self.listed:
+            self.listed = False
             importlib.invalidate_caches()
-        else:
-            # Finders of other kinds (editable installs', say) cannot be asked: they forget theirs.
-            for finder in sys.meta_path:
-                if finder is not importlib.machinery.PathFinder and hasattr(finder, "invalidate_caches"):
-                    try:
-                        finder.invalidate_caches()
-                    except Exception:
-                        pass
 
     def fill_free_blocks(self):
         """A child's first allocations would go to the free blocks left in the zygote's

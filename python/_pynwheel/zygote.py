@@ -343,6 +343,8 @@ class Zygote:
 
     def _handle(self, message, fds):
         kind = message.get("type")
+        if kind in ("run", "warm"):
+            self.forkprep.listing()  # its preloads and routing look for modules
         if kind == "run":
             return self._run(message, fds)
         close_all(fds)
@@ -684,7 +686,10 @@ class Zygote:
         """Imports what the runs imported lazily (learn.py), and renews the spares for it."""
         if self.retiring or self.lane.sock is None:
             return
+        refused = len(self.learner.refused)
         wanted = self.learner.wanted(self.preloader, self.listings)
+        if wanted or len(self.learner.refused) != refused:
+            self.forkprep.listing()  # it looked for them
         if not wanted:
             return
         if self.watcher.changed() is not None:

@@ -92,17 +92,31 @@ class FinderTest(unittest.TestCase):
     def test_a_listing_is_forgotten_before_the_fork(self):
         with open(os.path.join(self.dir, "pnw_forkprep_early.py"), "w") as f:
             f.write("x = 1\n")
-        importlib.invalidate_caches()
+        prep = ForkPrep()
+        prep.before_fork(on_demand=True)  # (its start's imports)
+        prep.listing()
         self.assertIsNotNone(importlib.util.find_spec("pnw_forkprep_early"))  # listed now
         finder = sys.path_importer_cache[self.dir]
         self.assertNotEqual(finder._path_mtime, -1)
-        ForkPrep().invalidate_finders()
+        prep.before_fork(on_demand=True)
         self.assertEqual(finder._path_mtime, -1)
+
+    def test_without_a_lookup_since_the_finders_are_left_alone(self):
+        prep = ForkPrep()
+        prep.before_fork(on_demand=True)
+        self.assertFalse(prep.listed)
+        self.assertIsNone(importlib.util.find_spec("pnw_forkprep_early"))
+        finder = sys.path_importer_cache[self.dir]
+        self.assertNotEqual(finder._path_mtime, -1)
+        prep.before_fork(on_demand=True)  # no listing() since: nothing is written
+        self.assertNotEqual(finder._path_mtime, -1)
 
     def test_the_child_lists_directories_anew_and_finds_a_new_module(self):
         importlib.invalidate_caches()
+        prep = ForkPrep()
+        prep.listing()
         self.assertIsNone(importlib.util.find_spec("pnw_forkprep_late"))  # listed without it
-        ForkPrep().before_fork()
+        prep.before_fork()
         with open(os.path.join(self.dir, "pnw_forkprep_late.py"), "w") as f:
             f.write("x = 2\n")
 
