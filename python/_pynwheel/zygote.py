@@ -781,6 +781,7 @@ class Zygote:
         facts = self.process_facts()
         self.listings.refresh(self.lane.directories)
         self.forkprep.before_fork(on_demand)
+        modules = self.forkprep.module_names()
         self.freezer.freeze()  # children then never copy these objects' pages when they collect
         slot = self.board.take()
         pid = fork_quietly()
@@ -797,7 +798,7 @@ class Zygote:
                           self.c, self.startup)
             child.process_facts = facts
             child.learn_path = self.learner.path
-            child.modules_at_fork = frozenset(sys.modules)  # what a run imports beyond it is recorded
+            child.modules_at_fork = modules  # what a run imports beyond it is recorded
             return child
         if slot >= 0:
             self.slots[pid] = slot

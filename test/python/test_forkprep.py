@@ -77,6 +77,19 @@ class FillTest(unittest.TestCase):
         self.assertEqual(prep.fillers, [])
 
 
+class ModuleNamesTest(unittest.TestCase):
+    def test_made_once_and_again_after_an_import(self):
+        prep = ForkPrep()
+        names = prep.module_names()
+        self.assertEqual(names, frozenset(sys.modules))
+        self.assertIs(prep.module_names(), names)  # nothing imported: the same object, no writes
+        sys.modules.pop("colorsys", None)
+        import colorsys  # noqa: F401
+        renewed = prep.module_names()
+        self.assertIsNot(renewed, names)
+        self.assertIn("colorsys", renewed)
+
+
 class FinderTest(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp()
