@@ -22,17 +22,22 @@ class ForkPrep:
         self.fillers = []  # objects that occupy the free blocks of obmalloc's used pools: never touched again
         self.listed = True  # the zygote's own imports at its start
         self._module_names = None
+        self.filled_generation = None
 
     def listing(self):
         """The zygote imports or looks for modules (a run's or a warm-up's preloads, what it
         learns): its finders may hold directory listings from now on."""
         self.listed = True
 
-    def before_fork(self, on_demand=False):
-        """`on_demand`: a client waits for this fork; the filling (about a millisecond) waits
-        for the next spare's."""
+    def before_fork(self, generation, on_demand=False):
+        """`generation`: the zygote's (Zygote.generation), bumped when it imports. The free
+        blocks are filled at the first spare's fork after an import, where most holes are made:
+        not at every fork (1-4 ms of the zygote's each time, which back-to-back runs waited for:
+        pandas' warm runs twice as slow), nor for a fork a client waits for (`on_demand`); and so
+        the fillers, never freed, grow only with the zygote's imports."""
         self.invalidate_finders()
-        if not on_demand:
+        if not on_demand and generation != self.filled_generation:
+            self.filled_generation = generation
             self.fill_free_blocks()
 
     def invalidate_finders(self):

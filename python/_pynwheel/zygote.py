@@ -780,7 +780,7 @@ class Zygote:
         sys.stderr.flush()
         facts = self.process_facts()
         self.listings.refresh(self.lane.directories)
-        self.forkprep.before_fork(on_demand)
+        self.forkprep.before_fork(self.generation, on_demand)
         modules = self.forkprep.module_names()
         self.freezer.freeze()  # children then never copy these objects' pages when they collect
         slot = self.board.take()

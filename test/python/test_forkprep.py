@@ -71,10 +71,21 @@ class FillTest(unittest.TestCase):
         self.assertLess(available(), before)
         self.assertTrue(prep.fillers and all(not gc.is_tracked(o) for chunk in prep.fillers for o in chunk))
 
-    def test_on_demand_forks_are_not_filled(self):
+    def test_filled_once_per_generation_and_never_on_demand(self):
         prep = ForkPrep()
-        prep.before_fork(on_demand=True)
+        prep.before_fork(0, on_demand=True)
         self.assertEqual(prep.fillers, [])
+        garbage = [bytes(100) for _ in range(2000)]
+        del garbage[::2]
+        prep.before_fork(0)
+        filled = len(prep.fillers)
+        self.assertGreater(filled, 0)
+        garbage = [bytes(100) for _ in range(2000)]
+        del garbage[::2]
+        prep.before_fork(0)  # the same generation: not again
+        self.assertEqual(len(prep.fillers), filled)
+        prep.before_fork(1)  # after an import
+        self.assertGreater(len(prep.fillers), filled)
 
 
 class ModuleNamesTest(unittest.TestCase):
@@ -106,22 +117,22 @@ class FinderTest(unittest.TestCase):
         with open(os.path.join(self.dir, "pnw_forkprep_early.py"), "w") as f:
             f.write("x = 1\n")
         prep = ForkPrep()
-        prep.before_fork(on_demand=True)  # (its start's imports)
+        prep.before_fork(0, on_demand=True)  # (its start's imports)
         prep.listing()
         self.assertIsNotNone(importlib.util.find_spec("pnw_forkprep_early"))  # listed now
         finder = sys.path_importer_cache[self.dir]
         self.assertNotEqual(finder._path_mtime, -1)
-        prep.before_fork(on_demand=True)
+        prep.before_fork(0, on_demand=True)
         self.assertEqual(finder._path_mtime, -1)
 
     def test_without_a_lookup_since_the_finders_are_left_alone(self):
         prep = ForkPrep()
-        prep.before_fork(on_demand=True)
+        prep.before_fork(0, on_demand=True)
         self.assertFalse(prep.listed)
         self.assertIsNone(importlib.util.find_spec("pnw_forkprep_early"))
         finder = sys.path_importer_cache[self.dir]
         self.assertNotEqual(finder._path_mtime, -1)
-        prep.before_fork(on_demand=True)  # no listing() since: nothing is written
+        prep.before_fork(0, on_demand=True)  # no listing() since: nothing is written
         self.assertNotEqual(finder._path_mtime, -1)
 
     def test_the_child_lists_directories_anew_and_finds_a_new_module(self):
@@ -129,7 +140,7 @@ class FinderTest(unittest.TestCase):
         prep = ForkPrep()
         prep.listing()
         self.assertIsNone(importlib.util.find_spec("pnw_forkprep_late"))  # listed without it
-        prep.before_fork()
+        prep.before_fork(0)
         with open(os.path.join(self.dir, "pnw_forkprep_late.py"), "w") as f:
             f.write("x = 2\n")
 
