@@ -38,10 +38,10 @@ async function measure(command, args, env, inspect) {
   await new Promise((r) => setTimeout(r, 500)); // let the last collections settle
   const runs = pids.reduce((sum, pid) => sum + pages(pid).pss, 0);
   const clientPids = children.map((c) => c.pid).filter((pid) => pid !== undefined && !pids.includes(pid));
-  const parts = inspect ? inspect(pids, clientPids) : null;
+  const inspected = inspect ? inspect(pids, clientPids) : null;
   for (const child of children) child.kill('SIGTERM');
   await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.on('close', r)))));
-  return { runs, parts };
+  return { runs, ...inspected };
 }
 
 /** PSS and private (own) pages of a process, KiB, from /proc/<pid>/smaps_rollup. */
@@ -73,7 +73,13 @@ function ourProcesses(status, runPids, clientPids) {
   const missing = runPids.filter((pid) => !parts.runs.includes(pid));
   parts.runs.push(...missing); // (a run forked elsewhere: counted all the same)
   const sum = (pids, what) => pids.reduce((total, pid) => total + pages(pid)[what], 0);
-  return Object.fromEntries(Object.entries(parts).map(([name, pids]) => [name, { count: pids.length, pss: sum(pids, 'pss'), own: sum(pids, 'own') }]));
+  const counted = Object.fromEntries(Object.entries(parts).map(([name, pids]) => [name, { count: pids.length, pss: sum(pids, 'pss'), own: sum(pids, 'own') }]));
+  // Where the own pages are, by kind of mapping (bench/cow-pages.py): a run, a spare, the zygote that forked them.
+  const family = status.zygotes.find((z) => childrenOf(z.pid).some((pid) => runPids.includes(pid)));
+  const spare = family ? childrenOf(family.pid).find((pid) => !runPids.includes(pid)) : undefined;
+  const targets = [`${runPids[0]}=a run`, ...(spare ? [`${spare}=a spare`] : []), ...(family ? [`${family.pid}=the zygote`] : [])];
+  const table = spawnSync('python3', [path.join(__dirname, 'cow-pages.py'), ...targets], { encoding: 'utf8' }).stdout;
+  return { parts: counted, table };
 }
 
 async function main() {
@@ -104,6 +110,8 @@ async function main() {
       (p.count > 1 ? ` (${mib(p.own / p.count)} MiB each)` : ''));
   }
   console.log(`  ratio pynwheel/python: ${(total / plain.runs).toFixed(3)}; target: at most 150 MiB counted this way`);
+  console.log('Own pages by kind of mapping (bench/cow-pages.py), at the runs\' sleep:');
+  console.log(viaZygote.table.replace(/^/gm, '  ').trimEnd());
   const results = path.join(__dirname, 'results');
   fs.mkdirSync(results, { recursive: true });
   fs.writeFileSync(path.join(results, 'memory.json'), JSON.stringify({ count: COUNT, client: path.basename(CLIENT), python: plain.runs, pynwheel: total, parts, unit: 'KiB' }, null, 2) + '\n');

@@ -42,6 +42,7 @@ import math  # noqa: E402
 import mmap  # noqa: E402
 import os  # noqa: E402
 import re  # noqa: E402
+import resource  # noqa: E402
 import select  # noqa: E402
 import selectors  # noqa: E402
 import signal  # noqa: E402
@@ -84,6 +85,7 @@ import _pynwheel.wire  # noqa: E402
 import _pynwheel.libc  # noqa: E402
 import _pynwheel.debug  # noqa: E402
 import _pynwheel.frozen  # noqa: E402
+import _pynwheel.forkprep  # noqa: E402
 import _pynwheel.preload  # noqa: E402
 import _pynwheel.learn  # noqa: E402
 import _pynwheel.relevance  # noqa: E402

@@ -72,7 +72,7 @@ t.test('runs by the lane and by the daemon, a decline, a routed run, a cold run:
   t.match(text, /\n {2}last declines: other-key-env \(.+\) \d+s ago/, 'the last declines');
 });
 
-t.test('memory by part: the daemon, the zygote, its waiting spares and its runs, each counted', async (t) => {
+t.test('memory by part: the daemon, the zygote, its waiting spares, its runs and their clients, each counted', async (t) => {
   write(sb, 'mem_sleep.py', 'import os, sys, time\nprint(os.getpid(), flush=True)\nsys.stdin.read()\n');
   await pynwheel(sb, ['warm', 'mem_sleep.py']);
   const children = [0, 1].map(() => spawn(process.execPath, [CLI, 'run', 'mem_sleep.py'], { cwd: sb.dir, env: sb.env, stdio: ['pipe', 'pipe', 'inherit'] }));
@@ -86,15 +86,23 @@ t.test('memory by part: the daemon, the zygote, its waiting spares and its runs,
     const z = status.zygotes.find((z: Zygote) => z.memory?.runs.count === 2);
     t.ok(z, 'the zygote that runs them counts its two runs');
     t.ok(z.memory.zygote.count === 1 && z.memory.zygote.ownKiB > 0, 'and itself');
-    const ownOfRuns = pids.reduce((sum, pid) => {
+    const ownPages = (pid: number) => {
       const text = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-      return sum + ['Private_Clean', 'Private_Dirty'].reduce((n, f) => n + Number(new RegExp(`^${f}:\\s+(\\d+) kB`, 'm').exec(text)![1]), 0);
-    }, 0);
+      return ['Private_Clean', 'Private_Dirty'].reduce((n, f) => n + Number(new RegExp(`^${f}:\\s+(\\d+) kB`, 'm').exec(text)![1]), 0);
+    };
+    const ownOfRuns = pids.reduce((sum, pid) => sum + ownPages(pid), 0);
     t.ok(Math.abs(z.memory.runs.ownKiB - ownOfRuns) <= ownOfRuns * 0.5 + 256, `its runs' own pages as /proc tells them (${z.memory.runs.ownKiB} KiB, ${ownOfRuns} KiB)`);
     t.ok(z.memory.spares.count >= 0 && z.memory.spares.pssKiB >= 0, 'its spares');
+    // The runs' clients (node here), known to the zygote by SO_PEERCRED: counted as /proc tells them.
+    t.equal(z.memory.clients.count, 2, 'the two runs\' clients');
+    const ownOfClients = children.reduce((sum, c) => sum + ownPages(c.pid!), 0);
+    t.ok(ownOfClients > 0 && Math.abs(z.memory.clients.ownKiB - ownOfClients) <= ownOfClients * 0.5 + 256,
+      `their own pages as /proc tells them (${z.memory.clients.ownKiB} KiB, ${ownOfClients} KiB)`);
+    t.ok(z.memory.clients.pssKiB > 0, 'and their PSS');
     const text = (await pynwheel(sb, ['status'])).stdout.toString();
-    t.match(text, /\n {2}memory: PSS \d+\.\d MiB\n/, 'the daemon\'s line');
-    t.match(text, /\n {2}memory by part: zygote \d+\.\d MiB own; \d+ spares waiting, PSS \d+\.\d MiB.*; 2 runs, PSS \d+\.\d MiB, \d+\.\d MiB own each\n/, 'a zygote\'s line');
+    t.match(text, /\n {2}memory: PSS \d+\.\d MiB, \d+\.\d MiB own\n/, 'the daemon\'s line');
+    t.match(text, /\n {2}memory by part: zygote PSS \d+\.\d MiB, \d+\.\d MiB own; \d+ spares waiting, PSS \d+\.\d MiB.*; 2 runs, PSS \d+\.\d MiB, \d+\.\d MiB own each; 2 clients, PSS \d+\.\d MiB, \d+\.\d MiB own each\n/, 'a zygote\'s line');
+    t.match(text, /\n {2}memory in all: PSS \d+\.\d MiB \(these parts; the daemon's is above\)\n/, 'and its parts\' sum');
   } finally {
     for (const c of children) c.stdin!.end();
     await Promise.all(children.map((c) => new Promise((r) => c.once('close', r))));

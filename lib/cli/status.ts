@@ -10,8 +10,8 @@ export function formatStatus(reply: Record<string, unknown>): string {
       `${String(reply.runs)} runs served, ${String(reply.active)} running`,
   ];
   const mib = (kib: unknown) => (typeof kib === 'number' ? `${(kib / 1024).toFixed(1)} MiB` : '?');
-  const daemonMemory = reply.memory as { pssKiB?: number } | undefined;
-  if (daemonMemory) lines.push(`  memory: PSS ${mib(daemonMemory.pssKiB)}`);
+  const daemonMemory = reply.memory as { pssKiB?: number; ownKiB?: number } | undefined;
+  if (daemonMemory) lines.push(`  memory: PSS ${mib(daemonMemory.pssKiB)}, ${mib(daemonMemory.ownKiB)} own`);
   const zygotes = (reply.zygotes as Array<Record<string, unknown>>) ?? [];
   if (!zygotes.length) lines.push('no zygotes');
   for (const z of zygotes) {
@@ -25,11 +25,16 @@ export function formatStatus(reply: Record<string, unknown>): string {
     lines.push(`  memory: RSS ${mib(z.rssKiB)}, PSS ${mib(z.pssKiB)}; watching ${String(z.watchedDirectories ?? 0)} directories for changes` +
       `${typeof z.staleCheckNs === 'number' ? ` (${(z.staleCheckNs / 1000).toFixed(1)} us a check)` : ''}`);
     // What each part costs: a spare's own pages are those it copied ahead, a run's those it wrote.
-    const parts = z.memory as Record<'zygote' | 'spares' | 'runs', { count: number; pssKiB: number; ownKiB: number }> | null | undefined;
+    // A client's, the pages of its own process (the native runner, or node) for a run in progress.
+    const parts = z.memory as Record<'zygote' | 'spares' | 'runs' | 'clients', { count: number; pssKiB: number; ownKiB: number }> | null | undefined;
     if (parts) {
       const each = (p: { count: number; ownKiB: number }) => (p.count ? `, ${mib(p.ownKiB / p.count)} own each` : '');
-      lines.push(`  memory by part: zygote ${mib(parts.zygote.ownKiB)} own; ${parts.spares.count} spares waiting, PSS ${mib(parts.spares.pssKiB)}${each(parts.spares)}; ` +
-        `${parts.runs.count} runs, PSS ${mib(parts.runs.pssKiB)}${each(parts.runs)}`);
+      lines.push(`  memory by part: zygote PSS ${mib(parts.zygote.pssKiB)}, ${mib(parts.zygote.ownKiB)} own; ` +
+        `${parts.spares.count} spares waiting, PSS ${mib(parts.spares.pssKiB)}${each(parts.spares)}; ` +
+        `${parts.runs.count} runs, PSS ${mib(parts.runs.pssKiB)}${each(parts.runs)}; ` +
+        `${parts.clients.count} clients, PSS ${mib(parts.clients.pssKiB)}${each(parts.clients)}`);
+      const total = parts.zygote.pssKiB + parts.spares.pssKiB + parts.runs.pssKiB + parts.clients.pssKiB;
+      lines.push(`  memory in all: PSS ${mib(total)} (these parts; the daemon's is above)`);
     }
     const forks = (z.forks as { spare?: number; onDemand?: number } | undefined) ?? {};
     const lane = (z.lane as { served?: number; path?: string | null } | undefined) ?? {};

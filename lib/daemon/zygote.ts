@@ -85,8 +85,11 @@ export interface ZygoteStatus {
   /** Directories watched for changes to imported modules, and what one check costs (ns, mean). */
   watchedDirectories: number;
   staleCheckNs: number | null;
-  /** What it costs, as the zygote reads it: itself, its waiting spares (each one's pages copied ahead) and its runs (each one's own pages). */
-  memory: { zygote: MemoryPart; spares: MemoryPart; runs: MemoryPart } | null;
+  /**
+   * What it costs, as the zygote reads it: itself, its waiting spares (each one's pages copied
+   * ahead), its runs (each one's own pages) and the runs' clients (their pids from SO_PEERCRED).
+   */
+  memory: { zygote: MemoryPart; spares: MemoryPart; runs: MemoryPart; clients: MemoryPart } | null;
   skipped: string[];
   startedAt: number;
   /** The warm-ups it had (the last few), and what it is importing now. */
@@ -419,8 +422,8 @@ function memoryParts(value: unknown): ZygoteStatus['memory'] {
   };
   const v = value as Record<string, unknown> | null;
   if (!v || typeof v !== 'object') return null;
-  const [zygote, spares, runs] = [part(v.zygote), part(v.spares), part(v.runs)];
-  return zygote && spares && runs ? { zygote, spares, runs } : null;
+  const [zygote, spares, runs, clients] = [part(v.zygote), part(v.spares), part(v.runs), part(v.clients)];
+  return zygote && spares && runs && clients ? { zygote, spares, runs, clients } : null;
 }
 
 /** The daemon's own memory, as a zygote's parts are counted. */

@@ -7,6 +7,7 @@ else happens and runs them in this order, one process after another (the fork is
                preload.py  top-level imports, what is imported, compiled scripts
                learn.py    modules the runs import lazily, learned as preloads (the run records them at exit)
                frozen.py   gc.freeze() before each fork, out of the runs' sight
+               forkprep.py before each fork: import finders invalidated, obmalloc's free blocks filled
                watcher.py  whether an imported module changed on disk
                relevance.py  which file changes matter to what the zygote imported
                lane.py     the lane's socket, and the check of a request that comes by it

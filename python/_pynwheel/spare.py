@@ -8,8 +8,8 @@ Its fd 2 is still the zygote's (daemon.log) here: debug lines are written before
 """
 
 import gc
-import importlib
 import os
+import resource  # here, in the zygote: a spare importing it would load it anew, copying pages
 import select
 import signal
 import socket
@@ -146,7 +146,6 @@ def ready(child):
     # namespaces) is the zygote's: read there once, not by every spare (zygote.process_facts).
     child.title, child.scheduling, child.confinement = child.process_facts
     try:
-        import resource
         child.limits.set([[which, *resource.getrlimit(which)] for which in range(getattr(resource, "RLIM_NLIMITS", 16))])
     except Exception:
         pass
@@ -192,10 +191,8 @@ def wait(child):
     rather than race it for the accept and for the CPU the run needs. So a spare woken for a
     connection never leaves it behind: one that is let go at that moment declines it (the
     client asks the daemon)."""
-    # A fresh interpreter lists directories anew (a package installed a moment ago is
-    # found): import finders forget their listings now, and list again at the run's first
-    # import; nothing imports while a spare waits, so that is as fresh as at its start.
-    importlib.invalidate_caches()
+    # (Import finders forgot their listings in the zygote, just before the fork: forkprep.py.
+    # Nothing imports in a spare, so the run's first import lists directories anew, as python's.)
     child.lane.ask = lambda key: ask_zygote(child, key)
     lane = child.lane.sock
     line = child.line

@@ -11,12 +11,14 @@ import select
 import selectors
 import signal
 import socket
+import struct
 import sys
 import time
 
 from . import debug
 from .board import HotPages, StatusBoard
 from .child import Child
+from .forkprep import ForkPrep
 from .frozen import Freezer, install as install_gc_functions
 from .libc import CLibrary, fork_quietly
 from .lane import Lane, decline_message, readable
@@ -74,12 +76,21 @@ class LaneRun:
     def __init__(self, sock):
         self.sock = sock
         self.channel = Channel(sock, CLIENT_FRAME_LIMIT)
+        self.client_pid = peer_pid(sock)  # for status: what the client's process costs
 
     def send(self, message):
         try:
             self.channel.send(message)
         except OSError:
             pass
+
+
+def peer_pid(sock):
+    """The pid of the process at the other end of a Unix socket (SO_PEERCRED), or None."""
+    try:
+        return struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0] or None
+    except OSError:
+        return None
 
 
 class SpareLine:
@@ -127,9 +138,11 @@ class Zygote:
         self.daemon_served = 0  # runs of the daemon's that a spare took (relayed)
         self.declines = Declines()
         self.relays = {}  # relay socket fd -> Relay
+        self.relay_clients = {}  # run pid -> its client's pid (SO_PEERCRED, as the daemon sent it), for status
         self.generation = 0  # bumped when a module is imported or a script becomes known
         roots = library_roots()
         self.freezer = Freezer(self.c)  # gc.freeze() before each fork, kept out of the runs' sight
+        self.forkprep = ForkPrep()  # and what else spares the children copies of its pages
         self._process_facts = None  # (process_facts)
         install_gc_functions()
         self.preloader = Preloader(skip, roots, self.listings, self.freezer)
@@ -330,6 +343,8 @@ class Zygote:
 
     def _handle(self, message, fds):
         kind = message.get("type")
+        if kind in ("run", "warm"):
+            self.forkprep.listing()  # its preloads and routing look for modules
         if kind == "run":
             return self._run(message, fds)
         close_all(fds)
@@ -354,8 +369,16 @@ class Zygote:
                                "staleCheckNs": self.watcher.check_ns,
                                "memory": {"zygote": memory_of([os.getpid()]),
                                           "spares": memory_of([spare.pid for spare in self.spares]),
-                                          "runs": memory_of(list(self.runs) + list(self.lane_runs))}})
+                                          "runs": memory_of(list(self.runs) + list(self.lane_runs)),
+                                          "clients": memory_of(self._client_pids())}})
         return None
+
+    def _client_pids(self):
+        """The clients of the runs in progress (a native client, or node): theirs to pay, counted."""
+        clients = {run.client_pid for run in self.lane_runs.values()}
+        clients.update(client for run, client in self.relay_clients.items() if run in self.runs)
+        clients.discard(None)
+        return sorted(clients)
 
     def _signal(self, run_id, signo, group, unless_done=False):
         if not (isinstance(signo, int) and 0 < signo < signal.NSIG):
@@ -543,6 +566,10 @@ class Zygote:
                 self.channel.send({"type": "failed", "id": run_id, "message": "the run's process did not start"})
             return
         self.runs[pid] = run_id
+        caller = relay.request.get("callerPid")
+        self.relay_clients = {run: client for run, client in self.relay_clients.items() if run in self.runs}
+        if type(caller) is int and caller > 0:
+            self.relay_clients[pid] = caller
         self.channel.send({"type": "started", "id": run_id, "pid": pid})
         # The child holds signals blocked until it is the run: these reach python's handlers.
         for signo, group in relay.early_signals:
@@ -666,7 +693,10 @@ class Zygote:
         """Imports what the runs imported lazily (learn.py), and renews the spares for it."""
         if self.retiring or self.lane.sock is None:
             return
+        refused = len(self.learner.refused)
         wanted = self.learner.wanted(self.preloader, self.listings)
+        if wanted or len(self.learner.refused) != refused:
+            self.forkprep.listing()  # it looked for them
         if not wanted:
             return
         if self.watcher.changed() is not None:
@@ -757,6 +787,8 @@ class Zygote:
         sys.stderr.flush()
         facts = self.process_facts()
         self.listings.refresh(self.lane.directories)
+        self.forkprep.before_fork(self.generation, on_demand)
+        modules = self.forkprep.module_names()
         self.freezer.freeze()  # children then never copy these objects' pages when they collect
         slot = self.board.take()
         pid = fork_quietly()
@@ -773,7 +805,7 @@ class Zygote:
                           self.c, self.startup)
             child.process_facts = facts
             child.learn_path = self.learner.path
-            child.modules_at_fork = frozenset(sys.modules)  # what a run imports beyond it is recorded
+            child.modules_at_fork = modules  # what a run imports beyond it is recorded
             return child
         if slot >= 0:
             self.slots[pid] = slot
