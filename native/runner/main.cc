@@ -12,6 +12,7 @@
 //   session.h   a terminal session's runs          caller.h    the caller's signals and fds
 //   direct.h    exec of python itself              debug.h     PYNWHEEL_DEBUG=1's lines
 //   cold.h      a cold run's daemon and warm-up    warm.h      `pynwheel warm FILE` without Node
+//   guess.h     a new script's family, guessed
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@
 #include "cold.h"
 #include "debug.h"
 #include "direct.h"
+#include "guess.h"
 #include "handover.h"
 #include "locate.h"
 #include "masquerade.h"
@@ -82,6 +84,24 @@ Lane ConnectLane(const RunArgs& run, const Location& where, const TerminalSessio
   lane.route = RouteName(where.python, where.cwd, run.file, session.sid);
   lane.sock = ConnectRoute(where.runtime_dir, lane.route, &lane.miss);
   lane.error = errno;
+  if (lane.sock >= 0) return lane;
+  // No route of its own (a new script): the lane of the family its imports name, if one is warm.
+  std::string family;
+  std::string path = run.file[0] == '/' ? run.file : where.cwd + "/" + run.file;
+  std::string guess = GuessFamilyRoute(where.runtime_dir, where.python, path, session.sid, &family);
+  if (guess.empty()) return lane;
+  const char* guess_miss = nullptr;
+  int sock = ConnectRoute(where.runtime_dir, guess, &guess_miss);
+  if (sock < 0) {
+    Debug("no route (%s: r/%s: %s), nor one of its family [%s] (r/%s: %s); asking the daemon", lane.miss,
+          lane.route.c_str(), std::strerror(lane.error), family.c_str(), guess.c_str(), std::strerror(errno));
+    lane.miss = pynwheel_protocol::kNoRoute;
+    lane.error = -1;  // said already
+    return lane;
+  }
+  Debug("no route (%s: r/%s); a new script of family [%s]: r/%s", lane.miss, lane.route.c_str(), family.c_str(), guess.c_str());
+  lane.sock = sock;
+  lane.route = guess;
   return lane;
 }
 
@@ -123,7 +143,7 @@ void TryLane(const Lane& lane, const Outgoing& request, const Caller& caller, co
 }
 
 void SayWhyNoLane(const Lane& lane, const char* run_kind) {
-  if (!Debugging()) return;
+  if (!Debugging() || lane.error == -1) return;
   if (std::strcmp(lane.miss, pynwheel_protocol::kModuleRun) == 0) {
     Debug("%s run (%s); asking the daemon", run_kind, lane.miss);
   } else {

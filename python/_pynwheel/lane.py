@@ -221,6 +221,8 @@ class Lane:
             self.python_identity = None
         self.scripts = {}  # (path, mtime_ns, size, ino) -> (import names, script dir, local names)
         self.ask = None  # in a spare: key -> the zygote's record of a script it learnt of since, or None
+        self.read_new = None  # in a spare: path -> (record, None) or (None, decline) for a script never run (newscript.py)
+        self.learnt = None  # in a spare: (key, record) of the script the last check read itself
         self.directories = {}  # the scripts' directories (an ordered set): the zygote keeps their listings
         self.sock = None
         self.ino = None
@@ -285,6 +287,14 @@ class Lane:
         self.directories[script_dir] = None
         return True
 
+    def learn(self, key, known):
+        """In the zygote: a spare read this script itself and took its run (newscript.py)."""
+        if len(self.scripts) > 4096:
+            self.scripts.clear()
+            self.directories.clear()
+        self.scripts[key] = known
+        self.directories[known[1]] = None
+
     def session_fault(self, request, peer_pid):
         """In a spare: None if the client's terminal session is this zygote's (or neither has
         one), else ("other-session", message). A run of a session zygote joins its client's
@@ -342,6 +352,13 @@ class Lane:
             known = self.ask(key)
             if known is not None:
                 self.scripts[key] = known
+        self.learnt = None
+        if known is None and self.read_new is not None:
+            # Never run here (the runner guessed this zygote's family): the spare reads it.
+            known, fault = self.read_new(path)
+            if known is None:
+                return fault
+            self.learnt = key, known
         if known is None:
             return "unknown-script", decline_message("unknown-script")
         names, script_dir, local = known

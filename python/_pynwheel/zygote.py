@@ -576,6 +576,8 @@ class Zygote:
             self.runs_served += 1
             self.last_handout = time.monotonic()
             if message.get("lane") and len(fds) == 1:
+                if "script" in message:
+                    self._learn_new_script(message)
                 run = self.lane_runs[spare.pid] = LaneRun(socket.socket(fileno=fds[0]))
                 self.selector.register(run.sock, selectors.EVENT_READ, ("client", spare.pid))
                 self.lane_served += 1
@@ -590,6 +592,16 @@ class Zygote:
             self.spare_lines.pop(spare.pid, None)
             if spare in self.spares:
                 self.spares.remove(spare)
+
+    def _learn_new_script(self, message):
+        """A spare read a new script itself and took its run (newscript.py): later spares know
+        it, and the daemon publishes its route."""
+        try:
+            key, names, script_dir, local = message["script"]
+            self.lane.learn(tuple(key), ([tuple(name) for name in names], script_dir, frozenset(local)))
+        except (TypeError, ValueError):
+            return
+        self.channel.send({"type": "learnt", "cwd": message.get("cwd"), "file": message.get("file")})
 
     def _on_lane_client(self, pid):
         """The client of a lane run sent a signal to pass on, or went away."""
@@ -766,6 +778,7 @@ class Zygote:
                           self.c, self.startup)
             child.process_facts = facts
             child.learn_path = self.learner.path
+            child.family = self.family
             child.modules_at_fork = frozenset(sys.modules)  # what a run imports beyond it is recorded
             return child
         if slot >= 0:
