@@ -74,6 +74,7 @@ const char* PythonRunsItself() {
 struct Lane {
   int sock = -1;
   std::string route;
+  bool guessed = false;  // the lane of the family its imports name (guess.h): the script has no route
   const char* miss = pynwheel_protocol::kModuleRun;  // module and -c runs do not take a lane
   int error = 0;
 };
@@ -102,6 +103,7 @@ Lane ConnectLane(const RunArgs& run, const Location& where, const TerminalSessio
   Debug("no route (%s: r/%s); a new script of family [%s]: r/%s", lane.miss, lane.route.c_str(), family.c_str(), guess.c_str());
   lane.sock = sock;
   lane.route = guess;
+  lane.guessed = true;
   return lane;
 }
 
@@ -114,7 +116,7 @@ struct Outgoing {
 };
 
 Outgoing PrepareRequest(const RunArgs& run, const Location& where, const bool present[3], const Caller& caller,
-                        const TerminalSession& session, bool cold) {
+                        const TerminalSession& session, bool cold, bool new_script) {
   Outgoing out;
   for (int fd = 0; fd < 3; fd++) {
     if (present[fd]) out.fds.push_back(fd);
@@ -123,7 +125,7 @@ Outgoing PrepareRequest(const RunArgs& run, const Location& where, const bool pr
   if (out.cwd_fd >= 0) out.fds.push_back(out.cwd_fd);
   out.fds.insert(out.fds.end(), caller.fds.begin(), caller.fds.end());
   RequestFds sent{{present[0], present[1], present[2]}, out.cwd_fd >= 0};
-  out.json = BuildRunRequest(run, where, sent, StatusSignal(), AskForStatusSignal(), &caller, session, cold);
+  out.json = BuildRunRequest(run, where, sent, StatusSignal(), AskForStatusSignal(), &caller, session, cold, new_script);
   out.frame = EncodeFrame(out.json, static_cast<unsigned>(out.fds.size()));
   return out;
 }
@@ -245,7 +247,7 @@ int main(int argc, char** argv) {
   // PYNWHEEL_COLD=0: no cold runs, a first run waits for its zygote as every run is served then.
   const char* cold_setting = getenv("PYNWHEEL_COLD");
   bool cold = !masquerade && !(cold_setting && std::strcmp(cold_setting, "0") == 0);
-  Outgoing request = PrepareRequest(run, where, present, caller, session, cold);
+  Outgoing request = PrepareRequest(run, where, present, caller, session, cold, lane.guessed);
   if (lane.sock >= 0) TryLane(lane, request, caller, session);  // returns only if the lane did not take the run
   else SayWhyNoLane(lane, run.has_code ? "-c" : "module");
   AskDaemon(argv, run, where, request, caller, session, present, cold);

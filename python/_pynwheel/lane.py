@@ -17,6 +17,7 @@ import sys
 from .wire import ARGS_LIMIT, LANE_DECLINES, NOTIFY_SIGNALS, NOTIFY_TOKEN_BELOW, REQUEST_CHECKS, RESOURCE_LIMITS
 
 SAFE_INTEGER = (1 << 53) - 1
+READ_FIRST_BYTES = 16384  # a script its spare does not know of this size or less is read, not asked about
 FD_BELOW = 1 << 31
 MAX_SIGNAL = 64  # Linux's SIGRTMAX (lib/shared/signals.ts)
 SIGKILL, SIGSTOP = signal.SIGKILL, signal.SIGSTOP
@@ -346,19 +347,26 @@ class Lane:
             return "no-script", decline_message("no-script")
         key = (path, st.st_mtime_ns, st.st_size, st.st_ino)
         known = self.scripts.get(key)
-        if known is None and self.ask is not None:
-            # A script the zygote came to know after this spare was forked (a new script's
-            # first run): the zygote says what it knows of it, so no spare is let go for it.
-            known = self.ask(key)
-            if known is not None:
-                self.scripts[key] = known
         self.learnt = None
+        # A script the zygote came to know after this spare was forked (a new script's first
+        # run, or an edit): the zygote says what it knows of it (Lane.ask), or the spare reads
+        # it itself (newscript.py). A small one is read at once, which is quicker than asking
+        # the zygote (it must be scheduled to answer); one the runner found no route for
+        # (newScript) its zygote has not run.
+        asked = False
+        if known is None and self.ask is not None and r.get("newScript") is not True and (
+                self.read_new is None or st.st_size > READ_FIRST_BYTES):
+            known, asked = self.ask(key), True
         if known is None and self.read_new is not None:
-            # Never run here (the runner guessed this zygote's family): the spare reads it.
             known, fault = self.read_new(path)
+            if known is not None:
+                self.learnt = key, known  # (the zygote hears of it when the run is taken)
+            elif fault[0] == "not-preloaded" and not asked and self.ask is not None and r.get("newScript") is not True:
+                known, asked = self.ask(key), True  # its zygote may have imported them since this spare's fork
             if known is None:
                 return fault
-            self.learnt = key, known
+        if known is not None and asked:
+            self.scripts[key] = known
         if known is None:
             return "unknown-script", decline_message("unknown-script")
         names, script_dir, local = known

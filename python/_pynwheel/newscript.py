@@ -26,6 +26,18 @@ class NewScripts:
         self.listings = listings
         self.family = family
 
+    def warm_up(self, directory):
+        """Through read()'s steps once on harmless inputs while the spare waits: their first
+        touches of the zygote's pages (the parser's, the listing's: copy-on-write faults) are
+        then off the run's path (0.3-0.5 ms)."""
+        try:
+            names = top_level_imports(ast.parse(b"import os\nfrom os import path\n", "<warm-up>"))
+            local = self.listings.module_names(directory)
+            self.preloader.family_of(names, local)
+            self.preloader.would_import(names, local)
+        except Exception:
+            pass  # only a warm-up
+
     def read(self, path):
         """(import names, script dir, local names) as Lane.scripts holds them if this zygote may
         run the script at `path` as it is, else (None, (laneDeclines code, message))."""

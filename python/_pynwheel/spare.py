@@ -190,7 +190,9 @@ def wait(child):
     # import; nothing imports while a spare waits, so that is as fresh as at its start.
     importlib.invalidate_caches()
     child.lane.ask = lambda key: ask_zygote(child, key)
-    child.lane.read_new = NewScripts(child.preloader, child.listings, child.family).read
+    new_scripts = NewScripts(child.preloader, child.listings, child.family)
+    new_scripts.warm_up(os.path.dirname(child.startup.entry_file))
+    child.lane.read_new = new_scripts.read
     lane = child.lane.sock
     line = child.line
     poller = select.epoll()
