@@ -227,9 +227,9 @@ function main() {
       `${r.overMs >= 0 ? '+' : ''}${r.overMs}`, r.met ? 'met' : 'NOT met']));
   console.log(`\nFirst run of a new script whose imports a warm zygote has (wall ms; ${RUNS * 2} samples, ${HEAVY_RUNS * 2} for torch)`);
   printTable(['imports', 'python med', 'new script med', 'min', 'max', 'its 2nd run med', `target ${NEW_SCRIPT_MS} ms`,
-    ...(BASELINE ? ['baseline new med', 'baseline 2nd med'] : [])],
+    ...(BASELINE ? ['baseline new med', 'min', 'baseline 2nd med'] : [])],
     result.newScript.map((r) => [r.label, r.python.median, r.first.median, r.first.min, r.first.max, r.warm.median, r.met ? 'met' : 'NOT met',
-      ...(BASELINE ? [r.baselineFirst.median, r.baselineWarm.median] : [])]));
+      ...(BASELINE ? [r.baselineFirst.median, r.baselineFirst.min, r.baselineWarm.median] : [])]));
   if (BASELINE) console.log(`(baseline: ${BASELINE})`);
   console.log(`load average (1, 5, 15 min) at the start: ${result.load.start.join(' ')}; at the end: ${os.loadavg().map((l) => +l.toFixed(2)).join(' ')}`);
   fs.mkdirSync(path.join(__dirname, 'results'), { recursive: true });
