@@ -370,7 +370,9 @@ class Lane:
         if known is None:
             return "unknown-script", decline_message("unknown-script")
         names, script_dir, local = known
-        if self.listings.module_names(script_dir) != local:
+        # (A script read just now had its directory listed just now.)
+        fresh = self.learnt is not None and self.learnt[1] is known
+        if not fresh and self.listings.module_names(script_dir) != local:
             return "directory-changed", decline_message("directory-changed")
         r["importNames"] = names
         r["localModules"] = [script_dir, sorted(local)]
