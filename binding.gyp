@@ -6,6 +6,7 @@
       "native/runner/cold.cc",
       "native/runner/debug.cc",
       "native/runner/direct.cc",
+      "native/runner/guess.cc",
       "native/runner/handover.cc",
       "native/runner/interp_cache.cc",
       "native/runner/json.cc",

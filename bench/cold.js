@@ -12,7 +12,10 @@
 //     that script's second (warm) run.
 // Prints the tables and the targets (python + 5 ms; 5 ms), saves bench/results/<name>.json.
 //
-// Usage: node bench/cold.js [--quick] [--runs N] [--only cold|new]   (npm run bench runs it after startup.js)
+// Usage: node bench/cold.js [--quick] [--runs N] [--only cold|new] [--baseline DIR]   (npm run bench runs it after startup.js)
+// --baseline DIR: the new-script table also times another checkout's build (DIR: its root, built),
+// with a daemon and runtime directory of its own, each sample beside this checkout's (A/B, the
+// order switched each round).
 // The Python environment: as bench/startup.js ($PYNWHEEL_BENCH_PYTHON, else .venv-bench-pools).
 'use strict';
 const { spawnSync } = require('node:child_process');
@@ -32,7 +35,9 @@ const RUNS = runsFlag >= 0 ? Number(argv[runsFlag + 1]) : QUICK ? 3 : 9;
 const HEAVY_RUNS = QUICK ? 2 : Math.min(RUNS, 5);
 const onlyFlag = argv.indexOf('--only');
 const ONLY = onlyFlag >= 0 ? argv[onlyFlag + 1] : null; // 'cold' or 'new': one table
-const NAME = (QUICK ? 'cold-quick' : 'cold') + (ONLY ? `-${ONLY}` : '');
+const baselineFlag = argv.indexOf('--baseline');
+const BASELINE = baselineFlag >= 0 ? path.resolve(argv[baselineFlag + 1]) : null;
+const NAME = (QUICK ? 'cold-quick' : 'cold') + (ONLY ? `-${ONLY}` : '') + (BASELINE ? '-ab' : '');
 /** The issue's targets: a cold run within python's time plus this; a new script's run within this. */
 const COLD_SLACK_MS = 5;
 const NEW_SCRIPT_MS = 5;
@@ -127,8 +132,15 @@ function main() {
     PATH: `${path.dirname(PYTHON)}:${process.env.PATH}`, HOME: process.env.HOME, LANG: 'C.UTF-8',
     PYNWHEEL_RUNTIME_DIR: runtimeDir, PYNWHEEL_PYTHON: PYTHON, TF_CPP_MIN_LOG_LEVEL: '3', MPLBACKEND: 'Agg', PYNWHEEL_IDLE: '600',
   };
+  // The baseline's own daemon, runner and runtime directory (--baseline).
+  const base = BASELINE && {
+    runner: path.join(BASELINE, 'build', 'Release', 'pynwheel-runner'), cli: path.join(BASELINE, 'bin', 'pynwheel.js'),
+    env: { ...env, PYNWHEEL_RUNTIME_DIR: path.join(dir, 'rt-baseline') },
+  };
+  if (base) fs.mkdirSync(base.env.PYNWHEEL_RUNTIME_DIR, { mode: 0o700 });
   const cleanup = () => {
     spawnSync(process.execPath, [NODE_CLI, 'stop'], { env, stdio: 'ignore' });
+    if (base) spawnSync(process.execPath, [base.cli, 'stop'], { env: base.env, stdio: 'ignore' });
     fs.rmSync(dir, { recursive: true, force: true });
   };
   process.once('SIGINT', () => { cleanup(); process.exit(130); });
@@ -144,7 +156,7 @@ function main() {
     timer: TIMER ? 'fork+exec from bench/timer.c' : 'spawnSync from Node',
     machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, kernel: os.release(), node: process.version },
     python: spawnSync(PYTHON, ['-c', 'import sys; print(sys.version.split()[0])'], { encoding: 'utf8' }).stdout.trim(),
-    cold: [], newScript: [],
+    cold: [], newScript: [], load: { start: os.loadavg().map((l) => +l.toFixed(2)) },
   };
   try {
     const available = SCRIPTS.filter((s) => spawnSync(PYTHON, ['-c', s.imports.map((m) => `import ${m}`).join('\n') || 'pass']).status === 0);
@@ -173,18 +185,35 @@ function main() {
       const label = imports.join(', ');
       const warmed = spawnSync(process.execPath, [NODE_CLI, 'warm', '--packages', imports.join(',')], { env, encoding: 'utf8' });
       if (warmed.status !== 0) throw new Error(`pynwheel warm --packages ${imports}: ${warmed.stderr}`);
+      if (base) {
+        const baseWarmed = spawnSync(process.execPath, [base.cli, 'warm', '--packages', imports.join(',')], { env: base.env, encoding: 'utf8' });
+        if (baseWarmed.status !== 0) throw new Error(`baseline: pynwheel warm --packages ${imports}: ${baseWarmed.stderr}`);
+      }
       const heavy = imports.includes('torch');
       const n = heavy ? HEAVY_RUNS * 2 : RUNS * 2;
-      const times = { python: [], first: [], warm: [] };
+      const times = { python: [], first: [], warm: [], baseFirst: [], baseWarm: [] };
       for (let i = 0; i < n; i++) {
         const file = path.join(dir, `new_${imports.join('_')}_${i}.py`);
         fs.writeFileSync(file, imports.map((m) => `import ${m}\n`).join('') + `x = ${i}\n`);
         times.python.push(once([PYTHON, file], env));
-        times.first.push(once([RUNNER, 'run', file], env)); // never seen before
-        times.warm.push(once([RUNNER, 'run', file], env)); // its second run
-        sleepMs(20);
+        const ours = () => {
+          times.first.push(once([RUNNER, 'run', file], env)); // never seen before
+          times.warm.push(once([RUNNER, 'run', file], env)); // its second run
+        };
+        const baseline = () => {
+          // A file of its own, as new to the baseline's daemon as this one's to ours.
+          const baseFile = file.replace(/\.py$/, '_b.py');
+          fs.copyFileSync(file, baseFile);
+          times.baseFirst.push(once([base.runner, 'run', baseFile], base.env));
+          times.baseWarm.push(once([base.runner, 'run', baseFile], base.env));
+        };
+        for (const step of !base ? [ours] : i % 2 ? [baseline, ours] : [ours, baseline]) {
+          step();
+          sleepMs(20);
+        }
       }
       const row = { label, python: summary(times.python), first: summary(times.first), warm: summary(times.warm) };
+      if (base) Object.assign(row, { baselineFirst: summary(times.baseFirst), baselineWarm: summary(times.baseWarm) });
       row.met = row.first.median <= NEW_SCRIPT_MS;
       result.newScript.push(row);
       console.error(`new script ${label}: first ${row.first.median} ms, warm ${row.warm.median} ms, python ${row.python.median} ms`);
@@ -197,8 +226,12 @@ function main() {
     result.cold.map((r) => [r.label, r.python.median, r.python.min, r.python.max, r.pynwheel.median, r.pynwheel.min, r.pynwheel.max,
       `${r.overMs >= 0 ? '+' : ''}${r.overMs}`, r.met ? 'met' : 'NOT met']));
   console.log(`\nFirst run of a new script whose imports a warm zygote has (wall ms; ${RUNS * 2} samples, ${HEAVY_RUNS * 2} for torch)`);
-  printTable(['imports', 'python med', 'new script med', 'min', 'max', 'its 2nd run med', `target ${NEW_SCRIPT_MS} ms`],
-    result.newScript.map((r) => [r.label, r.python.median, r.first.median, r.first.min, r.first.max, r.warm.median, r.met ? 'met' : 'NOT met']));
+  printTable(['imports', 'python med', 'new script med', 'min', 'max', 'its 2nd run med', `target ${NEW_SCRIPT_MS} ms`,
+    ...(BASELINE ? ['baseline new med', 'min', 'baseline 2nd med'] : [])],
+    result.newScript.map((r) => [r.label, r.python.median, r.first.median, r.first.min, r.first.max, r.warm.median, r.met ? 'met' : 'NOT met',
+      ...(BASELINE ? [r.baselineFirst.median, r.baselineFirst.min, r.baselineWarm.median] : [])]));
+  if (BASELINE) console.log(`(baseline: ${BASELINE})`);
+  console.log(`load average (1, 5, 15 min) at the start: ${result.load.start.join(' ')}; at the end: ${os.loadavg().map((l) => +l.toFixed(2)).join(' ')}`);
   fs.mkdirSync(path.join(__dirname, 'results'), { recursive: true });
   fs.writeFileSync(path.join(__dirname, 'results', `${NAME}.json`), `${JSON.stringify(result, null, 2)}\n`);
 }

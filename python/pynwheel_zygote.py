@@ -91,6 +91,7 @@ import _pynwheel.learn  # noqa: E402
 import _pynwheel.relevance  # noqa: E402
 import _pynwheel.watcher  # noqa: E402
 import _pynwheel.lane  # noqa: E402
+import _pynwheel.newscript  # noqa: E402
 import _pynwheel.board  # noqa: E402
 import _pynwheel.child  # noqa: E402
 import _pynwheel.title  # noqa: E402

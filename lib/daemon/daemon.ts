@@ -455,6 +455,8 @@ export class Daemon {
           const route = this.routes.publish(run.request.python, run.request.cwd, run.request.file, zygote.lanePath, run.session);
           if (route !== null) this.debug(run, `route r/${route} published (to ${zygote.lanePath})`);
         }
+        // And new scripts of its family may go straight there too (native/runner/guess.h).
+        if (zygote.lanePath) this.routes.publishFamily(zygote.key.python, zygote.key.family, zygote.lanePath, zygote.key.session);
       },
       exited: (outcome) => {
         this.runsServed++;
@@ -565,6 +567,9 @@ export class Daemon {
       warmed: (preloaded) => {
         if (request.file !== undefined && warmingZygote.lanePath) {
           this.routes.publish(request.python, request.cwd, request.file, warmingZygote.lanePath, session);
+        }
+        if (warmingZygote.lanePath) {
+          this.routes.publishFamily(warmingZygote.key.python, warmingZygote.key.family, warmingZygote.lanePath, warmingZygote.key.session);
         }
         const ms = Date.now() - warming.startedAt;
         warmingZygote.noteWarmed({ why: request.why ?? 'pynwheel warm', target: describeTarget(request), at: warming.startedAt, ms });
@@ -696,6 +701,10 @@ export class Daemon {
     zygote.on('lane', (served) => {
       this.runsServed += served;
       this.touch();
+    });
+    zygote.on('learnt', (cwd, file) => {
+      // A spare took a new script's run by its family's route: its own route from now on.
+      if (zygote.lanePath) this.routes.publish(key.python, cwd, file, zygote.lanePath, key.session);
     });
     zygote.on('dead', (reason) => {
       this.routes.forget(lane);

@@ -5,7 +5,7 @@
 // anything it is not sure of; a route is only a hint.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { routeName, routesDir } from '../shared/route-name';
+import { familyRouteName, packageRouteName, routeName, routesDir } from '../shared/route-name';
 import { log } from './log';
 
 /** Routes kept, most recently published last; older ones are removed. */
@@ -33,7 +33,20 @@ export class Routes {
 
   /** The next runs of this script may go straight to `lane`; returns the route's name if it is new. */
   publish(python: string, cwd: string, file: string, lane: string, session?: number): string | null {
-    const name = routeName(python, cwd, file, session);
+    return this.link(routeName(python, cwd, file, session), lane);
+  }
+
+  /**
+   * A zygote's family route, and a mark per package of its family (a link to its lane too,
+   * so that it goes with it): the runner sends a script that has no route yet to the lane of
+   * the family its imports name (native/runner/guess.h).
+   */
+  publishFamily(python: string, family: readonly string[], lane: string, session?: number): void {
+    for (const name of family) this.link(packageRouteName(python, name), lane);
+    this.link(familyRouteName(python, family, session), lane);
+  }
+
+  private link(name: string, lane: string): string | null {
     if (this.targets.get(name) === lane) return null;
     const link = path.join(this.dir, name);
     const temporary = `${link}.${process.pid}.tmp`;

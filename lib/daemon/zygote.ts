@@ -97,7 +97,7 @@ export interface ZygoteStatus {
   importing: string | null;
 }
 
-export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, string[]]; lane: [number]; importing: [string] }> {
+export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, string[]]; lane: [number]; importing: [string]; learnt: [string, string] }> {
   readonly python: string;
   readonly startedAt = Date.now();
   pid = 0;
@@ -319,6 +319,11 @@ export class Zygote extends EventEmitter<{ dead: [string]; stale: [string, strin
       this.laneActive = Number(message.active) || 0;
       this.lastUsed = Date.now();
       this.emit('lane', added);
+      return;
+    }
+    if (message.type === 'learnt' && typeof message.cwd === 'string' && typeof message.file === 'string') {
+      // A spare read a new script itself and took its run (python/_pynwheel/newscript.py).
+      this.emit('learnt', message.cwd, message.file);
       return;
     }
     if (message.type === 'stale') {

@@ -71,6 +71,12 @@ export interface RunRequest {
    * zygote for the script's next run meanwhile (a cold run).
    */
   cold?: boolean;
+  /**
+   * The native runner found no route for the script and sent it to the lane of the family its
+   * imports name (native/runner/guess.h): the spare reads the script itself at once, without
+   * asking its zygote first (python/_pynwheel/newscript.py). The daemon ignores it.
+   */
+  newScript?: boolean;
 }
 
 /**

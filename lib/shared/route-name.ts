@@ -16,11 +16,31 @@ export function routesDir(runtimeDir: string): string {
  * (a client computes it on every run; BigInt arithmetic is seven times slower).
  */
 export function routeName(python: string, cwd: string, file: string, session?: number): string {
-  let hi = 0xcbf29ce4;
-  let lo = 0x84222325;
   // A terminal session's clients have routes of their own, to their session's zygotes.
   const sessionPart = session !== undefined ? `\0${session}` : '';
-  for (const byte of Buffer.from(`${python}\0${cwd}\0${file}${sessionPart}`)) {
+  return fnv1a64(`${python}\0${cwd}\0${file}${sessionPart}`);
+}
+
+/**
+ * A family's route, `f-` and the FNV-1a of `python \0\0 family` (its packages sorted, joined by
+ * commas; "" for the base zygote), then `\0 sid` as routeName: where the runner sends a script that
+ * has no route of its own, its family guessed from its imports (native/runner/guess.h). The two
+ * NULs keep it apart from any script's key (a cwd is never empty).
+ */
+export function familyRouteName(python: string, family: readonly string[], session?: number): string {
+  const sessionPart = session !== undefined ? `\0${session}` : '';
+  return `f-${fnv1a64(`${python}\0\0${family.join(',')}${sessionPart}`)}`;
+}
+
+/** A package's mark, `p-` and the FNV-1a of `python \0\0\0 name`: some zygote of this python has it in its family. */
+export function packageRouteName(python: string, name: string): string {
+  return `p-${fnv1a64(`${python}\0\0\0${name}`)}`;
+}
+
+function fnv1a64(key: string): string {
+  let hi = 0xcbf29ce4;
+  let lo = 0x84222325;
+  for (const byte of Buffer.from(key)) {
     lo = (lo ^ byte) >>> 0;
     // times 0x100000001b3 = 2^40 + 0x1b3, modulo 2^64
     const low = lo * 0x1b3; // exact: below 2^41

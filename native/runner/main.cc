@@ -12,6 +12,7 @@
 //   session.h   a terminal session's runs          caller.h    the caller's signals and fds
 //   direct.h    exec of python itself              debug.h     PYNWHEEL_DEBUG=1's lines
 //   cold.h      a cold run's daemon and warm-up    warm.h      `pynwheel warm FILE` without Node
+//   guess.h     a new script's family, guessed
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@
 #include "cold.h"
 #include "debug.h"
 #include "direct.h"
+#include "guess.h"
 #include "handover.h"
 #include "locate.h"
 #include "masquerade.h"
@@ -72,6 +74,7 @@ const char* PythonRunsItself() {
 struct Lane {
   int sock = -1;
   std::string route;
+  bool guessed = false;  // the lane of the family its imports name (guess.h): the script has no route
   const char* miss = pynwheel_protocol::kModuleRun;  // module and -c runs do not take a lane
   int error = 0;
 };
@@ -82,6 +85,25 @@ Lane ConnectLane(const RunArgs& run, const Location& where, const TerminalSessio
   lane.route = RouteName(where.python, where.cwd, run.file, session.sid);
   lane.sock = ConnectRoute(where.runtime_dir, lane.route, &lane.miss);
   lane.error = errno;
+  if (lane.sock >= 0) return lane;
+  // No route of its own (a new script): the lane of the family its imports name, if one is warm.
+  std::string family;
+  std::string path = run.file[0] == '/' ? run.file : where.cwd + "/" + run.file;
+  std::string guess = GuessFamilyRoute(where.runtime_dir, where.python, path, session.sid, &family);
+  if (guess.empty()) return lane;
+  const char* guess_miss = nullptr;
+  int sock = ConnectRoute(where.runtime_dir, guess, &guess_miss);
+  if (sock < 0) {
+    Debug("no route (%s: r/%s: %s), nor one of its family [%s] (r/%s: %s); asking the daemon", lane.miss,
+          lane.route.c_str(), std::strerror(lane.error), family.c_str(), guess.c_str(), std::strerror(errno));
+    lane.miss = pynwheel_protocol::kNoRoute;
+    lane.error = -1;  // said already
+    return lane;
+  }
+  Debug("no route (%s: r/%s); a new script of family [%s]: r/%s", lane.miss, lane.route.c_str(), family.c_str(), guess.c_str());
+  lane.sock = sock;
+  lane.route = guess;
+  lane.guessed = true;
   return lane;
 }
 
@@ -94,7 +116,7 @@ struct Outgoing {
 };
 
 Outgoing PrepareRequest(const RunArgs& run, const Location& where, const bool present[3], const Caller& caller,
-                        const TerminalSession& session, bool cold) {
+                        const TerminalSession& session, bool cold, bool new_script) {
   Outgoing out;
   for (int fd = 0; fd < 3; fd++) {
     if (present[fd]) out.fds.push_back(fd);
@@ -103,7 +125,7 @@ Outgoing PrepareRequest(const RunArgs& run, const Location& where, const bool pr
   if (out.cwd_fd >= 0) out.fds.push_back(out.cwd_fd);
   out.fds.insert(out.fds.end(), caller.fds.begin(), caller.fds.end());
   RequestFds sent{{present[0], present[1], present[2]}, out.cwd_fd >= 0};
-  out.json = BuildRunRequest(run, where, sent, StatusSignal(), AskForStatusSignal(), &caller, session, cold);
+  out.json = BuildRunRequest(run, where, sent, StatusSignal(), AskForStatusSignal(), &caller, session, cold, new_script);
   out.frame = EncodeFrame(out.json, static_cast<unsigned>(out.fds.size()));
   return out;
 }
@@ -123,7 +145,7 @@ void TryLane(const Lane& lane, const Outgoing& request, const Caller& caller, co
 }
 
 void SayWhyNoLane(const Lane& lane, const char* run_kind) {
-  if (!Debugging()) return;
+  if (!Debugging() || lane.error == -1) return;
   if (std::strcmp(lane.miss, pynwheel_protocol::kModuleRun) == 0) {
     Debug("%s run (%s); asking the daemon", run_kind, lane.miss);
   } else {
@@ -225,7 +247,7 @@ int main(int argc, char** argv) {
   // PYNWHEEL_COLD=0: no cold runs, a first run waits for its zygote as every run is served then.
   const char* cold_setting = getenv("PYNWHEEL_COLD");
   bool cold = !masquerade && !(cold_setting && std::strcmp(cold_setting, "0") == 0);
-  Outgoing request = PrepareRequest(run, where, present, caller, session, cold);
+  Outgoing request = PrepareRequest(run, where, present, caller, session, cold, lane.guessed);
   if (lane.sock >= 0) TryLane(lane, request, caller, session);  // returns only if the lane did not take the run
   else SayWhyNoLane(lane, run.has_code ? "-c" : "module");
   AskDaemon(argv, run, where, request, caller, session, present, cold);

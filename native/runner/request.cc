@@ -77,7 +77,8 @@ void AppendProcessAttributes(std::string& json) {
 }  // namespace
 
 std::string BuildRunRequest(const RunArgs& run, const Location& where, const RequestFds& fds, int notify_signal,
-                            uint64_t token, const Caller* caller, const TerminalSession& session, bool cold) {
+                            uint64_t token, const Caller* caller, const TerminalSession& session, bool cold,
+                            bool new_script) {
   auto flag = [](bool b) { return b ? "true" : "false"; };
   std::string json = "{\"type\":\"run\",\"client\":";
   AppendJsonString(json, kVersion);
@@ -106,6 +107,7 @@ std::string BuildRunRequest(const RunArgs& run, const Location& where, const Req
   pynwheel_posix::Scheduling sched;
   if (pynwheel_posix::CurrentScheduling(&sched)) json += ",\"sched\":" + pynwheel_posix::SchedulingJson(sched);
   if (cold) json += ",\"cold\":true";
+  if (new_script) json += ",\"newScript\":true";
   json += '}';
   return json;
 }

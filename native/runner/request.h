@@ -23,11 +23,12 @@ struct RequestFds {
  * process.env enumerates it; umask, limits and sched (nice, cpus, ioprio, oomScoreAdj) are this
  * process's; notify is [notify_signal, token] unless token is 0; session is [sid, pgid] if
  * `session` has a terminal (session.sid > 0); signals and passFds are the caller's (caller.h), if
- * given; cold (RunRequest.cold: python runs it here if no zygote is ready) if `cold`.
+ * given; cold (RunRequest.cold: python runs it here if no zygote is ready) if `cold`; newScript
+ * (RunRequest.newScript: sent to a lane by the guess of its family, guess.h) if `new_script`.
  */
 std::string BuildRunRequest(const RunArgs& run, const Location& where, const RequestFds& fds, int notify_signal,
                             uint64_t token, const Caller* caller = nullptr, const TerminalSession& session = TerminalSession{},
-                            bool cold = false);
+                            bool cold = false, bool new_script = false);
 
 /** The pynwheel version this runner was built as (package.json's, the request's `client`). */
 extern const char kVersion[];

@@ -17,6 +17,7 @@ else happens and runs them in this order, one process after another (the fork is
                debug.py    PYNWHEEL_DEBUG=1 lines
   (fork)       child.py    the child's assignment, made at the fork
   a spare      spare.py    warm-up, waiting on the lane, taking a run or declining it
+               newscript.py  a script never run here, read by the spare itself (its family guessed by the runner)
                sched.py    the caller's nice value, CPUs, I/O priority, OOM score; its cgroup and namespaces
   the run      become.py   the caller's stdio, cwd, environment, limits and signals
                title.py    the command line and name that ps shows (readied by the spare)

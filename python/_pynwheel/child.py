@@ -53,6 +53,7 @@ class Child:
         # The zygote's title.ProcessTitle, sched.Scheduling and sched.Confinement, read there once
         # and this child's own from the fork (Zygote.process_facts).
         self.process_facts = None
+        self.family = None  # the zygote's family of packages (a new script's is compared: newscript.py)
         self.learn_path = None  # where the run records what it imported (learn.py), or None
         self.modules_at_fork = None  # the zygote's sys.modules names as it forked this child
         self.title = None  # title.ProcessTitle: the run's command line and name, readied

@@ -17,6 +17,7 @@ import sys
 from .wire import ARGS_LIMIT, LANE_DECLINES, NOTIFY_SIGNALS, NOTIFY_TOKEN_BELOW, REQUEST_CHECKS, RESOURCE_LIMITS
 
 SAFE_INTEGER = (1 << 53) - 1
+READ_FIRST_BYTES = 16384  # a script its spare does not know of this size or less is read, not asked about
 FD_BELOW = 1 << 31
 MAX_SIGNAL = 64  # Linux's SIGRTMAX (lib/shared/signals.ts)
 SIGKILL, SIGSTOP = signal.SIGKILL, signal.SIGSTOP
@@ -221,6 +222,8 @@ class Lane:
             self.python_identity = None
         self.scripts = {}  # (path, mtime_ns, size, ino) -> (import names, script dir, local names)
         self.ask = None  # in a spare: key -> the zygote's record of a script it learnt of since, or None
+        self.read_new = None  # in a spare: path -> (record, None) or (None, decline) for a script never run (newscript.py)
+        self.learnt = None  # in a spare: (key, record) of the script the last check read itself
         self.directories = {}  # the scripts' directories (an ordered set): the zygote keeps their listings
         self.sock = None
         self.ino = None
@@ -285,6 +288,14 @@ class Lane:
         self.directories[script_dir] = None
         return True
 
+    def learn(self, key, known):
+        """In the zygote: a spare read this script itself and took its run (newscript.py)."""
+        if len(self.scripts) > 4096:
+            self.scripts.clear()
+            self.directories.clear()
+        self.scripts[key] = known
+        self.directories[known[1]] = None
+
     def session_fault(self, request, peer_pid):
         """In a spare: None if the client's terminal session is this zygote's (or neither has
         one), else ("other-session", message). A run of a session zygote joins its client's
@@ -336,16 +347,32 @@ class Lane:
             return "no-script", decline_message("no-script")
         key = (path, st.st_mtime_ns, st.st_size, st.st_ino)
         known = self.scripts.get(key)
-        if known is None and self.ask is not None:
-            # A script the zygote came to know after this spare was forked (a new script's
-            # first run): the zygote says what it knows of it, so no spare is let go for it.
-            known = self.ask(key)
+        self.learnt = None
+        # A script the zygote came to know after this spare was forked (a new script's first
+        # run, or an edit): the zygote says what it knows of it (Lane.ask), or the spare reads
+        # it itself (newscript.py). A small one is read at once, which is quicker than asking
+        # the zygote (it must be scheduled to answer); one the runner found no route for
+        # (newScript) its zygote has not run.
+        asked = False
+        if known is None and self.ask is not None and r.get("newScript") is not True and (
+                self.read_new is None or st.st_size > READ_FIRST_BYTES):
+            known, asked = self.ask(key), True
+        if known is None and self.read_new is not None:
+            known, fault = self.read_new(path)
             if known is not None:
-                self.scripts[key] = known
+                self.learnt = key, known  # (the zygote hears of it when the run is taken)
+            elif fault[0] == "not-preloaded" and not asked and self.ask is not None and r.get("newScript") is not True:
+                known, asked = self.ask(key), True  # its zygote may have imported them since this spare's fork
+            if known is None:
+                return fault
+        if known is not None and asked:
+            self.scripts[key] = known
         if known is None:
             return "unknown-script", decline_message("unknown-script")
         names, script_dir, local = known
-        if self.listings.module_names(script_dir) != local:
+        # (A script read just now had its directory listed just now.)
+        fresh = self.learnt is not None and self.learnt[1] is known
+        if not fresh and self.listings.module_names(script_dir) != local:
             return "directory-changed", decline_message("directory-changed")
         r["importNames"] = names
         r["localModules"] = [script_dir, sorted(local)]

@@ -276,6 +276,24 @@ class Preloader:
                 return tainted
         return None
 
+    def would_import(self, names, shadowed):
+        """The first of `names` that preload() would import now, or None: preload()'s tests, in
+        its order, without importing (in a spare: newscript.py)."""
+        for name, maybe_attribute in names:
+            if name in sys.modules or name in self.failed:
+                continue
+            top = name.partition(".")[0]
+            if top in self.failed or top in self.skip or top in shadowed:
+                continue
+            if top not in sys.modules and not self._is_library_module(top):
+                continue
+            if maybe_attribute:
+                parent = name.rpartition(".")[0]
+                if parent not in sys.modules or not _is_submodule(name):
+                    continue
+            return name
+        return None
+
     def family_of(self, names, shadowed):
         """The third-party packages (site-packages, not the standard library) a script's
         imports name at the top level, sorted: runs of one family share a zygote that has

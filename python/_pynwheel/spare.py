@@ -20,6 +20,7 @@ import types
 from .become import Environment, Limits, restore_signals, stdio_streams, fd_is_open
 from .debug import say, wanted
 from .lane import decline_message, readable
+from .newscript import NewScripts
 from .script import is_zip
 from .wire import (CLIENT_FRAME_LIMIT, LANE_DECLINES, ZYGOTE_FRAME_LIMIT, Channel, FrameError, close_all,
                    decode_payload, encode_frame, read_frame, send_frame)
@@ -194,6 +195,9 @@ def wait(child):
     # (Import finders forgot their listings in the zygote, just before the fork: forkprep.py.
     # Nothing imports in a spare, so the run's first import lists directories anew, as python's.)
     child.lane.ask = lambda key: ask_zygote(child, key)
+    new_scripts = NewScripts(child.preloader, child.listings, child.family)
+    new_scripts.warm_up(os.path.dirname(child.startup.entry_file))
+    child.lane.read_new = new_scripts.read
     lane = child.lane.sock
     line = child.line
     poller = select.epoll()
@@ -277,6 +281,12 @@ def take(child, conn):
     try:
         if relayed:
             send_frame(line, frames.took_relay)
+        elif child.lane.learnt is not None:
+            # A script this spare read itself: its zygote knows it from now on, and the daemon
+            # publishes its route (the next run comes straight here).
+            key, (names, script_dir, local) = child.lane.learnt
+            send_frame(line, encode_frame({"type": "took", "lane": True, "script": [list(key), names, script_dir, sorted(local)],
+                                           "cwd": request["cwd"], "file": request["file"]}, 1), [conn.fileno()])
         else:
             send_frame(line, frames.took_lane_for(request["env"], child.environment), [conn.fileno()])
     except OSError:

@@ -93,6 +93,8 @@ LANE_DECLINES = {
     "other-session": "a client of another terminal session than this zygote's",
     "higher-priority": "the caller's nice value or OOM score adjustment is one the zygote cannot give its run",
     "other-confinement": "a client in another cgroup or namespace than the zygote's",
+    "other-family": "a new script whose imports are of another family than this zygote's (the runner's guess was wrong)",
+    "not-preloaded": "a new script that imports what this zygote has not imported yet (its zygote imports it first)",
 }
 
 

@@ -603,6 +603,8 @@ class Zygote:
             self.runs_served += 1
             self.last_handout = time.monotonic()
             if message.get("lane") and len(fds) == 1:
+                if "script" in message:
+                    self._learn_new_script(message)
                 run = self.lane_runs[spare.pid] = LaneRun(socket.socket(fileno=fds[0]))
                 self._note_lane_caller_env(message.get("env"))
                 self.selector.register(run.sock, selectors.EVENT_READ, ("client", spare.pid))
@@ -624,6 +626,16 @@ class Zygote:
         spares expect it, as they do the daemon's last run's."""
         if type(env) is dict and all(type(k) is str and type(v) is str for k, v in env.items()):
             self.caller_env = env
+
+    def _learn_new_script(self, message):
+        """A spare read a new script itself and took its run (newscript.py): later spares know
+        it, and the daemon publishes its route."""
+        try:
+            key, names, script_dir, local = message["script"]
+            self.lane.learn(tuple(key), ([tuple(name) for name in names], script_dir, frozenset(local)))
+        except (TypeError, ValueError):
+            return
+        self.channel.send({"type": "learnt", "cwd": message.get("cwd"), "file": message.get("file")})
 
     def _on_lane_client(self, pid):
         """The client of a lane run sent a signal to pass on, or went away."""
@@ -805,6 +817,7 @@ class Zygote:
                           self.c, self.startup)
             child.process_facts = facts
             child.learn_path = self.learner.path
+            child.family = self.family
             child.modules_at_fork = modules  # what a run imports beyond it is recorded
             return child
         if slot >= 0:
