@@ -48,8 +48,10 @@ t.test('a first run: no route, no daemon: a cold run, python\'s own, and the dae
   write(sb, 'a.py', SCRIPT);
   const py = await python(sb, ['a.py', 'x']);
   const first = await debugRun(['run', 'a.py', 'x']);
-  t.same(runnerLines(first), [
-    `no route (no-route: r/${routeOf('a.py')}: No such file or directory); asking the daemon`,
+  const lines = runnerLines(first);
+  // (no route of its own, nor a warm lane of its imports' family: the base's, for a script of the standard library)
+  t.match(lines[0], new RegExp(`^no route \\(no-route: r/${routeOf('a.py')}: No such file or directory\\), nor one of its family \\[\\] \\(r/f-[0-9a-f]{16}: No such file or directory\\); asking the daemon$`), 'no route, nor a lane of its family');
+  t.same(lines.slice(1), [
     'started the daemon, which warms the zygote for the next run',
     'running python directly (cold run: no daemon listening (connect: No such file or directory))',
   ], 'the runner says why python runs it');
@@ -78,8 +80,15 @@ t.test('warm runs: the lane taken; without PYNWHEEL_DEBUG stderr is byte for byt
   }
 });
 
-t.test('a changed script: the lane declines, with its reason, and the daemon runs it', async (t) => {
+t.test('a changed script: its lane\'s spare reads it; one that needs more than its zygote has: the lane declines, with its reason, and the daemon runs it', async (t) => {
   write(sb, 'a.py', `${SCRIPT}# changed\n`);
+  const same = await python(sb, ['a.py']);
+  const taken = await debugRun(['run', 'a.py']);
+  t.same(runnerLines(taken), [`lane taken (route r/${routeOf('a.py')})`], 'the same imports: the spare read it and took it');
+  t.equal(taken.stdout.toString(), same.stdout.toString());
+  t.equal(withoutDebug(taken), same.stderr.toString());
+  // An import the base zygote has not made (wave: standard library, imported by no other script here).
+  write(sb, 'a.py', `import wave\n${SCRIPT}`);
   const py = await python(sb, ['a.py']);
   const declined = await debugRun(['run', 'a.py']);
   const lines = runnerLines(declined);
@@ -125,8 +134,9 @@ t.test('a route whose zygote is gone, and a lane that closes before the run star
   point(dead);
   let r = await debugRun(['run', 'b.py']);
   let lines = runnerLines(r);
-  t.equal(lines[0], `route gone (route-gone: r/${routeOf('b.py')}: Connection refused); asking the daemon`);
-  t.match(lines[1], /^the daemon started the run \(pid \d+\)$/);
+  // (then its family's lane: the base zygote's, which is warm)
+  t.match(lines[0], new RegExp(`^route gone \\(route-gone: r/${routeOf('b.py')}: Connection refused\\); its family's lane \\[\\]: r/f-[0-9a-f]{16}$`));
+  t.match(lines[1], /^lane taken \(route r\/f-[0-9a-f]{16}\)$/);
   t.equal(withoutDebug(r), py.stderr.toString());
 
   // A listener that hangs up at once.

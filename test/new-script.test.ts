@@ -53,7 +53,7 @@ async function routeAppears(name: string): Promise<boolean> {
   return fs.lstatSync(link, { throwIfNoEntry: false })?.isSymbolicLink() ?? false;
 }
 
-const NEW_PATH = /a new script of family \[([^\]]*)\]: r\/f-[0-9a-f]{16}\n.*lane taken \(route r\/f-/;
+const NEW_PATH = /its family's lane \[([^\]]*)\]: r\/f-[0-9a-f]{16}\n.*lane taken \(route r\/f-/;
 
 t.test('warm zygotes publish their families\' routes', async (t) => {
   write(sb, 'first_base.py', 'import os, json\nprint("base", os.sep)\n');
@@ -103,7 +103,7 @@ t.test('a wrong guess is declined and the run goes through the daemon, as python
   const py = await pythonOf(['uses_own.py'], cwd);
   const { outcome, debug } = await traced(['uses_own.py'], cwd);
   t.same(outcome, py, 'the script\'s own numpy, as under python');
-  t.match(debug, /a new script of family \[numpy\]/, 'the runner guessed numpy\'s');
+  t.match(debug, /its family's lane \[numpy\]/, 'the runner guessed numpy\'s');
   t.match(debug, /other-family.*asking the daemon/, 'the spare declined it, and the daemon served it');
   t.equal((await declines())['other-family'], (before['other-family'] ?? 0) + 1, 'counted in status');
 

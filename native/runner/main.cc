@@ -93,14 +93,16 @@ Lane ConnectLane(const RunArgs& run, const Location& where, const TerminalSessio
   if (guess.empty()) return lane;
   const char* guess_miss = nullptr;
   int sock = ConnectRoute(where.runtime_dir, guess, &guess_miss);
+  const char* what = std::strcmp(lane.miss, pynwheel_protocol::kRouteGone) == 0 ? "route gone" : "no route";
   if (sock < 0) {
-    Debug("no route (%s: r/%s: %s), nor one of its family [%s] (r/%s: %s); asking the daemon", lane.miss,
+    Debug("%s (%s: r/%s: %s), nor one of its family [%s] (r/%s: %s); asking the daemon", what, lane.miss,
           lane.route.c_str(), std::strerror(lane.error), family.c_str(), guess.c_str(), std::strerror(errno));
     lane.miss = pynwheel_protocol::kNoRoute;
     lane.error = -1;  // said already
     return lane;
   }
-  Debug("no route (%s: r/%s); a new script of family [%s]: r/%s", lane.miss, lane.route.c_str(), family.c_str(), guess.c_str());
+  Debug("%s (%s: r/%s: %s); its family's lane [%s]: r/%s", what, lane.miss, lane.route.c_str(), std::strerror(lane.error),
+        family.c_str(), guess.c_str());
   lane.sock = sock;
   lane.route = guess;
   lane.guessed = true;
