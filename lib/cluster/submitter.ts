@@ -93,7 +93,7 @@ export class Cluster {
   private events: QueueEvents | null = null;
   private readonly pending = new Map<string, Pending>();
   /** Jobs whose submitter wants progress: BullMQ's progress and stalled events for them. */
-  private readonly watchers = new Map<string, (kind: 'progress' | 'stalled', data: unknown) => void>();
+  private readonly watchers = new Map<string, ProgressWatcher>();
   private readonly storedBundles = new Map<string, number>();
   /** The last pack of each code directory: the next job re-reads only the files whose stat changed. */
   private readonly packs = new Map<string, Packed>();
@@ -134,8 +134,8 @@ export class Cluster {
     this.events.on('error', () => undefined);
     this.events.on('completed', ({ jobId, returnvalue }) => this.settle(jobId, () => parseReturn(returnvalue)));
     this.events.on('failed', ({ jobId, failedReason }) => this.fail(jobId, failedReason));
-    this.events.on('progress', ({ jobId, data }) => this.watchers.get(jobId)?.('progress', data));
-    this.events.on('stalled', ({ jobId }) => this.watchers.get(jobId)?.('stalled', null));
+    this.events.on('progress', ({ jobId, data }) => this.watchers.get(jobId)?.on('progress', data));
+    this.events.on('stalled', ({ jobId }) => this.watchers.get(jobId)?.on('stalled', null));
     await this.redis.connect();
     // Results pushed by the workers: a job's answer one hop after the worker has it. A message
     // lost (a reconnect) leaves the job to BullMQ's event or the sweeper, as before.
@@ -299,7 +299,7 @@ export class Cluster {
       throw err;
     }
     options.onJob?.(id);
-    progress?.({ event: 'queued', jobId: id });
+    this.watchers.get(id)?.queued(); // ('queued', then what came while add's reply was on its way)
     const cleanups: Array<() => void> = [];
     const stop = (err: Error): void => {
       const p = this.pending.get(id);
@@ -463,10 +463,31 @@ export function cluster(url: string, options?: ClusterOptions): Cluster {
 }
 
 /** BullMQ's events of one job as progress: a start after a stall is a retry after a fault, any other later start one after an error. */
-function watchProgress(jobId: string, onProgress: (event: ClusterProgressEvent) => void): (kind: 'progress' | 'stalled', data: unknown) => void {
+interface ProgressWatcher {
+  on: (kind: 'progress' | 'stalled', data: unknown) => void;
+  /** The job is queued (queue.add resolved): says so, then passes on what was held. */
+  queued: () => void;
+}
+
+function watchProgress(jobId: string, onProgress: (event: ClusterProgressEvent) => void): ProgressWatcher {
   let retried = false;
   let starts = 0;
-  return (kind, data) => {
+  // A worker can take the job and report its start before add's reply is read here: until
+  // 'queued' is out, events wait, so the caller always sees 'queued' first.
+  let held: Array<[kind: 'progress' | 'stalled', data: unknown]> | null = [];
+  const queued = (): void => {
+    if (held === null) return;
+    onProgress({ event: 'queued', jobId });
+    const waiting = held;
+    held = null;
+    for (const [kind, data] of waiting) handle(kind, data);
+  };
+  const on = (kind: 'progress' | 'stalled', data: unknown): void => {
+    if (held !== null) held.push([kind, data]);
+    else handle(kind, data);
+  };
+  return { on, queued };
+  function handle(kind: 'progress' | 'stalled', data: unknown): void {
     if (kind === 'stalled') {
       retried = true;
       onProgress({ event: 'retried', jobId, reason: 'fault' });
@@ -481,7 +502,7 @@ function watchProgress(jobId: string, onProgress: (event: ClusterProgressEvent) 
     if (starts++ > 0 && !retried) onProgress({ event: 'retried', jobId, reason: 'error' });
     retried = false;
     onProgress({ event: 'started', jobId, worker: d.worker, retry: d.retry ?? 0 });
-  };
+  }
 }
 
 function parseReturn(value: unknown): ResultData {
